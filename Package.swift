@@ -1,0 +1,83 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let settings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "Tagflow",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tagflow", targets: ["tagflow"]),
+        .library(name: "TagflowCore", targets: ["TagflowCore"]),
+        .library(name: "TagflowStore", targets: ["TagflowStore"]),
+        .library(name: "TagflowServer", targets: ["TagflowServer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.20.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.0.0"),
+    ],
+    targets: [
+        .target(
+            name: "TagflowCore",
+            swiftSettings: settings
+        ),
+        .target(
+            name: "TagflowStore",
+            dependencies: [
+                "TagflowCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: settings
+        ),
+        .target(
+            name: "TagflowServer",
+            dependencies: [
+                "TagflowCore",
+                "TagflowStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: settings
+        ),
+        .executableTarget(
+            name: "tagflow",
+            dependencies: [
+                "TagflowServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: settings
+        ),
+        .testTarget(
+            name: "TagflowCoreTests",
+            dependencies: ["TagflowCore"],
+            swiftSettings: settings
+        ),
+        .testTarget(
+            name: "TagflowStoreTests",
+            dependencies: ["TagflowStore"],
+            swiftSettings: settings
+        ),
+        .testTarget(
+            name: "TagflowServerTests",
+            dependencies: [
+                "TagflowServer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: settings
+        ),
+    ]
+)

@@ -1,0 +1,45 @@
+/// The rules OneID follows when it links identifiers and merges profiles.
+public struct IdentityPolicy: Sendable, Equatable {
+    /// Most identifiers of a type one profile may hold. A link or merge that would exceed it is refused.
+    public var limits: [String: Int]
+    /// Higher wins: the profile an event belongs to is the one its strongest identifier points at.
+    public var priorities: [String: Int]
+    /// Values that are never identifiers (compared lowercased, after trimming).
+    public var blockedValues: Set<String>
+
+    public init(limits: [String: Int], priorities: [String: Int], blockedValues: Set<String>) {
+        self.limits = limits
+        self.priorities = priorities
+        self.blockedValues = blockedValues
+    }
+
+    public static let standard = IdentityPolicy(
+        limits: [Identifier.userID: 1],
+        priorities: [
+            Identifier.userID: 100, Identifier.wechatUnionID: 90, Identifier.phone: 80, Identifier.email: 70,
+            Identifier.wechatOpenID: 60, Identifier.deviceID: 20, Identifier.anonymousID: 10,
+        ],
+        blockedValues: ["", "null", "undefined", "0", "-1", "anonymous", "nil", "none", "nan", "[object object]"]
+    )
+
+    /// Custom identifier types rank between the WeChat openid and the device id.
+    public func priority(of type: String) -> Int { priorities[type] ?? 50 }
+
+    public func limit(of type: String) -> Int { limits[type] ?? Int.max }
+
+    /// True for values such as `null`, `undefined`, `-1` or `00000000-0000-0000-0000-000000000000`.
+    public func isJunk(_ value: String) -> Bool {
+        let trimmed = value.trimmingWhitespace().lowercased()
+        if blockedValues.contains(trimmed) { return true }
+        return trimmed.utf8.allSatisfy { $0 == UInt8(ascii: "0") || $0 == UInt8(ascii: "-") }
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var scalars = Substring(self)
+        while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
+        while let last = scalars.last, last.isWhitespace { scalars.removeLast() }
+        return String(scalars)
+    }
+}

@@ -1,0 +1,110 @@
+/// A JSON document as a value: what senders put in `properties`, `traits` and `context`.
+///
+/// Objects keep their fields in the order they arrived, so a stored payload reads like the one sent.
+public enum JSONValue: Sendable, Hashable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    case object(JSONObject)
+
+    /// The field `key` of an object, or nil for a missing field or a value that is not an object.
+    public subscript(key: String) -> JSONValue? {
+        if case .object(let object) = self { return object[key] }
+        return nil
+    }
+
+    /// The string, or nil for any other kind of value.
+    public var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+
+    /// The object, or nil for any other kind of value.
+    public var objectValue: JSONObject? {
+        if case .object(let o) = self { return o }
+        return nil
+    }
+
+    /// True for an explicit JSON `null`.
+    public var isNull: Bool {
+        if case .null = self { return true }
+        return false
+    }
+
+    /// The name of the value's JSON kind, for error messages.
+    public var kindName: String {
+        switch self {
+        case .null: "null"
+        case .bool: "boolean"
+        case .int, .double: "number"
+        case .string: "string"
+        case .array: "array"
+        case .object: "object"
+        }
+    }
+}
+
+/// One `"key": value` pair of a JSON object.
+public struct JSONField: Sendable, Hashable {
+    public var key: String
+    public var value: JSONValue
+
+    public init(_ key: String, _ value: JSONValue) {
+        self.key = key
+        self.value = value
+    }
+}
+
+/// A JSON object with its fields in arrival order. Lookups are linear: event objects are small.
+public struct JSONObject: Sendable, Hashable {
+    public var fields: [JSONField]
+
+    public init(_ fields: [JSONField] = []) {
+        self.fields = fields
+    }
+
+    /// The value of the last field named `key` (JSON's usual "last one wins").
+    public subscript(key: String) -> JSONValue? {
+        get {
+            for field in fields.reversed() where field.key == key { return field.value }
+            return nil
+        }
+        set {
+            if let index = fields.lastIndex(where: { $0.key == key }) {
+                if let newValue {
+                    fields[index].value = newValue
+                } else {
+                    fields.remove(at: index)
+                }
+            } else if let newValue {
+                fields.append(JSONField(key, newValue))
+            }
+        }
+    }
+
+    public var isEmpty: Bool { fields.isEmpty }
+    public var keys: [String] { fields.map(\.key) }
+}
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
+    ExpressibleByFloatLiteral, ExpressibleByNilLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
+{
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int64) { self = .int(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(floatLiteral value: Double) { self = .double(value) }
+    public init(nilLiteral: ()) { self = .null }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self = .object(JSONObject(elements.map { JSONField($0.0, $0.1) }))
+    }
+}
+
+extension JSONObject: ExpressibleByDictionaryLiteral {
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self.init(elements.map { JSONField($0.0, $0.1) })
+    }
+}

@@ -1,0 +1,38 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import TagflowCore
+
+/// A small client of the admin API, for the CLI.
+public struct AdminClient: Sendable {
+    public var baseURL: String
+    public var token: String
+
+    public init(baseURL: String, token: String) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.token = token
+    }
+
+    public func get(_ path: String) async throws -> JSONValue { try await send(.GET, path) }
+    public func post(_ path: String, body: JSONValue) async throws -> JSONValue { try await send(.POST, path, body: body) }
+    public func delete(_ path: String) async throws -> JSONValue { try await send(.DELETE, path) }
+
+    /// Sends a request and returns the JSON answer; non-2xx answers throw with the server's message.
+    public func send(_ method: HTTPMethod, _ path: String, body: JSONValue? = nil) async throws -> JSONValue {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body.jsonBytes))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 16 << 20)
+        let value = (try? JSONParser.parse(Array(buffer: bytes))) ?? .null
+        guard (200..<300).contains(response.status.code) else {
+            throw ConfigError("\(method) \(path) answered \(response.status.code): \(value["message"]?.stringValue ?? value.jsonString)")
+        }
+        return value
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import TagflowCore
+import TagflowStore
+
+/// The credentials a start made or found, to print for the operator.
+public struct Bootstrap: Sendable {
+    /// A newly generated admin token (shown once; only its hash is stored), or the configured one.
+    public var adminToken: String?
+    /// The write key of the `default` source.
+    public var writeKey: String?
+}
+
+/// A built Tagflow: the HTTP application with its services, and the parts tests and commands reach into.
+public struct Tagflow: Sendable {
+    public let application: Application<RouterResponder<BasicRequestContext>>
+    public let store: SQLiteStore
+    public let queue: IngestQueue
+    public let bootstrap: Bootstrap
+    public let config: TagflowConfig
+
+    /// Serves until SIGTERM or SIGINT, then drains the write queue and closes the store.
+    public func run() async throws {
+        try await application.runService()
+        try store.close()
+    }
+}
+
+/// Builds Tagflow from its configuration: opens the store, bootstraps credentials, wires the routes.
+/// `serve`, `demo`, `bench` and the tests all start Tagflow through this one function.
+public func makeTagflow(
+    _ config: TagflowConfig, logger: Logger = Logger(label: "tagflow"),
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) async throws -> Tagflow {
+    let store = try SQLiteStore(directory: config.dataDirectory, durability: config.durability, policy: config.identityPolicy)
+    let bootstrap = try await bootstrapCredentials(store: store, config: config)
+    let queue = IngestQueue(store: store, capacity: config.ingestQueueCapacity,
+                            maxEventsPerCommit: config.maxEventsPerCommit, logger: logger)
+    let normalizer = MessageNormalizer(limits: config.limits, policy: config.identityPolicy)
+
+    let router = Router(context: BasicRequestContext.self)
+    router.get("healthz") { _, _ in
+        Response(status: .ok, headers: [.contentType: "application/json"],
+                 body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
+    }
+    router.get("/") { _, _ in
+        Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                 body: .init(byteBuffer: ByteBuffer(string: ConsolePage.html)))
+    }
+    CollectRoutes(store: store, queue: queue, normalizer: normalizer).register(on: router)
+    AdminRoutes(store: store, queue: queue, normalizer: normalizer).register(on: router)
+
+    let application = Application(
+        router: router,
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "tagflow"),
+        services: [queue],
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? config.port) },
+        logger: logger)
+    return Tagflow(application: application, store: store, queue: queue, bootstrap: bootstrap, config: config)
+}
+
+func bootstrapCredentials(store: SQLiteStore, config: TagflowConfig) async throws -> Bootstrap {
+    let now = nowMillis()
+    var adminToken: String?
+    if let configured = config.adminToken {
+        try await store.addAdminToken(configured, name: "bootstrap", at: now)
+        adminToken = configured
+    } else if try await store.adminTokenCount() == 0 {
+        let generated = SQLiteStore.randomSecret(prefix: "tfa_")
+        try await store.addAdminToken(generated, name: "first start", at: now)
+        adminToken = generated
+    }
+    let sources = try await store.sources()
+    var writeKey = sources.first { $0.revokedAt == nil }?.writeKey
+    if let configured = config.writeKey {
+        if !sources.contains(where: { $0.writeKey == configured }) {
+            _ = try await store.createSource(name: "default", writeKey: configured, at: now)
+        }
+        writeKey = configured
+    } else if sources.isEmpty {
+        writeKey = try await store.createSource(name: "default", at: now).writeKey
+    }
+    return Bootstrap(adminToken: adminToken, writeKey: writeKey)
+}

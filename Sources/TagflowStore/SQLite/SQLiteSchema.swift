@@ -1,0 +1,48 @@
+import GRDB
+
+/// The SQLite schema, as an ordered list of migrations.
+enum SQLiteSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-event-log-and-oneid") { db in
+            try db.execute(sql: """
+                CREATE TABLE sources(
+                    id INTEGER PRIMARY KEY, name TEXT NOT NULL, write_key TEXT NOT NULL UNIQUE,
+                    created_at INTEGER NOT NULL, revoked_at INTEGER);
+                CREATE TABLE admin_tokens(
+                    id INTEGER PRIMARY KEY, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
+                    role TEXT NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER);
+                CREATE TABLE events(
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT, source_id INTEGER NOT NULL,
+                    type TEXT NOT NULL, name TEXT, profile_id INTEGER NOT NULL, ts INTEGER NOT NULL,
+                    received_at INTEGER NOT NULL, flags INTEGER NOT NULL DEFAULT 0, payload TEXT NOT NULL);
+                CREATE UNIQUE INDEX events_message ON events(source_id, message_id) WHERE message_id IS NOT NULL;
+                CREATE INDEX events_profile ON events(profile_id, ts);
+                CREATE TABLE profiles(
+                    id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL, first_seen INTEGER, last_seen INTEGER,
+                    event_count INTEGER NOT NULL DEFAULT 0, merged_into INTEGER);
+                CREATE INDEX profiles_merged_into ON profiles(merged_into) WHERE merged_into IS NOT NULL;
+                CREATE TABLE identifiers(
+                    type TEXT NOT NULL, value TEXT NOT NULL, profile_id INTEGER NOT NULL, linked_at INTEGER NOT NULL,
+                    PRIMARY KEY(type, value)) WITHOUT ROWID;
+                CREATE INDEX identifiers_profile ON identifiers(profile_id);
+                CREATE TABLE traits(
+                    profile_id INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, at INTEGER NOT NULL,
+                    PRIMARY KEY(profile_id, key)) WITHOUT ROWID;
+                CREATE TABLE merges(
+                    id INTEGER PRIMARY KEY, at INTEGER NOT NULL, event_seq INTEGER, survivor INTEGER NOT NULL,
+                    loser INTEGER, identifier_type TEXT NOT NULL, identifier_value TEXT NOT NULL,
+                    accepted INTEGER NOT NULL, reason TEXT);
+                CREATE INDEX merges_survivor ON merges(survivor);
+                CREATE INDEX merges_loser ON merges(loser);
+                CREATE TABLE quarantine(
+                    id INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, source_id INTEGER, position INTEGER NOT NULL,
+                    code TEXT NOT NULL, field TEXT, message TEXT NOT NULL, payload TEXT NOT NULL,
+                    status TEXT NOT NULL DEFAULT 'pending', resolved_at INTEGER, replayed_seq INTEGER);
+                CREATE INDEX quarantine_status ON quarantine(status, id);
+                CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+}

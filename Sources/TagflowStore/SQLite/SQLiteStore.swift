@@ -1,0 +1,227 @@
+import Foundation
+import GRDB
+import Synchronization
+import TagflowCore
+
+/// How hard a commit waits for the disk.
+public enum Durability: String, Sendable, Codable {
+    /// fsync on every commit: an acknowledged event survives a power cut.
+    case full
+    /// fsync at checkpoints: an acknowledged event survives a crash of Tagflow, not of the machine.
+    case normal
+}
+
+/// The embedded store: one SQLite database (WAL) in a data directory.
+///
+/// Writes are serialised by SQLite; the identity graph lives in memory beside it and is only touched
+/// inside write transactions, so graph and tables move together.
+public final class SQLiteStore: Sendable {
+    let pool: DatabasePool
+    let graph: Mutex<IdentityGraph>
+    let policy: IdentityPolicy
+    public let path: String
+
+    /// Opens (creating if needed) `tagflow.sqlite` in `directory` and loads the identity graph.
+    public init(directory: String, durability: Durability = .full, policy: IdentityPolicy = .standard) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        path = (directory as NSString).appendingPathComponent("tagflow.sqlite")
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(30)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try SQLiteSchema.migrator.migrate(pool)
+        self.policy = policy
+        graph = Mutex(try pool.read { try Self.loadGraph($0, policy: policy) })
+    }
+
+    static func loadGraph(_ db: Database, policy: IdentityPolicy) throws -> IdentityGraph {
+        var graph = IdentityGraph(policy: policy)
+        let rows = try Row.fetchCursor(db, sql: "SELECT type, value, profile_id FROM identifiers")
+        while let row = try rows.next() {
+            graph.restore(Identifier(row[0], row[1]), of: ProfileID(row[2]))
+        }
+        if let maxID = try Int64.fetchOne(db, sql: "SELECT max(id) FROM profiles") {
+            graph.reserve(upTo: ProfileID(maxID))
+        }
+        return graph
+    }
+
+    /// Closes the database; later calls fail.
+    public func close() throws {
+        try pool.close()
+    }
+}
+
+// MARK: - Ingestion
+
+extension SQLiteStore {
+    /// Writes the submissions in one transaction and returns a receipt for each, in order.
+    /// Nothing is acknowledged before the commit.
+    public func ingest(_ submissions: [IngestSubmission]) async throws -> [IngestReceipt] {
+        do {
+            return try await pool.write { db in
+                try self.graph.withLock { graph in
+                    var writer = IngestWriter(db: db)
+                    var receipts: [IngestReceipt] = []
+                    for submission in submissions { receipts.append(try writer.write(submission, graph: &graph)) }
+                    try writer.finish()
+                    return receipts
+                }
+            }
+        } catch {
+            // The transaction rolled back: bring the graph back in line with the tables.
+            let reloaded = try await pool.read { try Self.loadGraph($0, policy: self.policy) }
+            graph.withLock { $0 = reloaded }
+            throw error
+        }
+    }
+}
+
+/// Writes one commit's submissions; keeps per-profile counts to write once at the end.
+struct IngestWriter {
+    let db: Database
+    var profileStats: [ProfileID: (first: EpochMillis, last: EpochMillis, count: Int64)] = [:]
+    var accepted: Int64 = 0
+    var deduplicated: Int64 = 0
+    var quarantined: Int64 = 0
+
+    init(db: Database) {
+        self.db = db
+    }
+
+    mutating func write(_ submission: IngestSubmission, graph: inout IdentityGraph) throws -> IngestReceipt {
+        var receipt = IngestReceipt()
+        let insertEvent = try db.cachedStatement(sql: """
+            INSERT INTO events(message_id, source_id, type, name, profile_id, ts, received_at, flags, payload)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+            """)
+        for event in submission.events {
+            var identifiers = event.identifiers
+            if let previousId = event.previousId { identifiers.append(graph.aliasIdentifier(previousId)) }
+            let resolution = graph.resolve(identifiers)
+            let profile = resolution.profile
+            if resolution.created {
+                try db.execute(sql: "INSERT INTO profiles(id, created_at) VALUES (?, ?)",
+                               arguments: [profile.rawValue, submission.receivedAt])
+            }
+            for identifier in resolution.linked {
+                try db.execute(sql: """
+                    INSERT INTO identifiers(type, value, profile_id, linked_at) VALUES (?, ?, ?, ?)
+                    ON CONFLICT(type, value) DO UPDATE SET profile_id = excluded.profile_id
+                    """, arguments: [identifier.type, identifier.value, profile.rawValue, event.timestamp])
+            }
+            try insertEvent.execute(arguments: [
+                event.messageId, submission.sourceID, event.type.rawValue, event.name, profile.rawValue,
+                event.timestamp, event.receivedAt, event.clampedFromFuture ? 1 : 0, JSONValue.object(event.payload).jsonString,
+            ])
+            let inserted = db.changesCount > 0
+            let seq: Int64? = inserted ? db.lastInsertedRowID : nil
+            for merge in resolution.merges {
+                try apply(merge, at: event.timestamp, eventSeq: seq)
+            }
+            for refusal in resolution.refusals {
+                try db.execute(sql: """
+                    INSERT INTO merges(at, event_seq, survivor, loser, identifier_type, identifier_value, accepted, reason)
+                    VALUES (?, ?, ?, ?, ?, ?, 0, ?)
+                    """, arguments: [event.timestamp, seq, refusal.profile.rawValue, refusal.other?.rawValue,
+                                     refusal.identifier.type, refusal.identifier.value, refusal.reason])
+            }
+            guard let seq else {
+                receipt.deduplicated += 1
+                continue
+            }
+            receipt.accepted += 1
+            receipt.sequences.append(seq)
+            let stats = profileStats[profile]
+            profileStats[profile] = (
+                min(stats?.first ?? event.timestamp, event.timestamp), max(stats?.last ?? event.timestamp, event.timestamp),
+                (stats?.count ?? 0) + 1
+            )
+            if !event.traits.isEmpty { try setTraits(event.traits, of: profile, at: event.timestamp) }
+            if let replayOf = submission.replayOf {
+                try db.execute(sql: """
+                    UPDATE quarantine SET status = 'replayed', resolved_at = ?, replayed_seq = ? WHERE id = ?
+                    """, arguments: [submission.receivedAt, seq, replayOf])
+            }
+        }
+        for rejected in submission.rejections {
+            let r = rejected.rejection
+            try db.execute(sql: """
+                INSERT INTO quarantine(received_at, source_id, position, code, field, message, payload)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [submission.receivedAt, submission.sourceID, r.position, r.code, r.field, r.message,
+                                 rejected.payload.jsonString])
+            receipt.quarantined += 1
+        }
+        accepted += Int64(receipt.accepted)
+        deduplicated += Int64(receipt.deduplicated)
+        quarantined += Int64(receipt.quarantined)
+        return receipt
+    }
+
+    /// Sets traits, keeping for each key the value with the latest event time.
+    func setTraits(_ traits: JSONObject, of profile: ProfileID, at time: EpochMillis) throws {
+        let upsert = try db.cachedStatement(sql: """
+            INSERT INTO traits(profile_id, key, value, at) VALUES (?, ?, ?, ?)
+            ON CONFLICT(profile_id, key) DO UPDATE SET value = excluded.value, at = excluded.at
+            WHERE excluded.at >= traits.at
+            """)
+        for field in traits.fields {
+            try upsert.execute(arguments: [profile.rawValue, field.key, field.value.jsonString, time])
+        }
+    }
+
+    /// Folds `merge.loser` into `merge.survivor`: identifiers, history, traits (newest wins) and counts.
+    mutating func apply(_ merge: ProfileMerge, at time: EpochMillis, eventSeq: Int64?) throws {
+        let (loser, survivor) = (merge.loser.rawValue, merge.survivor.rawValue)
+        try db.execute(sql: "UPDATE identifiers SET profile_id = ? WHERE profile_id = ?", arguments: [survivor, loser])
+        try db.execute(sql: "UPDATE events SET profile_id = ? WHERE profile_id = ?", arguments: [survivor, loser])
+        try db.execute(sql: """
+            INSERT INTO traits(profile_id, key, value, at) SELECT ?, key, value, at FROM traits WHERE profile_id = ? AND true
+            ON CONFLICT(profile_id, key) DO UPDATE SET value = excluded.value, at = excluded.at WHERE excluded.at > traits.at
+            """, arguments: [survivor, loser])
+        try db.execute(sql: "DELETE FROM traits WHERE profile_id = ?", arguments: [loser])
+        if let row = try Row.fetchOne(db, sql: "SELECT first_seen, last_seen, event_count, created_at FROM profiles WHERE id = ?",
+                                      arguments: [loser]) {
+            let (first, last, count, created): (Int64?, Int64?, Int64, Int64) = (row[0], row[1], row[2], row[3])
+            try db.execute(sql: """
+                UPDATE profiles SET first_seen = min(coalesce(first_seen, ?1), coalesce(?1, first_seen)),
+                    last_seen = max(coalesce(last_seen, ?2), coalesce(?2, last_seen)),
+                    event_count = event_count + ?3, created_at = min(created_at, ?4)
+                WHERE id = ?5
+                """, arguments: [first, last, count, created, survivor])
+        }
+        try db.execute(sql: "UPDATE profiles SET merged_into = ?1 WHERE id = ?2 OR merged_into = ?2",
+                       arguments: [survivor, loser])
+        try db.execute(sql: """
+            INSERT INTO merges(at, event_seq, survivor, loser, identifier_type, identifier_value, accepted)
+            VALUES (?, ?, ?, ?, ?, ?, 1)
+            """, arguments: [time, eventSeq, survivor, loser, merge.via.type, merge.via.value])
+        if let pending = profileStats.removeValue(forKey: merge.loser) {
+            let stats = profileStats[merge.survivor]
+            profileStats[merge.survivor] = (
+                min(stats?.first ?? pending.first, pending.first), max(stats?.last ?? pending.last, pending.last),
+                (stats?.count ?? 0) + pending.count
+            )
+        }
+    }
+
+    /// Writes the per-profile counts and the global counters of the commit.
+    mutating func finish() throws {
+        let update = try db.cachedStatement(sql: """
+            UPDATE profiles SET first_seen = min(coalesce(first_seen, ?1), ?1), last_seen = max(coalesce(last_seen, ?2), ?2),
+                event_count = event_count + ?3 WHERE id = ?4
+            """)
+        for (profile, stats) in profileStats {
+            try update.execute(arguments: [stats.first, stats.last, stats.count, profile.rawValue])
+        }
+        for (name, value) in [("events_accepted", accepted), ("events_deduplicated", deduplicated),
+                              ("events_quarantined", quarantined)] where value > 0 {
+            try db.execute(sql: """
+                INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value
+                """, arguments: [name, value])
+        }
+    }
+}

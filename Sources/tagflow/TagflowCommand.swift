@@ -1,0 +1,142 @@
+import ArgumentParser
+import Foundation
+import TagflowCore
+import TagflowServer
+
+@main
+struct TagflowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tagflow", abstract: "Tagflow: real-time user tagging platform (标签数据平台).",
+        subcommands: [Serve.self, Demo.self, Sources.self, Bench.self])
+}
+
+struct ServerOptions: ParsableArguments {
+    @Option(help: "Data directory (SQLite database).") var data: String?
+    @Option(help: "Address to listen on.") var host: String?
+    @Option(help: "Port to listen on (0: any free port).") var port: Int?
+    @Option(help: "JSON config file; flags override it.") var config: String?
+
+    func resolve(defaultData: String? = nil) throws -> TagflowConfig {
+        var resolved = try config.map(TagflowConfig.load(file:)) ?? TagflowConfig()
+        if let value = data ?? defaultData { resolved.dataDirectory = value }
+        if let host { resolved.host = host }
+        if let port { resolved.port = port }
+        resolved.applyEnvironment()
+        return resolved
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run Tagflow: collection API, admin API, console.")
+    @OptionGroup var options: ServerOptions
+
+    func run() async throws {
+        let config = try options.resolve()
+        let tagflow = try await makeTagflow(config) { port in
+            say(Banner.text(host: config.host, port: port, data: config.dataDirectory, bootstrap: nil))
+        }
+        say(Banner.credentials(tagflow.bootstrap))
+        try await tagflow.run()
+    }
+}
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run Tagflow on a fresh data directory with a live medical-aesthetics simulation.")
+    @OptionGroup var options: ServerOptions
+    @Option(help: "Events per second the simulator sends.") var rate: Double = 20
+    @Option(help: "Stop after this many seconds (default: run until interrupted).") var duration: Double?
+
+    func run() async throws {
+        let directory = options.data ?? FileManager.default.temporaryDirectory
+            .appendingPathComponent("tagflow-demo-\(UUID().uuidString.prefix(8))").path
+        try await DemoRunner(config: try options.resolve(defaultData: directory), rate: rate, duration: duration).run()
+    }
+}
+
+struct Sources: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List, create and revoke sources (write keys) of a running Tagflow.",
+        subcommands: [List.self, Create.self, Revoke.self])
+
+    struct Connection: ParsableArguments {
+        @Option(help: "Tagflow URL (or TAGFLOW_URL).") var url: String?
+        @Option(help: "Admin token (or TAGFLOW_ADMIN_TOKEN).") var token: String?
+
+        func client() throws -> AdminClient {
+            let environment = ProcessInfo.processInfo.environment
+            guard let token = token ?? environment["TAGFLOW_ADMIN_TOKEN"] else {
+                throw ValidationError("give the admin token with --token or TAGFLOW_ADMIN_TOKEN")
+            }
+            return AdminClient(baseURL: url ?? environment["TAGFLOW_URL"] ?? "http://127.0.0.1:8080", token: token)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var connection: Connection
+        func run() async throws {
+            for source in try await connection.client().get("/api/sources")["sources"].map(arrayOf) ?? [] {
+                say(SourceLine.format(source))
+            }
+        }
+    }
+
+    struct Create: AsyncParsableCommand {
+        @OptionGroup var connection: Connection
+        @Argument(help: "Name of the source, e.g. web, miniprogram, store.") var name: String
+        @Option(help: "Use this write key instead of a random one.") var writeKey: String?
+        func run() async throws {
+            var body: JSONValue = ["name": .string(name)]
+            if let writeKey, case .object(var object) = body {
+                object["writeKey"] = .string(writeKey)
+                body = .object(object)
+            }
+            say(SourceLine.format(try await connection.client().post("/api/sources", body: body)))
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        @OptionGroup var connection: Connection
+        @Argument(help: "Id of the source.") var id: Int
+        func run() async throws {
+            say(SourceLine.format(try await connection.client().delete("/api/sources/\(id)")))
+        }
+    }
+}
+
+func arrayOf(_ value: JSONValue) -> [JSONValue] {
+    if case .array(let elements) = value { return elements }
+    return []
+}
+
+enum SourceLine {
+    static func format(_ source: JSONValue) -> String {
+        let id = source["id"].map { $0.jsonString } ?? "?"
+        let revoked = source["revokedAt"]?.stringValue.map { "  revoked \($0)" } ?? ""
+        return "\(id)\t\(source["name"]?.stringValue ?? "")\t\(source["writeKey"]?.stringValue ?? "")\(revoked)"
+    }
+}
+
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmarks (use a release build: swift run -c release tagflow bench ...).",
+        subcommands: [Ingest.self])
+
+    struct Ingest: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Durable ingestion over HTTP /v1/batch.")
+        @Option(help: "Events to send.") var events = 200_000
+        @Option(help: "Concurrent clients.") var clients = 16
+        @Option(help: "Events per batch.") var batchSize = 100
+        @Option(help: "Distinct users in the traffic.") var users = 20_000
+        @Flag(help: "Print one JSON object.") var json = false
+
+        func run() async throws {
+            let result = try await IngestBenchmark(events: events, clients: clients, batchSize: batchSize, users: users).run()
+            if json {
+                say(result.jsonString)
+            } else if case .object(let object) = result {
+                for field in object.fields { say("\(field.key): \(field.value.jsonString)") }
+            }
+        }
+    }
+}

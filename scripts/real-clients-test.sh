@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the official Segment and RudderStack Python clients into a virtualenv, starts `tagflow serve`
+# on a free loopback port, and runs scripts/real_clients.py against it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=.venv-clients
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install -q segment-analytics-python==2.4.0 rudder-sdk-python==2.1.9
+
+swift build --product tagflow
+bin="$(swift build --show-bin-path)/tagflow"
+data=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+TAGFLOW_ADMIN_TOKEN=ci-admin-token TAGFLOW_WRITE_KEY=ci-write-key "$bin" serve --data "$data" --port "$port" \
+  > "$data/serve.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$data"' EXIT
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
+  sleep 0.1
+done
+"$venv/bin/python" scripts/real_clients.py "http://127.0.0.1:$port" ci-write-key ci-admin-token --users 4
