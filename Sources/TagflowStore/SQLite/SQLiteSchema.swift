@@ -13,7 +13,7 @@ enum SQLiteSchema {
                     id INTEGER PRIMARY KEY, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
                     role TEXT NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER);
                 CREATE TABLE events(
-                    seq INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT, source_id INTEGER NOT NULL,
+                    seq INTEGER PRIMARY KEY, message_id TEXT, source_id INTEGER NOT NULL,
                     type TEXT NOT NULL, name TEXT, profile_id INTEGER NOT NULL, ts INTEGER NOT NULL,
                     received_at INTEGER NOT NULL, flags INTEGER NOT NULL DEFAULT 0, payload TEXT NOT NULL);
                 CREATE UNIQUE INDEX events_message ON events(source_id, message_id) WHERE message_id IS NOT NULL;

@@ -1,0 +1,89 @@
+import Testing
+
+@testable import TagflowCore
+
+@Suite struct JSONParserTests {
+    @Test func parsesNestedDocumentsKeepingFieldOrder() throws {
+        let value = try JSONParser.parse(#" {"b": [1, -2.5, true, null], "a": {"x": "玻尿酸"}, "c": 1e3} "#)
+        #expect(value.objectValue?.keys == ["b", "a", "c"])
+        #expect(value["b"] == [1, -2.5, true, nil])
+        #expect(value["a"]?["x"] == "玻尿酸")
+        #expect(value["c"] == .double(1000))
+    }
+
+    @Test func decodesEscapesAndSurrogatePairs() throws {
+        let value = try JSONParser.parse(#""a\"b\\c\/d\n\u00e9\ud83d\ude00\u7389""#)
+        #expect(value == .string("a\"b\\c/d\né😀玉"))
+    }
+
+    @Test(arguments: [
+        (#"{"a": }"#, 1, 7, "expected a value"),
+        ("{\n  \"a\": 1,\n  \"b\" 2\n}", 3, 7, "expected ':'"),
+        (#"[1, 2"#, 1, 6, "end of input"),
+        (#"{"a": tru}"#, 1, 7, "invalid literal"),
+        (#""abc"#, 1, 1, "unterminated string"),
+        (#"{"a": 1} x"#, 1, 10, "after the JSON value"),
+        (#"01"#, 1, 2, "after the JSON value"),
+    ])
+    func reportsWhereTheTextIsWrong(text: String, line: Int, column: Int, message: String) {
+        #expect {
+            _ = try JSONParser.parse(text)
+        } throws: { error in
+            guard let error = error as? JSONSyntaxError else { return false }
+            return error.line == line && error.column == column && error.message.contains(message)
+        }
+    }
+
+    @Test func refusesNestingDeeperThanTheLimit() {
+        let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
+        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(deep) }
+        let fine = String(repeating: "[", count: 60) + String(repeating: "]", count: 60)
+        #expect(throws: Never.self) { try JSONParser.parse(fine) }
+    }
+
+    @Test func serialisationRoundTripsRandomDocuments() throws {
+        var random = TestRandom(seed: 11)
+        for _ in 0..<300 {
+            let value = random.jsonValue(depth: 0)
+            let text = value.jsonString
+            #expect(try JSONParser.parse(text) == value, "\(text)")
+        }
+    }
+}
+
+/// Deterministic random values for the property tests.
+struct TestRandom: RandomNumberGenerator {
+    var state: UInt64
+
+    init(seed: UInt64) {
+        state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func int(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+
+    mutating func string() -> String {
+        let alphabet = Array("ab\"\\/\n\t\u{1}玻尿酸😀 z")
+        return String((0..<int(8)).map { _ in alphabet[int(alphabet.count)] })
+    }
+
+    mutating func jsonValue(depth: Int) -> JSONValue {
+        switch int(depth > 3 ? 5 : 7) {
+        case 0: return .null
+        case 1: return .bool(int(2) == 0)
+        case 2: return .int(Int64(bitPattern: next()) >> Int64(int(60)))
+        case 3: return .double(Double(int(1_000_000)) / 7.0)
+        case 4: return .string(string())
+        case 5: return .array((0..<int(4)).map { _ in jsonValue(depth: depth + 1) })
+        default:
+            return .object(JSONObject((0..<int(4)).map { i in JSONField("k\(i)\(string())", jsonValue(depth: depth + 1)) }))
+        }
+    }
+}
