@@ -75,7 +75,11 @@ let package = Package(
             name: "TagflowServerTests",
             dependencies: [
                 "TagflowServer",
+                "TagflowStore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: settings
         ),
