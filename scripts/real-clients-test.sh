@@ -23,3 +23,14 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 "$venv/bin/python" scripts/real_clients.py "http://127.0.0.1:$port" ci-write-key ci-admin-token --users 4
+
+# The command line manages sources of the running server.
+export TAGFLOW_URL="http://127.0.0.1:$port" TAGFLOW_ADMIN_TOKEN=ci-admin-token
+created=$("$bin" sources create web-h5 --write-key ci-h5-key)
+echo "created: $created"
+"$bin" sources list | grep -q "web-h5	ci-h5-key"
+curl -sf -u ci-h5-key: "http://127.0.0.1:$port/v1/track" -d '{"anonymousId":"h5","event":"view_item"}' >/dev/null
+"$bin" sources revoke "$(echo "$created" | cut -f1)" | grep -q revoked
+status=$(curl -s -o /dev/null -w '%{http_code}' -u ci-h5-key: "http://127.0.0.1:$port/v1/track" -d '{"anonymousId":"h5","event":"view_item"}')
+[ "$status" = 401 ] || { echo "a revoked write key was answered $status"; exit 1; }
+echo "cli: 1 passed, 0 failed"

@@ -134,7 +134,7 @@ def main():
     for failure in failures:
         print("FAIL:", failure)
     print("real clients: %d messages sent, %d stored, %d problems" % (total, len(wanted & set(stored)), len(failures)))
-    print("%d passed, %d failed" % (1 if not failures else 0, 1 if failures else 0))
+    print("clients: %d passed, %d failed" % (1 if not failures else 0, 1 if failures else 0))
     return 1 if failures else 0
 
 
