@@ -25,7 +25,7 @@ enum ConsolePage {
         </div>
         <script>
         const tokenInput = document.getElementById('token');
-        tokenInput.value = localStorage.getItem('tagflowToken') || new URLSearchParams(location.hash.slice(1)).get('token') || '';
+        tokenInput.value = new URLSearchParams(location.hash.slice(1)).get('token') || localStorage.getItem('tagflowToken') || '';
         tokenInput.addEventListener('change', () => { localStorage.setItem('tagflowToken', tokenInput.value); refresh(); });
         const labels = {eventsAccepted:'events accepted 已接收', eventsDeduplicated:'de-duplicated 去重', eventsQuarantined:'quarantined 隔离',
           profiles:'profiles 用户', identifiers:'identifiers 标识', mergesAccepted:'merges 合并', mergesRefused:'refused merges 拒绝合并',

@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
+import UnixSignals
 import TagflowCore
 import TagflowStore
 
@@ -30,33 +32,51 @@ public struct DemoRunner: Sendable {
                 writeKeys[touchpoint] = try await tagflow.store.createSource(name: touchpoint, at: nowMillis()).writeKey
             }
         }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await tagflow.application.runService() }
-            var ports = portStream.makeAsyncIterator()
-            guard let port = await ports.next() else { return }
-            say(Banner.text(host: config.host, port: port, data: config.dataDirectory, bootstrap: tagflow.bootstrap))
-            if let token = tagflow.bootstrap.adminToken {
+        let simulation = Simulation(ports: portStream, config: config, bootstrap: tagflow.bootstrap,
+                                    writeKeys: writeKeys, rate: rate, duration: duration)
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: tagflow.application),
+                .init(service: simulation, successTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: Logger(label: "tagflow-demo")))
+        try await group.run()
+        try tagflow.store.close()
+    }
+
+    /// Waits for the server, prints where it is, then feeds it until the duration ends or shutdown.
+    struct Simulation: Service {
+        let ports: AsyncStream<Int>
+        let config: TagflowConfig
+        let bootstrap: Bootstrap
+        let writeKeys: [String: String]
+        let rate: Double
+        let duration: Double?
+
+        func run() async throws {
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { return }
+            say(Banner.text(host: config.host, port: port, data: config.dataDirectory, bootstrap: bootstrap))
+            if let token = bootstrap.adminToken {
                 say("  console:        http://127.0.0.1:\(port)/#token=\(token)")
             }
             say("  simulating a medical-aesthetics clinic at \(rate) events/s (web, miniprogram, app, store); Ctrl-C stops")
             let simulator = DemoSimulator(baseURL: "http://127.0.0.1:\(port)", writeKeys: writeKeys, rate: rate)
-            group.addTask {
+            await cancelWhenGracefulShutdown {
                 do {
-                    try await simulator.run()
-                } catch is CancellationError {}
+                    if let duration {
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            group.addTask { try await simulator.run() }
+                            group.addTask { try await Task.sleep(for: .seconds(duration)) }
+                            try await group.next()
+                            group.cancelAll()
+                        }
+                    } else {
+                        try await simulator.run()
+                    }
+                } catch {}
             }
-            if let duration {
-                group.addTask {
-                    try await Task.sleep(for: .seconds(duration))
-                    throw DemoFinished()
-                }
-            }
-            do {
-                try await group.next()
-            } catch is DemoFinished {}
-            group.cancelAll()
         }
     }
-
-    struct DemoFinished: Error {}
 }
