@@ -37,13 +37,17 @@ public struct Event: Sendable, Equatable {
     /// Traits the message sets on the person (identify calls).
     public var traits: JSONObject
     /// The message as stored: what was sent, with the envelope merged in and the times filled in.
-    public var payload: JSONObject
+    public var payload: JSONObject {
+        didSet { payloadJSON = JSONValue.object(payload).jsonString }
+    }
+    /// `payload` as compact JSON text, computed once.
+    public private(set) var payloadJSON: String
 
     public init(
         messageId: String? = nil, type: EventType, name: String? = nil, userId: String? = nil,
         anonymousId: String? = nil, previousId: String? = nil, timestamp: EpochMillis, receivedAt: EpochMillis,
         clampedFromFuture: Bool = false, identifiers: [Identifier], traits: JSONObject = JSONObject(),
-        payload: JSONObject = JSONObject()
+        payload: JSONObject = JSONObject(), payloadJSON: String? = nil
     ) {
         self.messageId = messageId
         self.type = type
@@ -57,6 +61,7 @@ public struct Event: Sendable, Equatable {
         self.identifiers = identifiers
         self.traits = traits
         self.payload = payload
+        self.payloadJSON = payloadJSON ?? JSONValue.object(payload).jsonString
     }
 }
 

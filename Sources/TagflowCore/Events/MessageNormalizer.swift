@@ -204,7 +204,8 @@ public struct MessageNormalizer: Sendable {
                          "every identifier of the message is a placeholder such as \"null\", \"undefined\" or \"0\"")
         }
 
-        let size = JSONValue.object(message).jsonBytes.count
+        let text = JSONValue.object(message).jsonString
+        let size = text.utf8.count
         guard size <= limits.maxEventBytes else {
             throw reject("event_too_large", nil, "the message is \(size) bytes; the limit is \(limits.maxEventBytes)")
         }
@@ -214,6 +215,6 @@ public struct MessageNormalizer: Sendable {
             messageId: messageId, type: type, name: name, userId: userId, anonymousId: anonymousId,
             previousId: previousId.flatMap { policy.isJunk($0) ? nil : $0 }, timestamp: timestamp,
             receivedAt: receivedAt, clampedFromFuture: clamped, identifiers: identifiers, traits: traits,
-            payload: message)
+            payload: message, payloadJSON: text)
     }
 }

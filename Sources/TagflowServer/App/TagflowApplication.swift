@@ -2,6 +2,8 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
+import Synchronization
 import TagflowCore
 import TagflowStore
 
@@ -20,11 +22,45 @@ public struct Tagflow: Sendable {
     public let queue: IngestQueue
     public let bootstrap: Bootstrap
     public let config: TagflowConfig
+    /// Yields the bound port once the server listens (useful with port 0).
+    public let ports: AsyncStream<Int>
 
     /// Serves until SIGTERM or SIGINT, then drains the write queue and closes the store.
     public func run() async throws {
         try await application.runService()
         try store.close()
+    }
+
+    /// Runs the server while `body` runs against its port, then shuts it down gracefully.
+    /// For benchmarks and tools: cancelling a running server instead would leave connections hanging.
+    public func whileServing<T: Sendable>(_ body: @escaping @Sendable (Int) async throws -> T) async throws -> T {
+        let outcome = Mutex<Result<T, any Error>?>(nil)
+        let client = ClientService(ports: ports) { port in
+            do {
+                let value = try await body(port)
+                outcome.withLock { $0 = .success(value) }
+            } catch {
+                outcome.withLock { $0 = .failure(error) }
+            }
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: application), .init(service: client, successTerminationBehavior: .gracefullyShutdownGroup)],
+            logger: Logger(label: "tagflow")))
+        try await group.run()
+        guard let result = outcome.withLock({ $0 }) else { throw ConfigError("the server stopped before it listened") }
+        return try result.get()
+    }
+}
+
+/// Waits for the server's port, then runs a piece of client work; returning ends the service group.
+struct ClientService: Service {
+    let ports: AsyncStream<Int>
+    let work: @Sendable (Int) async -> Void
+
+    func run() async throws {
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { return }
+        await work(port)
     }
 }
 
@@ -40,6 +76,7 @@ public func makeTagflow(
                             maxEventsPerCommit: config.maxEventsPerCommit, logger: logger)
     let normalizer = MessageNormalizer(limits: config.limits, policy: config.identityPolicy)
 
+    let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
     let router = Router(context: BasicRequestContext.self)
     router.get("healthz") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/json"],
@@ -56,9 +93,14 @@ public func makeTagflow(
         router: router,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "tagflow"),
         services: [queue],
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? config.port) },
+        onServerRunning: { channel in
+            let port = channel.localAddress?.port ?? config.port
+            portContinuation.yield(port)
+            await onServerRunning(port)
+        },
         logger: logger)
-    return Tagflow(application: application, store: store, queue: queue, bootstrap: bootstrap, config: config)
+    return Tagflow(application: application, store: store, queue: queue, bootstrap: bootstrap, config: config,
+                   ports: ports)
 }
 
 func bootstrapCredentials(store: SQLiteStore, config: TagflowConfig) async throws -> Bootstrap {

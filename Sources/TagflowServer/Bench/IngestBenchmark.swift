@@ -33,18 +33,11 @@ public struct IngestBenchmark: Sendable {
         config.writeKey = "bench-write-key"
         var logger = Logger(label: "tagflow-bench")
         logger.logLevel = .warning
-        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let tagflow = try await makeTagflow(config, logger: logger) { portContinuation.yield($0) }
+        let tagflow = try await makeTagflow(config, logger: logger)
 
         let bodies = makeBodies()
         let baselineBodies = bodies.prefix(max(clients, bodies.count / 10)).map { _ in ByteBuffer(string: #"{}"#) }
-        return try await withThrowingTaskGroup(of: JSONValue?.self) { group in
-            group.addTask {
-                try await tagflow.application.runService()
-                return nil
-            }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw ConfigError("the benchmark server did not start") }
+        return try await tagflow.whileServing { port in
             let url = "http://127.0.0.1:\(port)"
             // Baseline in the same run: the same clients and connections against /healthz (no parsing, no disk).
             let baseline = try await drive(url: url + "/healthz", method: .GET, bodies: Array(baselineBodies))
@@ -53,14 +46,13 @@ public struct IngestBenchmark: Sendable {
             guard stats.eventsAccepted == Int64(bodies.count * batchSize) else {
                 throw ConfigError("benchmark lost events: sent \(bodies.count * batchSize), stored \(stats.eventsAccepted)")
             }
-            group.cancelAll()
             let eventsPerSecond = Double(bodies.count * batchSize) / measured.seconds
             let result: JSONValue = [
                 "benchmark": "ingest",
                 "events": .int(Int64(bodies.count * batchSize)),
                 "clients": .int(Int64(clients)),
                 "batch_size": .int(Int64(batchSize)),
-                "durability": .string(config.durability.rawValue),
+                "durability": .string(tagflow.config.durability.rawValue),
                 "events_per_second": .double(eventsPerSecond.rounded()),
                 "requests_per_second": .double((Double(bodies.count) / measured.seconds).rounded()),
                 "p50_ms": .double(measured.percentile(0.50)),

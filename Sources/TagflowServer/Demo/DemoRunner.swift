@@ -19,10 +19,7 @@ public struct DemoRunner: Sendable {
     }
 
     public func run() async throws {
-        let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let tagflow = try await makeTagflow(config, logger: Logger(label: "tagflow-demo")) { port in
-            portContinuation.yield(port)
-        }
+        let tagflow = try await makeTagflow(config, logger: Logger(label: "tagflow-demo"))
         var writeKeys: [String: String] = [:]
         let existing = try await tagflow.store.sources()
         for touchpoint in DemoSimulator.touchpoints + ["store"] {
@@ -32,7 +29,7 @@ public struct DemoRunner: Sendable {
                 writeKeys[touchpoint] = try await tagflow.store.createSource(name: touchpoint, at: nowMillis()).writeKey
             }
         }
-        let simulation = Simulation(ports: portStream, config: config, bootstrap: tagflow.bootstrap,
+        let simulation = Simulation(ports: tagflow.ports, config: config, bootstrap: tagflow.bootstrap,
                                     writeKeys: writeKeys, rate: rate, duration: duration)
         let group = ServiceGroup(configuration: .init(
             services: [

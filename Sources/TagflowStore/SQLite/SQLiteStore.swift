@@ -103,18 +103,18 @@ struct IngestWriter {
             let resolution = graph.resolve(identifiers)
             let profile = resolution.profile
             if resolution.created {
-                try db.execute(sql: "INSERT INTO profiles(id, created_at) VALUES (?, ?)",
-                               arguments: [profile.rawValue, submission.receivedAt])
+                try db.cachedStatement(sql: "INSERT INTO profiles(id, created_at) VALUES (?, ?)")
+                    .execute(arguments: [profile.rawValue, submission.receivedAt])
             }
             for identifier in resolution.linked {
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     INSERT INTO identifiers(type, value, profile_id, linked_at) VALUES (?, ?, ?, ?)
                     ON CONFLICT(type, value) DO UPDATE SET profile_id = excluded.profile_id
-                    """, arguments: [identifier.type, identifier.value, profile.rawValue, event.timestamp])
+                    """).execute(arguments: [identifier.type, identifier.value, profile.rawValue, event.timestamp])
             }
             try insertEvent.execute(arguments: [
                 event.messageId, submission.sourceID, event.type.rawValue, event.name, profile.rawValue,
-                event.timestamp, event.receivedAt, event.clampedFromFuture ? 1 : 0, JSONValue.object(event.payload).jsonString,
+                event.timestamp, event.receivedAt, event.clampedFromFuture ? 1 : 0, event.payloadJSON,
             ])
             let inserted = db.changesCount > 0
             let seq: Int64? = inserted ? db.lastInsertedRowID : nil
