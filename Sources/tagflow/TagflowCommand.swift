@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TagflowCore
 import TagflowServer
+import TagflowStore
 
 @main
 struct TagflowCommand: AsyncParsableCommand {
@@ -128,10 +129,16 @@ struct Bench: AsyncParsableCommand {
         @Option(help: "Concurrent clients.") var clients = 16
         @Option(help: "Events per batch.") var batchSize = 100
         @Option(help: "Distinct users in the traffic.") var users = 20_000
+        @Option(help: "full (fsync every commit) or normal (survives a crash of Tagflow, not of the machine).")
+        var durability: String = "full"
         @Flag(help: "Print one JSON object.") var json = false
 
         func run() async throws {
-            let result = try await IngestBenchmark(events: events, clients: clients, batchSize: batchSize, users: users).run()
+            guard let level = Durability(rawValue: durability) else {
+                throw ValidationError("--durability must be full or normal, not \(durability)")
+            }
+            let result = try await IngestBenchmark(events: events, clients: clients, batchSize: batchSize, users: users,
+                                                   durability: level).run()
             if json {
                 say(result.jsonString)
             } else if case .object(let object) = result {

@@ -53,19 +53,13 @@ import Testing
 
 /// Deterministic random values for the property tests.
 struct TestRandom: RandomNumberGenerator {
-    var state: UInt64
+    var source: SplitMix64
 
     init(seed: UInt64) {
-        state = seed
+        source = SplitMix64(seed: seed)
     }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { source.next() }
 
     mutating func int(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
 

@@ -32,6 +32,16 @@ public final class IngestQueue: Service, Sendable {
     private let maxEventsPerCommit: Int
     private let logger: Logger
     private let state = Mutex(State())
+    private let counters = Mutex(CommitCounters())
+
+    /// How the writer has spent its time: commits, events written, time inside commits.
+    public struct CommitCounters: Sendable {
+        public var commits = 0
+        public var messages = 0
+        public var busy: Duration = .zero
+    }
+
+    public var commitCounters: CommitCounters { counters.withLock { $0 } }
 
     public init(store: SQLiteStore, capacity: Int, maxEventsPerCommit: Int, logger: Logger) {
         self.store = store
@@ -65,6 +75,16 @@ public final class IngestQueue: Service, Sendable {
     public func run() async throws {
         await withGracefulShutdownHandler {
             while let jobs = await nextJobs() {
+                let began = ContinuousClock.now
+                defer {
+                    let elapsed = ContinuousClock.now - began
+                    let messages = jobs.reduce(0) { $0 + $1.submission.messageCount }
+                    counters.withLock {
+                        $0.commits += 1
+                        $0.messages += messages
+                        $0.busy += elapsed
+                    }
+                }
                 do {
                     let receipts = try await store.ingest(jobs.map(\.submission))
                     for (job, receipt) in zip(jobs, receipts) { job.continuation.resume(returning: receipt) }

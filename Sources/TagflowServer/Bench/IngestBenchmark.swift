@@ -15,8 +15,10 @@ public struct IngestBenchmark: Sendable {
     public var clients: Int
     public var batchSize: Int
     public var users: Int
+    public var durability: Durability
 
-    public init(events: Int, clients: Int, batchSize: Int, users: Int) {
+    public init(events: Int, clients: Int, batchSize: Int, users: Int, durability: Durability = .full) {
+        self.durability = durability
         self.events = events
         self.clients = clients
         self.batchSize = batchSize
@@ -31,6 +33,7 @@ public struct IngestBenchmark: Sendable {
         config.dataDirectory = directory
         config.port = 0
         config.writeKey = "bench-write-key"
+        config.durability = durability
         var logger = Logger(label: "tagflow-bench")
         logger.logLevel = .warning
         let tagflow = try await makeTagflow(config, logger: logger)
@@ -41,7 +44,11 @@ public struct IngestBenchmark: Sendable {
             let url = "http://127.0.0.1:\(port)"
             // Baseline in the same run: the same clients and connections against /healthz (no parsing, no disk).
             let baseline = try await drive(url: url + "/healthz", method: .GET, bodies: Array(baselineBodies))
+            let writerBefore = tagflow.queue.commitCounters
             let measured = try await drive(url: url + "/v1/batch", method: .POST, bodies: bodies)
+            let writer = tagflow.queue.commitCounters
+            let busy = writer.busy - writerBefore.busy
+            let busySeconds = Double(busy.components.seconds) + Double(busy.components.attoseconds) / 1e18
             let stats = try await tagflow.store.stats()
             guard stats.eventsAccepted == Int64(bodies.count * batchSize) else {
                 throw ConfigError("benchmark lost events: sent \(bodies.count * batchSize), stored \(stats.eventsAccepted)")
@@ -60,6 +67,10 @@ public struct IngestBenchmark: Sendable {
                 "max_ms": .double(measured.percentile(1.0)),
                 "baseline_healthz_requests_per_second": .double((Double(baselineBodies.count) / baseline.seconds).rounded()),
                 "baseline_healthz_p50_ms": .double(baseline.percentile(0.50)),
+                "commits": .int(Int64(writer.commits - writerBefore.commits)),
+                "events_per_commit": .double((Double(writer.messages - writerBefore.messages)
+                    / Double(max(1, writer.commits - writerBefore.commits))).rounded()),
+                "writer_busy_fraction": .double((busySeconds / measured.seconds * 1000).rounded() / 1000),
                 "events_stored": .int(stats.eventsAccepted),
                 "profiles": .int(stats.profiles),
                 "peak_rss_bytes": .int(Int64(peakResidentBytes())),
@@ -124,7 +135,7 @@ public struct IngestBenchmark: Sendable {
     func makeBodies() -> [ByteBuffer] {
         let projects = ["玻尿酸", "热玛吉", "水光针", "光子嫩肤", "超声炮"]
         let names = ["view_item", "view_item", "view_item", "click_book", "consult", "search", "pay_order"]
-        var random = SplitMix64(state: 42)
+        var random = SplitMix64(seed: 42)
         let start = nowMillis() - 3_600_000
         var bodies: [ByteBuffer] = []
         var n = 0

@@ -4,19 +4,6 @@ import NIOCore
 import NIOHTTP1
 import TagflowCore
 
-/// A small deterministic random source (SplitMix64), so a demo seed replays the same story.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Plays a medical-aesthetics clinic's traffic through the real collection API: visitors from Douyin,
 /// WeChat and Baidu ads browse 玻尿酸 / 热玛吉 / 水光针 on web, mini-program and app, consult, book, pay,
 /// identify by phone or WeChat, and visit stores.
@@ -62,7 +49,7 @@ public struct DemoSimulator: Sendable {
     /// Sends events until the task is cancelled (or `limit` events were sent). Returns how many were sent.
     @discardableResult
     public func run(limit: Int? = nil) async throws -> Int {
-        var random = SplitMix64(state: seed)
+        var random = SplitMix64(seed: seed)
         var visitors: [Visitor] = []
         var sent = 0
         var credit = 0.0
