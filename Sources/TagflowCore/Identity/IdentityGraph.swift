@@ -75,6 +75,10 @@ public struct IdentityGraph: Sendable {
     /// Finds or creates the profile of an event carrying `identifiers`, linking and merging as the
     /// policy allows.
     public mutating func resolve(_ candidates: [Identifier]) -> Resolution {
+        // The common case: every identifier is already known and on one profile; nothing to link or merge.
+        if let first = candidates.first, let owner = owners[first], candidates.dropFirst().allSatisfy({ owners[$0] == owner }) {
+            return Resolution(profile: owner, created: false, linked: [], merges: [], refusals: [])
+        }
         var ordered: [Identifier] = []
         for identifier in candidates where !ordered.contains(identifier) { ordered.append(identifier) }
         ordered = ordered.enumerated().sorted {

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GRDB
+import Synchronization
 import TagflowCore
 
 // MARK: - Sources and admin tokens
@@ -11,7 +12,7 @@ extension SQLiteStore {
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw StoreError.invalid("a source needs a non-empty name") }
         let key = writeKey ?? Self.randomSecret(prefix: "wk_")
-        return try await pool.write { db in
+        let source = try await pool.write { db in
             if try Int64.fetchOne(db, sql: "SELECT id FROM sources WHERE write_key = ?", arguments: [key]) != nil {
                 throw StoreError.conflict("a source with this write key already exists")
             }
@@ -20,6 +21,8 @@ extension SQLiteStore {
             return Source(id: db.lastInsertedRowID, name: trimmed, writeKey: key, createdAt: Timestamp.format(now),
                           revokedAt: nil)
         }
+        invalidateLiveSources()
+        return source
     }
 
     public func sources() async throws -> [Source] {
@@ -31,16 +34,24 @@ extension SQLiteStore {
 
     /// The live source a write key belongs to; nil for unknown or revoked keys.
     public func source(writeKey: String) async throws -> Source? {
-        try await pool.read { db in
-            try Row.fetchOne(db, sql: """
-                SELECT id, name, write_key, created_at, revoked_at FROM sources WHERE write_key = ? AND revoked_at IS NULL
-                """, arguments: [writeKey]).map(Self.source)
+        let (generation, cached) = liveSources.withLock { $0 }
+        if let cached { return cached[writeKey] }
+        let live = try await sources().filter { $0.revokedAt == nil }
+        let byKey = Dictionary(live.map { ($0.writeKey, $0) }, uniquingKeysWith: { first, _ in first })
+        liveSources.withLock { state in
+            if state.generation == generation { state.byKey = byKey }
         }
+        return byKey[writeKey]
+    }
+
+    private func invalidateLiveSources() {
+        liveSources.withLock { $0 = ($0.generation + 1, nil) }
     }
 
     /// Revokes a source's write key: its later requests are refused; its events stay.
     public func revokeSource(id: Int64, at now: EpochMillis) async throws -> Source {
-        try await pool.write { db in
+        defer { invalidateLiveSources() }
+        return try await pool.write { db in
             try db.execute(sql: "UPDATE sources SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?", arguments: [now, id])
             guard let row = try Row.fetchOne(db, sql: "SELECT id, name, write_key, created_at, revoked_at FROM sources WHERE id = ?",
                                              arguments: [id]) else {

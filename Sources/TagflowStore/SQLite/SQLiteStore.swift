@@ -18,6 +18,9 @@ public enum Durability: String, Sendable, Codable {
 public final class SQLiteStore: Sendable {
     let pool: DatabasePool
     let graph: Mutex<IdentityGraph>
+    /// Live sources by write key (every request looks its key up), loaded on demand and dropped by
+    /// create and revoke; the generation keeps a load that raced with a change from being kept.
+    let liveSources = Mutex<(generation: Int, byKey: [String: Source]?)>((0, nil))
     let policy: IdentityPolicy
     public let path: String
 
