@@ -28,8 +28,8 @@ extension Event {
 }
 
 @Suite struct SQLiteStoreTests {
-    func submit(_ store: SQLiteStore, _ events: [Event]) async throws -> IngestReceipt {
-        try await store.ingest([IngestSubmission(sourceID: 1, receivedAt: 1000, events: events)])[0]
+    func submit(_ store: SQLiteStore, _ events: [Event]) throws -> IngestReceipt {
+        try store.ingest([IngestSubmission(sourceID: 1, receivedAt: 1000, events: events)])[0]
     }
 
     @Test func acceptedEventsSurviveARestartAndRetriesAreDeduplicated() async throws {
@@ -37,13 +37,13 @@ extension Event {
         let batch = (0..<3).map { Event.fixture(anonymous: "a\($0)", messageId: "m\($0)", at: 1000 + Int64($0)) }
         do {
             let store = try SQLiteStore(directory: directory.path)
-            let first = try await submit(store, batch)
+            let first = try submit(store, batch)
             #expect(first.accepted == 3)
             try store.close()
         }
 
         let reopened = try SQLiteStore(directory: directory.path)
-        let retry = try await submit(reopened, batch + [Event.fixture(anonymous: "a9", messageId: "m9", at: 2000)])
+        let retry = try submit(reopened, batch + [Event.fixture(anonymous: "a9", messageId: "m9", at: 2000)])
 
         #expect(retry.accepted == 1)
         #expect(retry.deduplicated == 3)
@@ -58,7 +58,7 @@ extension Event {
         let directory = TemporaryDirectory()
         let store = try SQLiteStore(directory: directory.path)
         let event = Event.fixture(anonymous: "a", messageId: "same", at: 1)
-        let receipts = try await store.ingest([
+        let receipts = try store.ingest([
             IngestSubmission(sourceID: 1, receivedAt: 1, events: [event]),
             IngestSubmission(sourceID: 2, receivedAt: 1, events: [event]),
             IngestSubmission(sourceID: 2, receivedAt: 1, events: [event]),
@@ -71,11 +71,11 @@ extension Event {
         let directory = TemporaryDirectory()
         let store = try SQLiteStore(directory: directory.path)
         // Given a logged-in web visitor and an anonymous app user.
-        _ = try await submit(store, [
+        _ = try submit(store, [
             .fixture(.identify, name: nil, user: "u1", anonymous: "web", at: 100, traits: ["city": "上海"]),
             .fixture(anonymous: "web", at: 110),
         ])
-        _ = try await submit(store, [
+        _ = try submit(store, [
             .fixture(anonymous: "app", at: 40),
             .fixture(.identify, name: nil, anonymous: "app", at: 50, traits: ["city": "北京", "vip": true]),
         ])
@@ -84,7 +84,7 @@ extension Event {
         #expect(web != app)
 
         // When the app user logs in as u1.
-        _ = try await submit(store, [.fixture(user: "u1", anonymous: "app", at: 200)])
+        _ = try submit(store, [.fixture(user: "u1", anonymous: "app", at: 200)])
 
         // Then one profile holds everything, with the newer city.
         let profile = try #require(try await store.profile(id: web))
@@ -110,9 +110,9 @@ extension Event {
     @Test func aLateIdentifyDoesNotOverwriteANewerTrait() async throws {
         let directory = TemporaryDirectory()
         let store = try SQLiteStore(directory: directory.path)
-        _ = try await submit(store, [.fixture(.identify, name: nil, user: "u1", at: 500, traits: ["stage": "客户"])])
+        _ = try submit(store, [.fixture(.identify, name: nil, user: "u1", at: 500, traits: ["stage": "客户"])])
 
-        _ = try await submit(store, [.fixture(.identify, name: nil, user: "u1", at: 100, traits: ["stage": "潜客", "age": 30])])
+        _ = try submit(store, [.fixture(.identify, name: nil, user: "u1", at: 100, traits: ["stage": "潜客", "age": 30])])
 
         let id = try #require(try await store.lookup(Identifier("user_id", "u1")))
         let profile = try #require(try await store.profile(id: id))
@@ -123,9 +123,9 @@ extension Event {
     @Test func aRefusedMergeIsRecordedWithItsReason() async throws {
         let directory = TemporaryDirectory()
         let store = try SQLiteStore(directory: directory.path)
-        _ = try await submit(store, [.fixture(user: "u1", anonymous: "shared-ipad", at: 1)])
+        _ = try submit(store, [.fixture(user: "u1", anonymous: "shared-ipad", at: 1)])
 
-        _ = try await submit(store, [.fixture(user: "u2", anonymous: "shared-ipad", at: 2)])
+        _ = try submit(store, [.fixture(user: "u2", anonymous: "shared-ipad", at: 2)])
 
         let u2 = try #require(try await store.lookup(Identifier("user_id", "u2")))
         let profile = try #require(try await store.profile(id: u2))
@@ -141,13 +141,13 @@ extension Event {
         var profile: ProfileID?
         do {
             let store = try SQLiteStore(directory: directory.path)
-            _ = try await submit(store, [.fixture(user: "u1", anonymous: "a1", at: 1), .fixture(anonymous: "other", at: 2)])
+            _ = try submit(store, [.fixture(user: "u1", anonymous: "a1", at: 1), .fixture(anonymous: "other", at: 2)])
             profile = try await store.lookup(Identifier("anonymous_id", "a1"))
             try store.close()
         }
         let store = try SQLiteStore(directory: directory.path)
 
-        _ = try await submit(store, [.fixture(anonymous: "a1", at: 3), .fixture(anonymous: "new", at: 4)])
+        _ = try submit(store, [.fixture(anonymous: "a1", at: 3), .fixture(anonymous: "new", at: 4)])
 
         #expect(try await store.lookup(Identifier("anonymous_id", "a1")) == profile)
         let fresh = try #require(try await store.lookup(Identifier("anonymous_id", "new")))
@@ -159,7 +159,7 @@ extension Event {
         let directory = TemporaryDirectory()
         let store = try SQLiteStore(directory: directory.path)
         let rejection = Rejection(position: 4, code: "missing_event", field: "event", message: "no event")
-        let receipt = try await store.ingest([IngestSubmission(
+        let receipt = try store.ingest([IngestSubmission(
             sourceID: 1, receivedAt: 77, events: [.fixture(anonymous: "a", at: 77)],
             rejections: [QuarantinedMessage(rejection: rejection, payload: ["type": "track", "userId": "u"])])])[0]
         #expect(receipt.quarantined == 1)

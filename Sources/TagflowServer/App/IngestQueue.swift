@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -14,6 +16,9 @@ public enum IngestQueueError: Error {
 
 /// The write path's group commit: requests wait here, and one writer commits everything that is waiting
 /// in a single transaction, then answers them all. Bounded, so a saturated disk means 429s, not memory.
+///
+/// The writer is a thread of its own: the commit blocks on the disk, and under load the cooperative
+/// pool is busy parsing requests, so a writer task there would wait for a thread between commits.
 public final class IngestQueue: Service, Sendable {
     private struct Job {
         var submission: IngestSubmission
@@ -23,8 +28,14 @@ public final class IngestQueue: Service, Sendable {
     private struct State {
         var jobs: [Job] = []
         var waitingEvents = 0
-        var writer: CheckedContinuation<Void, Never>?
         var closed = false
+    }
+
+    /// How the writer has spent its time: commits, messages written, time inside commits.
+    public struct CommitCounters: Sendable {
+        public var commits = 0
+        public var messages = 0
+        public var busy: Duration = .zero
     }
 
     private let store: SQLiteStore
@@ -33,15 +44,8 @@ public final class IngestQueue: Service, Sendable {
     private let logger: Logger
     private let state = Mutex(State())
     private let counters = Mutex(CommitCounters())
-
-    /// How the writer has spent its time: commits, events written, time inside commits.
-    public struct CommitCounters: Sendable {
-        public var commits = 0
-        public var messages = 0
-        public var busy: Duration = .zero
-    }
-
-    public var commitCounters: CommitCounters { counters.withLock { $0 } }
+    /// Signalled for every submission and on close; the writer sleeps on it when there is nothing to do.
+    private let wakeUp = DispatchSemaphore(value: 0)
 
     public init(store: SQLiteStore, capacity: Int, maxEventsPerCommit: Int, logger: Logger) {
         self.store = store
@@ -53,47 +57,36 @@ public final class IngestQueue: Service, Sendable {
     /// Events accepted into the queue and not yet committed.
     public var waitingEvents: Int { state.withLock { $0.waitingEvents } }
 
+    public var commitCounters: CommitCounters { counters.withLock { $0 } }
+
     /// Waits until the submission is durable and returns what the log did with it.
     public func submit(_ submission: IngestSubmission) async throws -> IngestReceipt {
         try await withCheckedThrowingContinuation { continuation in
-            let outcome: Result<CheckedContinuation<Void, Never>?, IngestQueueError> = state.withLock { state in
-                if state.closed { return .failure(.closed) }
+            let refusal: IngestQueueError? = state.withLock { state in
+                if state.closed { return .closed }
                 let count = submission.messageCount
-                if state.waitingEvents > 0, state.waitingEvents + count > capacity { return .failure(.saturated) }
+                if state.waitingEvents > 0, state.waitingEvents + count > capacity { return .saturated }
                 state.jobs.append(Job(submission: submission, continuation: continuation))
                 state.waitingEvents += count
-                defer { state.writer = nil }
-                return .success(state.writer)
+                return nil
             }
-            switch outcome {
-            case .success(let writer): writer?.resume()
-            case .failure(let error): continuation.resume(throwing: error)
+            if let refusal {
+                continuation.resume(throwing: refusal)
+            } else {
+                wakeUp.signal()
             }
         }
     }
 
     public func run() async throws {
         await withGracefulShutdownHandler {
-            while let jobs = await nextJobs() {
-                let began = ContinuousClock.now
-                defer {
-                    let elapsed = ContinuousClock.now - began
-                    let messages = jobs.reduce(0) { $0 + $1.submission.messageCount }
-                    counters.withLock {
-                        $0.commits += 1
-                        $0.messages += messages
-                        $0.busy += elapsed
-                    }
+            await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
+                let thread = Thread {
+                    self.writeUntilClosed()
+                    finished.resume()
                 }
-                do {
-                    let receipts = try await store.ingest(jobs.map(\.submission))
-                    for (job, receipt) in zip(jobs, receipts) { job.continuation.resume(returning: receipt) }
-                } catch {
-                    logger.error("commit of \(jobs.count) submissions failed: \(error)")
-                    for job in jobs { job.continuation.resume(throwing: error) }
-                }
-                let done = jobs.reduce(0) { $0 + $1.submission.messageCount }
-                state.withLock { $0.waitingEvents -= done }
+                thread.name = "tagflow-writer"
+                thread.start()
             }
         } onGracefulShutdown: {
             self.close()
@@ -102,18 +95,13 @@ public final class IngestQueue: Service, Sendable {
 
     /// Stops taking submissions; the writer finishes what is queued, then `run` returns.
     public func close() {
-        let writer = state.withLock { state in
-            state.closed = true
-            defer { state.writer = nil }
-            return state.writer
-        }
-        writer?.resume()
+        state.withLock { $0.closed = true }
+        wakeUp.signal()
     }
 
-    /// Everything waiting (up to a commit's worth), or nil once closed and drained.
-    private func nextJobs() async -> [Job]? {
+    private func writeUntilClosed() {
         while true {
-            let taken: [Job]? = state.withLock { state in
+            let next: [Job]? = state.withLock { state in
                 guard !state.jobs.isEmpty else { return state.closed ? nil : [] }
                 var count = 0
                 var end = 0
@@ -121,20 +109,34 @@ public final class IngestQueue: Service, Sendable {
                     count += state.jobs[end].submission.messageCount
                     end += 1
                 }
-                let jobs = Array(state.jobs[..<end])
-                state.jobs.removeFirst(end)
-                return jobs
+                defer { state.jobs.removeFirst(end) }
+                return Array(state.jobs[..<end])
             }
-            guard let taken else { return nil }
-            if !taken.isEmpty { return taken }
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = state.withLock { state in
-                    if !state.jobs.isEmpty || state.closed { return true }
-                    state.writer = continuation
-                    return false
-                }
-                if resumeNow { continuation.resume() }
+            guard let jobs = next else { return }
+            if jobs.isEmpty {
+                wakeUp.wait()
+                continue
             }
+            commit(jobs)
+        }
+    }
+
+    private func commit(_ jobs: [Job]) {
+        let began = ContinuousClock.now
+        let messages = jobs.reduce(0) { $0 + $1.submission.messageCount }
+        do {
+            let receipts = try store.ingest(jobs.map(\.submission))
+            for (job, receipt) in zip(jobs, receipts) { job.continuation.resume(returning: receipt) }
+        } catch {
+            logger.error("commit of \(jobs.count) submissions failed: \(error)")
+            for job in jobs { job.continuation.resume(throwing: error) }
+        }
+        state.withLock { $0.waitingEvents -= messages }
+        let elapsed = ContinuousClock.now - began
+        counters.withLock {
+            $0.commits += 1
+            $0.messages += messages
+            $0.busy += elapsed
         }
     }
 }

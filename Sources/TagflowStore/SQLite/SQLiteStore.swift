@@ -66,10 +66,11 @@ public final class SQLiteStore: Sendable {
 
 extension SQLiteStore {
     /// Writes the submissions in one transaction and returns a receipt for each, in order.
-    /// Nothing is acknowledged before the commit.
-    public func ingest(_ submissions: [IngestSubmission]) async throws -> [IngestReceipt] {
+    /// Nothing is acknowledged before the commit. Blocks until the commit is durable: call it from a
+    /// thread of its own (the write queue's writer thread), not from the cooperative pool under load.
+    public func ingest(_ submissions: [IngestSubmission]) throws -> [IngestReceipt] {
         do {
-            return try await pool.write { db in
+            return try pool.write { db in
                 try self.graph.withLock { graph in
                     var writer = IngestWriter(db: db)
                     var receipts: [IngestReceipt] = []
@@ -80,7 +81,7 @@ extension SQLiteStore {
             }
         } catch {
             // The transaction rolled back: bring the graph back in line with the tables.
-            let reloaded = try await pool.read { try Self.loadGraph($0, policy: self.policy) }
+            let reloaded = try pool.read { try Self.loadGraph($0, policy: self.policy) }
             graph.withLock { $0 = reloaded }
             throw error
         }
