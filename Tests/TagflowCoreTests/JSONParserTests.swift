@@ -41,6 +41,20 @@ import Testing
         #expect(throws: Never.self) { try JSONParser.parse(fine) }
     }
 
+    @Test func anUnchangedObjectIsWrittenAsReceivedAndAChangedOneIsRewritten() throws {
+        let text = #"{"type": "track", "properties": {"project" : "玻尿酸", "tags": [1, 2]}}"#
+        guard case .object(var message) = try JSONParser.parse(text) else {
+            Issue.record("not an object")
+            return
+        }
+        #expect(JSONValue.object(message).jsonString == text)
+
+        message["type"] = "page"
+
+        #expect(JSONValue.object(message).jsonString == #"{"type":"page","properties":{"project" : "玻尿酸", "tags": [1, 2]}}"#)
+        #expect(try JSONParser.parse(JSONValue.object(message).jsonString) == .object(message))
+    }
+
     @Test func serialisationRoundTripsRandomDocuments() throws {
         var random = TestRandom(seed: 11)
         for _ in 0..<300 {

@@ -86,12 +86,13 @@ public struct JSONParser {
 
     private mutating func parseObject(depth: Int) throws(JSONSyntaxError) -> JSONValue {
         guard depth <= Self.maximumDepth else { throw error("nesting deeper than \(Self.maximumDepth) levels") }
+        let start = index
         index += 1
         var fields: [JSONField] = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
-            return .object(JSONObject(fields))
+            return .object(JSONObject(fields: fields, sourceText: bytes[start..<index]))
         }
         while true {
             skipWhitespace()
@@ -113,7 +114,7 @@ public struct JSONParser {
                 index += 1
             } else if bytes[index] == UInt8(ascii: "}") {
                 index += 1
-                return .object(JSONObject(fields))
+                return .object(JSONObject(fields: fields, sourceText: bytes[start..<index]))
             } else {
                 throw error("expected ',' or '}' in an object")
             }

@@ -1,5 +1,6 @@
 extension JSONValue {
-    /// The value as compact JSON text (UTF-8 bytes).
+    /// The value as JSON text (UTF-8 bytes): compact, except that an object still unchanged since it was
+    /// parsed is copied as it was received.
     public var jsonBytes: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)
@@ -38,6 +39,10 @@ extension JSONValue {
             }
             out.append(UInt8(ascii: "]"))
         case .object(let object):
+            if let sourceText = object.sourceText {
+                out.append(contentsOf: sourceText)
+                return
+            }
             out.append(UInt8(ascii: "{"))
             for (i, field) in object.fields.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }

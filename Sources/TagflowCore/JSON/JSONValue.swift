@@ -60,11 +60,25 @@ public struct JSONField: Sendable, Hashable {
 
 /// A JSON object with its fields in arrival order. Lookups are linear: event objects are small.
 public struct JSONObject: Sendable, Hashable {
-    public var fields: [JSONField]
+    public var fields: [JSONField] {
+        didSet { sourceText = nil }
+    }
+    /// The exact text this object was parsed from, while it is unchanged: serialising copies it instead
+    /// of writing every nested value again (a stored event's `properties` and `context` usually).
+    var sourceText: ArraySlice<UInt8>?
 
     public init(_ fields: [JSONField] = []) {
         self.fields = fields
     }
+
+    init(fields: [JSONField], sourceText: ArraySlice<UInt8>) {
+        self.fields = fields
+        self.sourceText = sourceText
+    }
+
+    public static func == (a: JSONObject, b: JSONObject) -> Bool { a.fields == b.fields }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(fields) }
 
     /// The value of the last field named `key` (JSON's usual "last one wins").
     public subscript(key: String) -> JSONValue? {
