@@ -19,8 +19,7 @@ enum SQLiteSchema {
                 CREATE UNIQUE INDEX events_message ON events(source_id, message_id) WHERE message_id IS NOT NULL;
                 CREATE INDEX events_profile ON events(profile_id, ts);
                 CREATE TABLE profiles(
-                    id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL, first_seen INTEGER, last_seen INTEGER,
-                    event_count INTEGER NOT NULL DEFAULT 0, merged_into INTEGER);
+                    id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL, merged_into INTEGER);
                 CREATE INDEX profiles_merged_into ON profiles(merged_into) WHERE merged_into IS NOT NULL;
                 CREATE TABLE identifiers(
                     type TEXT NOT NULL, value TEXT NOT NULL, profile_id INTEGER NOT NULL, linked_at INTEGER NOT NULL,

@@ -114,7 +114,8 @@ extension SQLiteStore {
             let mergedInto: Int64? = row[1]
             let liveID = mergedInto ?? id.rawValue
             guard let live = try Row.fetchOne(db, sql: """
-                SELECT id, created_at, first_seen, last_seen, event_count FROM profiles WHERE id = ?
+                SELECT p.id, p.created_at, min(e.ts), max(e.ts), count(e.seq)
+                FROM profiles p LEFT JOIN events e ON e.profile_id = p.id WHERE p.id = ? GROUP BY p.id
                 """, arguments: [liveID]) else { return nil }
             let identifiers = try Row.fetchAll(db, sql: """
                 SELECT type, value, linked_at FROM identifiers WHERE profile_id = ? ORDER BY linked_at, type, value

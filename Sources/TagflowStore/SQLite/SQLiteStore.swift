@@ -88,10 +88,10 @@ extension SQLiteStore {
     }
 }
 
-/// Writes one commit's submissions; keeps per-profile counts to write once at the end.
+/// Writes one commit's submissions. A profile's first/last seen and event count are not stored: they are
+/// read from the events themselves (the `events_profile` index), so merges and late events keep them right.
 struct IngestWriter {
     let db: Database
-    var profileStats: [ProfileID: (first: EpochMillis, last: EpochMillis, count: Int64)] = [:]
     var accepted: Int64 = 0
     var deduplicated: Int64 = 0
     var quarantined: Int64 = 0
@@ -143,11 +143,6 @@ struct IngestWriter {
             }
             receipt.accepted += 1
             receipt.sequences.append(seq)
-            let stats = profileStats[profile]
-            profileStats[profile] = (
-                min(stats?.first ?? event.timestamp, event.timestamp), max(stats?.last ?? event.timestamp, event.timestamp),
-                (stats?.count ?? 0) + 1
-            )
             if !event.traits.isEmpty { try setTraits(event.traits, of: profile, at: event.timestamp) }
             if let replayOf = submission.replayOf {
                 try db.execute(sql: """
@@ -182,8 +177,8 @@ struct IngestWriter {
         }
     }
 
-    /// Folds `merge.loser` into `merge.survivor`: identifiers, history, traits (newest wins) and counts.
-    mutating func apply(_ merge: ProfileMerge, at time: EpochMillis, eventSeq: Int64?) throws {
+    /// Folds `merge.loser` into `merge.survivor`: identifiers, history and traits (newest wins).
+    func apply(_ merge: ProfileMerge, at time: EpochMillis, eventSeq: Int64?) throws {
         let (loser, survivor) = (merge.loser.rawValue, merge.survivor.rawValue)
         try db.execute(sql: "UPDATE identifiers SET profile_id = ? WHERE profile_id = ?", arguments: [survivor, loser])
         try db.execute(sql: "UPDATE events SET profile_id = ? WHERE profile_id = ?", arguments: [survivor, loser])
@@ -192,40 +187,19 @@ struct IngestWriter {
             ON CONFLICT(profile_id, key) DO UPDATE SET value = excluded.value, at = excluded.at WHERE excluded.at > traits.at
             """, arguments: [survivor, loser])
         try db.execute(sql: "DELETE FROM traits WHERE profile_id = ?", arguments: [loser])
-        if let row = try Row.fetchOne(db, sql: "SELECT first_seen, last_seen, event_count, created_at FROM profiles WHERE id = ?",
-                                      arguments: [loser]) {
-            let (first, last, count, created): (Int64?, Int64?, Int64, Int64) = (row[0], row[1], row[2], row[3])
-            try db.execute(sql: """
-                UPDATE profiles SET first_seen = min(coalesce(first_seen, ?1), coalesce(?1, first_seen)),
-                    last_seen = max(coalesce(last_seen, ?2), coalesce(?2, last_seen)),
-                    event_count = event_count + ?3, created_at = min(created_at, ?4)
-                WHERE id = ?5
-                """, arguments: [first, last, count, created, survivor])
-        }
+        try db.execute(sql: """
+            UPDATE profiles SET created_at = min(created_at, (SELECT created_at FROM profiles WHERE id = ?2)) WHERE id = ?1
+            """, arguments: [survivor, loser])
         try db.execute(sql: "UPDATE profiles SET merged_into = ?1 WHERE id = ?2 OR merged_into = ?2",
                        arguments: [survivor, loser])
         try db.execute(sql: """
             INSERT INTO merges(at, event_seq, survivor, loser, identifier_type, identifier_value, accepted)
             VALUES (?, ?, ?, ?, ?, ?, 1)
             """, arguments: [time, eventSeq, survivor, loser, merge.via.type, merge.via.value])
-        if let pending = profileStats.removeValue(forKey: merge.loser) {
-            let stats = profileStats[merge.survivor]
-            profileStats[merge.survivor] = (
-                min(stats?.first ?? pending.first, pending.first), max(stats?.last ?? pending.last, pending.last),
-                (stats?.count ?? 0) + pending.count
-            )
-        }
     }
 
-    /// Writes the per-profile counts and the global counters of the commit.
+    /// Adds the commit's counts to the global counters.
     mutating func finish() throws {
-        let update = try db.cachedStatement(sql: """
-            UPDATE profiles SET first_seen = min(coalesce(first_seen, ?1), ?1), last_seen = max(coalesce(last_seen, ?2), ?2),
-                event_count = event_count + ?3 WHERE id = ?4
-            """)
-        for (profile, stats) in profileStats {
-            try update.execute(arguments: [stats.first, stats.last, stats.count, profile.rawValue])
-        }
         for (name, value) in [("events_accepted", accepted), ("events_deduplicated", deduplicated),
                               ("events_quarantined", quarantined)] where value > 0 {
             try db.execute(sql: """
