@@ -80,13 +80,17 @@ public final class IngestQueue: Service, Sendable {
 
     public func run() async throws {
         await withGracefulShutdownHandler {
-            await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
-                let thread = Thread {
-                    self.writeUntilClosed()
-                    finished.resume()
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
+                    let thread = Thread {
+                        self.writeUntilClosed()
+                        finished.resume()
+                    }
+                    thread.name = "tagflow-writer"
+                    thread.start()
                 }
-                thread.name = "tagflow-writer"
-                thread.start()
+            } onCancel: {
+                self.close()
             }
         } onGracefulShutdown: {
             self.close()
