@@ -37,8 +37,6 @@ public struct IngestReceipt: Sendable, Equatable {
     public var accepted = 0
     public var deduplicated = 0
     public var quarantined = 0
-    /// Sequence numbers of the accepted events, in submission order.
-    public var sequences: [Int64] = []
 
     public init() {}
 }

@@ -142,7 +142,6 @@ struct IngestWriter {
                 continue
             }
             receipt.accepted += 1
-            receipt.sequences.append(seq)
             if !event.traits.isEmpty { try setTraits(event.traits, of: profile, at: event.timestamp) }
             if let replayOf = submission.replayOf {
                 try db.execute(sql: """
