@@ -36,7 +36,8 @@ public struct Event: Sendable, Equatable {
     public var identifiers: [Identifier]
     /// Traits the message sets on the person (identify calls).
     public var traits: JSONObject
-    /// The message as stored: what was sent, with the envelope merged in and the times filled in.
+    /// The message as stored: what was sent, with the batch envelope's context merged in and the type its
+    /// path named. Corrected time, receive time and the clamp flag are kept beside it, not in it.
     public var payload: JSONObject {
         didSet { payloadJSON = JSONValue.object(payload).jsonString }
     }

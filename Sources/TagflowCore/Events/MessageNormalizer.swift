@@ -86,7 +86,7 @@ public struct MessageNormalizer: Sendable {
                 throw reject("invalid_field", "type", "`type` must be a string, not a \(other.kindName)")
             }
         }
-        message["type"] = .string(type.rawValue)
+        if message["type"] != .string(type.rawValue) { message["type"] = .string(type.rawValue) }
 
         // Envelope context and integrations fill in what the message does not say itself.
         for (key, shared) in [("context", envelope.context), ("integrations", envelope.integrations)] {
@@ -192,10 +192,7 @@ public struct MessageNormalizer: Sendable {
         if timestamp > receivedAt + limits.futureTolerance {
             timestamp = receivedAt
             clamped = true
-            message["clampedFromFuture"] = .bool(true)
         }
-        message["timestamp"] = .string(Timestamp.format(timestamp))
-        message["receivedAt"] = .string(Timestamp.format(receivedAt))
 
         let identifiers = IdentifierExtraction.identifiers(
             in: message, userId: userId, anonymousId: anonymousId, sourceName: sourceName, policy: policy)
