@@ -25,6 +25,7 @@ import TagflowStore
             #expect(stats.eventsAccepted == Int64(sent))
             #expect(stats.eventsQuarantined == 0)
             #expect(stats.profiles > 10)
+            #expect(stats.mergesAccepted > 0, "returning customers on a new device are merged")
             let events = try await tagflow.store.events(after: 0, limit: 1000)
             let names = Set(events.compactMap(\.name))
             #expect(names.isSuperset(of: ["view_item", "click_book", "submit_form"]))

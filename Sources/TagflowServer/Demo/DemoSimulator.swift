@@ -51,6 +51,7 @@ public struct DemoSimulator: Sendable {
     public func run(limit: Int? = nil) async throws -> Int {
         var random = SplitMix64(seed: seed)
         var visitors: [Visitor] = []
+        var customers: [String] = []
         var sent = 0
         var credit = 0.0
         let tick = 0.1
@@ -59,9 +60,17 @@ public struct DemoSimulator: Sendable {
             var batches: [String: [JSONValue]] = [:]
             while credit >= 1 {
                 credit -= 1
-                if visitors.count < 30 || random.next() % 4 == 0 { visitors.append(newVisitor(&random)) }
+                if visitors.count < 30 || random.next() % 4 == 0 {
+                    var visitor = newVisitor(&random)
+                    // A third of new visitors are known customers back on another device: OneID merges them.
+                    if !customers.isEmpty, random.next() % 3 == 0 {
+                        visitor.phone = customers[Int(random.next() % UInt64(customers.count))]
+                    }
+                    visitors.append(visitor)
+                }
                 let index = Int(random.next() % UInt64(visitors.count))
                 let (touchpoint, message, finished) = nextMessage(for: &visitors[index], random: &random)
+                if visitors[index].step == 7, customers.count < 500 { customers.append(visitors[index].phone) }
                 batches[touchpoint, default: []].append(message)
                 if finished || visitors.count > 400 { visitors.remove(at: finished ? index : 0) }
             }
