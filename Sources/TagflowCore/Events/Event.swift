@@ -38,11 +38,9 @@ public struct Event: Sendable, Equatable {
     public var traits: JSONObject
     /// The message as stored: what was sent, with the batch envelope's context merged in and the type its
     /// path named. Corrected time, receive time and the clamp flag are kept beside it, not in it.
-    public var payload: JSONObject {
-        didSet { payloadJSON = JSONValue.object(payload).jsonString }
-    }
-    /// `payload` as compact JSON text, computed once.
-    public private(set) var payloadJSON: String
+    public let payload: JSONObject
+    /// `payload` as JSON text, written once: what the log stores.
+    public let payloadJSON: String
 
     public init(
         messageId: String? = nil, type: EventType, name: String? = nil, userId: String? = nil,
