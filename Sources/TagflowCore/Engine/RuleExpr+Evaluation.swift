@@ -1,0 +1,167 @@
+/// What an expression reads while it is evaluated: one event's properties inside `where`, or a profile's
+/// features and tags at a moment. `until` collects the first moment the result could change with time alone.
+protocol RuleContext {
+    var time: EpochMillis { get }
+    var until: EpochMillis { get set }
+    var patterns: [RulePattern] { get }
+    func property(_ path: [String]) -> RuleValue
+    mutating func feature(_ index: Int) -> RuleValue
+    func tag(_ index: Int) -> RuleValue
+}
+
+let millisPerDay: Int64 = 86_400_000
+
+extension RuleExpr {
+    /// The expression's value in `context`. Missing data gives `null`, never a failure.
+    func evaluate<Context: RuleContext>(in context: inout Context) -> RuleValue {
+        switch self {
+        case .literal(let value): return value
+        case .list(let items): return .list(items.map { $0.evaluate(in: &context) })
+        case .property(let path): return context.property(path)
+        case .feature(let index): return context.feature(index)
+        case .tag(let index): return context.tag(index)
+        case .not(let e): return .bool(!e.evaluate(in: &context).isTrue)
+        case .negate(let e):
+            guard let n = e.evaluate(in: &context).numberValue else { return .null }
+            return .number(-n)
+        case .and(let a, let b):
+            guard a.evaluate(in: &context).isTrue else { return .bool(false) }
+            return .bool(b.evaluate(in: &context).isTrue)
+        case .or(let a, let b):
+            if a.evaluate(in: &context).isTrue { return .bool(true) }
+            return .bool(b.evaluate(in: &context).isTrue)
+        case .arithmetic(let op, let a, let b):
+            return Self.arithmetic(op, a.evaluate(in: &context), b.evaluate(in: &context))
+        case .compare(let op, let a, let b):
+            return .bool(Self.compare(op, a.evaluate(in: &context), b.evaluate(in: &context)))
+        case .inList(let a, let b):
+            let value = a.evaluate(in: &context)
+            guard case .list(let items) = b.evaluate(in: &context) else { return .bool(false) }
+            return .bool(items.contains { Self.compare(.equal, value, $0) })
+        case .contains(let a, let b):
+            let haystack = a.evaluate(in: &context), needle = b.evaluate(in: &context)
+            switch haystack {
+            case .string(let s):
+                guard let n = needle.plainText, !n.isEmpty else { return .bool(false) }
+                return .bool(s.contains(n))
+            case .list(let items): return .bool(items.contains { Self.compare(.equal, $0, needle) })
+            default: return .bool(false)
+            }
+        case .startsWith(let a, let b):
+            guard let s = a.evaluate(in: &context).plainText, let p = b.evaluate(in: &context).plainText else { return .bool(false) }
+            return .bool(s.hasPrefix(p))
+        case .endsWith(let a, let b):
+            guard let s = a.evaluate(in: &context).plainText, let p = b.evaluate(in: &context).plainText else { return .bool(false) }
+            return .bool(s.hasSuffix(p))
+        case .matches(let a, let index):
+            guard let s = a.evaluate(in: &context).plainText else { return .bool(false) }
+            return .bool(context.patterns[index].matches(s))
+        case .function(let function, let arguments):
+            return Self.call(function, arguments, in: &context)
+        }
+    }
+
+    private static func call<Context: RuleContext>(
+        _ function: ScalarFunction, _ arguments: [RuleExpr], in context: inout Context
+    ) -> RuleValue {
+        if function == .coalesce {
+            for argument in arguments {
+                let value = argument.evaluate(in: &context)
+                if !value.isNull { return value }
+            }
+            return .null
+        }
+        let value = arguments[0].evaluate(in: &context)
+        switch function {
+        case .daysSince:
+            guard let moment = value.moment else { return .null }
+            let days = floorDiv(context.time - moment, millisPerDay)
+            context.until = min(context.until, moment + (days + 1) * millisPerDay)
+            return .number(Double(days))
+        case .lower: return value.plainText.map { .string($0.lowercased()) } ?? .null
+        case .upper: return value.plainText.map { .string($0.uppercased()) } ?? .null
+        case .length:
+            switch value {
+            case .string(let s): return .number(Double(s.count))
+            case .list(let items): return .number(Double(items.count))
+            default: return .null
+            }
+        case .abs: return value.numberValue.map { .number(Swift.abs($0)) } ?? .null
+        case .round: return value.numberValue.map { .number($0.rounded(.toNearestOrAwayFromZero)) } ?? .null
+        case .floor: return value.numberValue.map { .number($0.rounded(.down)) } ?? .null
+        case .ceil: return value.numberValue.map { .number($0.rounded(.up)) } ?? .null
+        case .coalesce: return .null
+        }
+    }
+
+    static func arithmetic(_ op: ArithmeticOperator, _ a: RuleValue, _ b: RuleValue) -> RuleValue {
+        guard let x = a.numberValue, let y = b.numberValue else { return .null }
+        switch op {
+        case .add: return .number(x + y)
+        case .subtract: return .number(x - y)
+        case .multiply: return .number(x * y)
+        case .divide: return y == 0 ? .null : .number(x / y)
+        case .remainder: return y == 0 ? .null : .number(x.truncatingRemainder(dividingBy: y))
+        }
+    }
+
+    /// Comparison as rules mean it: `null` equals only `null` and orders with nothing; a number and a
+    /// string that spells a number compare as numbers.
+    static func compare(_ op: ComparisonOperator, _ a: RuleValue, _ b: RuleValue) -> Bool {
+        if op == .equal { return equal(a, b) }
+        if op == .notEqual { return !equal(a, b) }
+        guard let order = order(a, b) else { return false }
+        switch op {
+        case .less: return order < 0
+        case .lessOrEqual: return order <= 0
+        case .greater: return order > 0
+        case .greaterOrEqual: return order >= 0
+        case .equal, .notEqual: return false
+        }
+    }
+
+    static func equal(_ a: RuleValue, _ b: RuleValue) -> Bool {
+        switch (a, b) {
+        case (.null, .null): return true
+        case (.null, _), (_, .null): return false
+        case (.string(let x), .string(let y)): return x == y
+        case (.bool(let x), .bool(let y)): return x == y
+        case (.list(let x), .list(let y)): return x.count == y.count && zip(x, y).allSatisfy { equal($0, $1) }
+        default:
+            if let o = order(a, b) { return o == 0 }
+            return false
+        }
+    }
+
+    private static func order(_ a: RuleValue, _ b: RuleValue) -> Int? {
+        switch (a, b) {
+        case (.string(let x), .string(let y)): return x < y ? -1 : x == y ? 0 : 1
+        case (.time(let x), .time(let y)): return x < y ? -1 : x == y ? 0 : 1
+        case (.number, _), (_, .number):
+            guard let x = a.numberValue, let y = b.numberValue else { return nil }
+            return x < y ? -1 : x == y ? 0 : 1
+        default: return nil
+        }
+    }
+}
+
+extension RuleValue {
+    /// Text as `contains` and `starts with` read it: strings, and numbers written out.
+    var plainText: String? {
+        switch self {
+        case .string(let s): s
+        case .number(let n): RuleValue.format(n)
+        default: nil
+        }
+    }
+
+    /// The value as a moment: a time, epoch millis, or a timestamp string.
+    var moment: EpochMillis? {
+        switch self {
+        case .time(let t): t
+        case .number(let n): EpochMillis(n)
+        case .string(let s): Timestamp.parse(s)
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,309 @@
+/// Keeps every tag of every profile exact at every moment.
+///
+/// Events fold into per-profile features shared between tags; only the tags whose features changed are
+/// re-evaluated. Each profile has one due moment, the first at which time alone could change one of its
+/// tags (a window sliding, a day ending, a days-since threshold); ``advance(to:)`` fires due profiles at
+/// exactly that moment. Not thread-safe: one owner drives it.
+public final class TagEngine {
+    public let tagSet: TagSet
+    public let calendar: WorkspaceCalendar
+    /// The engine's clock: the latest moment it has been told about. It never goes back.
+    public private(set) var now: EpochMillis
+
+    private let logic: [FeatureLogic]
+    private var slots: [ProfileID: Int32] = [:]
+    private var profiles: [ProfileState?] = []
+    private var profileIDs: [ProfileID] = []
+    private var timers = TimerHeap()
+    private var isTimeDependent: [Bool]
+
+    // Scratch space reused across passes.
+    private var featureCache: [RuleValue?]
+    private var featureUntil: [EpochMillis]
+    private var cachedFeatures: [Int] = []
+    private var dirty: [Bool]
+
+    public init(tagSet: TagSet, calendar: WorkspaceCalendar = .shanghai, now: EpochMillis = .min) {
+        self.tagSet = tagSet
+        self.calendar = calendar
+        self.now = now
+        logic = tagSet.features.map { FeatureLogic(spec: $0, calendar: calendar, patterns: tagSet.patterns) }
+        featureCache = Array(repeating: nil, count: tagSet.features.count)
+        featureUntil = Array(repeating: .max, count: tagSet.features.count)
+        dirty = Array(repeating: false, count: tagSet.tags.count)
+        isTimeDependent = Array(repeating: false, count: tagSet.tags.count)
+        for index in tagSet.timeDependentTags { isTimeDependent[index] = true }
+    }
+
+    /// How many profiles the engine holds.
+    public var profileCount: Int { slots.count }
+
+    /// The earliest moment a tag of some profile can change with time alone.
+    public var nextDue: EpochMillis? {
+        while let top = timers.first {
+            if let profile = profiles[Int(top.slot)], profile.due == top.due { return top.due }
+            _ = timers.pop()
+        }
+        return nil
+    }
+
+    // MARK: - Inputs
+
+    /// Folds one event of `profile` in, at the engine's moment `now`, and reports the tags it changed.
+    public func apply(_ event: RuleEvent, to profile: ProfileID, now: EpochMillis, changes: inout [TagChange]) {
+        advanceClock(to: now)
+        let (slot, isNew) = slot(for: profile)
+        guard let state = profiles[Int(slot)] else { return }
+        fireDue(state, slot: slot, upTo: self.now, changes: &changes)
+
+        var touched: [Int] = []
+        for index in tagSet.featuresByEvent[event.name] ?? [] where update(state, feature: index, with: event) {
+            touched.append(index)
+        }
+        for index in tagSet.featuresOfEveryEvent where update(state, feature: index, with: event) {
+            touched.append(index)
+        }
+        let tags: [Int]
+        if isNew {
+            tags = Array(tagSet.tags.indices)
+        } else {
+            var marked: [Int] = []
+            for feature in touched {
+                for tag in tagSet.tagsByFeature[feature] where !dirty[tag] {
+                    dirty[tag] = true
+                    marked.append(tag)
+                }
+            }
+            for tag in marked { dirty[tag] = false }
+            tags = marked.count > 1 ? marked.sorted() : marked
+        }
+        guard !tags.isEmpty else { return }
+        let due = reevaluate(state, slot: slot, tags: tags, at: self.now, cause: .event(seq: event.seq), changes: &changes)
+        schedule(state, slot: slot, due: min(state.due, due))
+    }
+
+    /// Merges profile `source` into `target`: their features combine, `source` disappears (losing its
+    /// tags), and every tag of `target` is re-evaluated.
+    public func merge(_ source: ProfileID, into target: ProfileID, now: EpochMillis, changes: inout [TagChange]) {
+        advanceClock(to: now)
+        guard source != target, let sourceSlot = slots[source], let sourceState = profiles[Int(sourceSlot)] else { return }
+        fireDue(sourceState, slot: sourceSlot, upTo: self.now, changes: &changes)
+        let (targetSlot, _) = slot(for: target)
+        guard let targetState = profiles[Int(targetSlot)] else { return }
+        fireDue(targetState, slot: targetSlot, upTo: self.now, changes: &changes)
+
+        let cause = TagChangeCause.merge(from: source, into: target)
+        for slot in sourceState.tags {
+            changes.append(TagChange(
+                profile: source, tag: tagSet.tags[Int(slot.tag)].id, old: slot.value, new: nil, at: self.now, cause: cause))
+        }
+        for (index, state) in sourceState.features {
+            let merged = logic[Int(index)].merged(targetState.feature(index), state)
+            targetState.setFeature(index, merged)
+        }
+        profiles[Int(sourceSlot)] = nil
+        slots[source] = nil
+        let due = reevaluate(targetState, slot: targetSlot, tags: Array(tagSet.tags.indices), at: self.now, cause: cause, changes: &changes)
+        schedule(targetState, slot: targetSlot, due: due)
+    }
+
+    /// Moves the clock to `moment`, firing every profile whose tags time changes on the way, each at the
+    /// exact moment it was due.
+    public func advance(to moment: EpochMillis, changes: inout [TagChange]) {
+        advanceClock(to: moment)
+        while let top = timers.first, top.due <= self.now {
+            _ = timers.pop()
+            guard let state = profiles[Int(top.slot)], state.due == top.due else { continue }
+            fireDue(state, slot: top.slot, upTo: self.now, changes: &changes)
+        }
+    }
+
+    // MARK: - Reading
+
+    /// The tags `profile` has now.
+    public func tags(of profile: ProfileID) -> [TagState] {
+        guard let slot = slots[profile], let state = profiles[Int(slot)] else { return [] }
+        return state.tags.map { TagState(tag: tagSet.tags[Int($0.tag)].id, value: $0.value, since: $0.since) }
+    }
+
+    /// The value of one tag of `profile`, or nil when it does not have it.
+    public func value(of tag: String, for profile: ProfileID) -> TagState? {
+        tags(of: profile).first { $0.tag == tag }
+    }
+
+    /// Every profile the engine holds, in no particular order.
+    public var profileIDsInEngine: [ProfileID] { Array(slots.keys) }
+
+    // MARK: - Passes
+
+    private func advanceClock(to moment: EpochMillis) {
+        if moment > now { now = moment }
+    }
+
+    private func slot(for profile: ProfileID) -> (Int32, Bool) {
+        if let slot = slots[profile] { return (slot, false) }
+        let slot = Int32(profiles.count)
+        profiles.append(ProfileState())
+        profileIDs.append(profile)
+        slots[profile] = slot
+        return (slot, true)
+    }
+
+    private func update(_ state: ProfileState, feature index: Int, with event: RuleEvent) -> Bool {
+        var feature = state.takeFeature(Int32(index))
+        let changed = logic[index].update(&feature, with: event, now: now)
+        state.setFeature(Int32(index), feature)
+        return changed
+    }
+
+    /// Re-evaluates the time-dependent tags of a profile at each due moment up to `moment`.
+    private func fireDue(_ state: ProfileState, slot: Int32, upTo moment: EpochMillis, changes: inout [TagChange]) {
+        while state.due <= moment {
+            let at = state.due
+            let due = reevaluate(state, slot: slot, tags: tagSet.timeDependentTags, at: at, cause: .time, changes: &changes)
+            state.due = .max
+            schedule(state, slot: slot, due: due)
+        }
+    }
+
+    private func schedule(_ state: ProfileState, slot: Int32, due: EpochMillis) {
+        if due < state.due || state.due == .max {
+            state.due = due
+            if due != .max { timers.push(due, slot) }
+        }
+    }
+
+    /// Evaluates `tags` (in dependency order) at `moment`, records what changed, and returns the earliest
+    /// moment one of the time-dependent ones among them can change.
+    private func reevaluate(
+        _ state: ProfileState, slot: Int32, tags: [Int], at moment: EpochMillis, cause: TagChangeCause,
+        changes: inout [TagChange]
+    ) -> EpochMillis {
+        defer {
+            for index in cachedFeatures { featureCache[index] = nil }
+            cachedFeatures.removeAll(keepingCapacity: true)
+        }
+        var due = EpochMillis.max
+        let profile = profileIDs[Int(slot)]
+        for index in tags {
+            var context = ProfileContext(engine: self, state: state, time: moment)
+            let value = tagSet.tags[index].rule.value(in: &context)
+            if isTimeDependent[index] { due = min(due, context.until) }
+            let old = state.tagValue(Int32(index))
+            guard old != value else { continue }
+            state.setTag(Int32(index), value, since: moment)
+            changes.append(TagChange(profile: profile, tag: tagSet.tags[index].id, old: old, new: value, at: moment, cause: cause))
+        }
+        return due
+    }
+
+    fileprivate func featureValue(_ index: Int, of state: ProfileState, at moment: EpochMillis, until: inout EpochMillis) -> RuleValue {
+        if let cached = featureCache[index] {
+            until = min(until, featureUntil[index])
+            return cached
+        }
+        var feature = state.takeFeature(Int32(index))
+        var featureDue = EpochMillis.max
+        let value = logic[index].value(&feature, at: moment, until: &featureDue)
+        state.setFeature(Int32(index), feature)
+        featureCache[index] = value
+        featureUntil[index] = featureDue
+        cachedFeatures.append(index)
+        until = min(until, featureDue)
+        return value
+    }
+
+    fileprivate func tagReference(_ index: Int, of state: ProfileState) -> RuleValue {
+        let value = state.tagValue(Int32(index))
+        if case .boolean = tagSet.tags[index].rule { return .bool(value != nil) }
+        return value ?? .null
+    }
+}
+
+/// A profile's features and tags as the engine keeps them: small sorted arrays, since a profile touches
+/// few of the features and has few of the tags.
+final class ProfileState {
+    struct TagSlot {
+        var tag: Int32
+        var value: RuleValue
+        var since: EpochMillis
+    }
+
+    private(set) var features: [(index: Int32, state: FeatureState?)] = []
+    private(set) var tags: [TagSlot] = []
+    var due: EpochMillis = .max
+
+    func feature(_ index: Int32) -> FeatureState? {
+        features.first { $0.index == index }?.state
+    }
+
+    /// Moves a feature's state out (so it can be changed in place without copying) — put it back with
+    /// ``setFeature(_:_:)``.
+    func takeFeature(_ index: Int32) -> FeatureState? {
+        guard let i = features.firstIndex(where: { $0.index == index }) else { return nil }
+        let state = features[i].state
+        features[i].state = nil
+        return state
+    }
+
+    func setFeature(_ index: Int32, _ state: FeatureState?) {
+        if let i = features.firstIndex(where: { $0.index == index }) {
+            features[i].state = state
+        } else if state != nil {
+            features.append((index, state))
+        }
+    }
+
+    func tagValue(_ index: Int32) -> RuleValue? {
+        tags.first { $0.tag == index }?.value
+    }
+
+    func setTag(_ index: Int32, _ value: RuleValue?, since: EpochMillis) {
+        let i = tags.firstIndex { $0.tag == index }
+        switch (i, value) {
+        case (let i?, let value?): tags[i] = TagSlot(tag: index, value: value, since: since)
+        case (let i?, nil): tags.remove(at: i)
+        case (nil, let value?): tags.append(TagSlot(tag: index, value: value, since: since))
+        case (nil, nil): break
+        }
+    }
+}
+
+/// A profile's features and tags at one moment, as a tag's rule reads them.
+private struct ProfileContext: RuleContext {
+    unowned let engine: TagEngine
+    let state: ProfileState
+    let time: EpochMillis
+    var until: EpochMillis = .max
+    var patterns: [RulePattern] { engine.tagSet.patterns }
+
+    init(engine: TagEngine, state: ProfileState, time: EpochMillis) {
+        self.engine = engine
+        self.state = state
+        self.time = time
+    }
+
+    func property(_ path: [String]) -> RuleValue { .null }
+
+    mutating func feature(_ index: Int) -> RuleValue {
+        engine.featureValue(index, of: state, at: time, until: &until)
+    }
+
+    func tag(_ index: Int) -> RuleValue { engine.tagReference(index, of: state) }
+}
+
+extension TagRule {
+    /// The tag's value for a profile: nil when the profile does not have the tag.
+    func value<Context: RuleContext>(in context: inout Context) -> RuleValue? {
+        switch self {
+        case .boolean(let condition):
+            return condition.evaluate(in: &context).isTrue ? .bool(true) : nil
+        case .cases(let cases, let otherwise):
+            for c in cases where c.condition.evaluate(in: &context).isTrue { return .string(c.value) }
+            return otherwise.map { .string($0) }
+        case .valued(let expression):
+            let value = expression.evaluate(in: &context)
+            return value.isNull ? nil : value
+        }
+    }
+}

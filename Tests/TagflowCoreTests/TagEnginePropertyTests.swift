@@ -1,0 +1,221 @@
+import Foundation
+import PropertyBased
+import Testing
+
+@testable import TagflowCore
+
+/// The main correctness bar of the tag engine: for random rules, random event streams (late, out of
+/// order, from the near future), random merges and random passages of time, every profile's tags equal
+/// the brute-force reference at every checkpoint.
+@Suite struct TagEnginePropertyTests {
+    @Test func engineEqualsReferenceAtEveryCheckpoint() async {
+        // TAGFLOW_PROPERTY_RUNS=5000 swift test --filter TagEnginePropertyTests for a long hunt.
+        let runs = Int(ProcessInfo.processInfo.environment["TAGFLOW_PROPERTY_RUNS"] ?? "") ?? 150
+        await propertyCheck(count: runs, input: Gen.uint64()) { seed in
+            var scenario = RandomScenario(seed: seed)
+            if let failure = scenario.run() {
+                Issue.record("seed \(seed): \(failure)\nrules:\n\(scenario.rulesText)")
+            }
+        }
+    }
+}
+
+/// One random run: a random tag set, then random operations with checkpoints after each.
+struct RandomScenario {
+    var random: SplitMix64
+    var rulesText = ""
+    var verbose = false
+    let start: EpochMillis = Timestamp.parse("2026-03-01T09:00:00+08:00") ?? 0
+
+    init(seed: UInt64) {
+        random = SplitMix64(seed: seed)
+    }
+
+    mutating func pick<T>(_ items: [T]) -> T { items[Int(random.next() % UInt64(items.count))] }
+    mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(random.next() % UInt64(range.count)) }
+    mutating func chance(_ percent: Int) -> Bool { int(0...99) < percent }
+
+    // MARK: - Random rules
+
+    mutating func window() -> String {
+        switch int(0...9) {
+        case 0, 1: return ""
+        case 2, 3: return " in last \(int(1...48)) hours"
+        case 4: return " in last \(int(1...5)) days"
+        case 5: return " in last \(int(10...300)) minutes"
+        case 6: return " between \(int(25...72)) and \(int(1...24)) hours ago"
+        case 7: return pick([" today", " this week", " this month"])
+        case 8: return " in last \(int(1...4)) calendar days"
+        default: return " in last \(int(1...3)) days"
+        }
+    }
+
+    mutating func filter() -> String {
+        switch int(0...5) {
+        case 0: return " where p = \"\(pick(["x", "y", "z"]))\""
+        case 1: return " where n > \(int(0...9))"
+        case 2: return " where p in [\"x\", \"y\"]"
+        default: return ""
+        }
+    }
+
+    mutating func aggregate() -> (text: String, type: String) {
+        let event = pick(["a", "b", "c", "any"])
+        switch int(0...13) {
+        case 0, 1: return ("count(\(event)\(filter()))\(window())", "number")
+        case 2: return ("sum(\(event).n\(filter()))\(window())", "number")
+        case 3: return ("avg(\(event).n)\(window())", "number")
+        case 4: return ("\(pick(["min", "max"]))(\(event).n\(filter()))\(window())", "number")
+        case 5: return ("distinct(\(event).p)\(window())", "number")
+        case 6: return ("count(\(event) per p)\(window())", "number")
+        case 7: return ("exists(\(event)\(filter()))\(window())", "bool")
+        case 8: return ("sessions\(window())", "number")
+        case 9: return ("sequence(a -> b\(chance(50) ? " -> c" : "")\(chance(60) ? " within \(int(1...6)) hours" : ""))\(window())", "bool")
+        case 10: return ("days_since(\(pick(["first_time", "last_time"]))(\(event)\(filter())))", "number")
+        case 11: return ("\(pick(["top", "first", "last"]))(\(event).p)\(window())", "string")
+        case 12: return ("sum(\(event).n per p)\(window())", "number")
+        default: return ("trait.\(pick(["city", "level"]))", "string")
+        }
+    }
+
+    mutating func condition(depth: Int = 0, tagsSoFar: [String]) -> String {
+        if depth < 2, chance(35) {
+            return "(\(condition(depth: depth + 1, tagsSoFar: tagsSoFar)) \(pick(["and", "or"])) \(condition(depth: depth + 1, tagsSoFar: tagsSoFar)))"
+        }
+        if depth < 2, chance(10) { return "not \(condition(depth: depth + 1, tagsSoFar: tagsSoFar))" }
+        if !tagsSoFar.isEmpty, chance(12) {
+            let reference = pick(tagsSoFar)
+            return reference.hasPrefix("b") ? "tag.\(reference)" : "tag.\(reference) = \"\(pick(["hot", "cold", "x", "y"]))\""
+        }
+        let (text, type) = aggregate()
+        switch type {
+        case "bool": return text
+        case "string": return "\(text) = \"\(pick(["x", "y", "z", "上海"]))\""
+        default: return "\(text) \(pick([">=", ">", "<", "=", "!="])) \(int(0...4))"
+        }
+    }
+
+    mutating func makeRules() -> String {
+        var text = ""
+        var ids: [String] = []
+        for i in 0..<int(2...6) {
+            let kind = int(0...5)
+            let id = (kind == 0 ? "c" : kind == 1 ? "v" : "b") + "\(i)"
+            text += "tag \(id)\n"
+            switch kind {
+            case 0:
+                text += "  case \"hot\" when \(condition(tagsSoFar: ids))\n  case \"warm\" when \(condition(tagsSoFar: ids))\n"
+                if chance(60) { text += "  else \"cold\"\n" }
+            case 1:
+                text += "  value \(aggregate().text)\n"
+            default:
+                text += "  when \(condition(tagsSoFar: ids))\n"
+            }
+            ids.append(id)
+        }
+        return text
+    }
+
+    // MARK: - Random events and the run
+
+    mutating func event(seq: Int64, now: EpochMillis) -> RuleEvent {
+        let lateness: Int64 = switch int(0...9) {
+        case 0: Int64(int(0...72)) * 3_600_000 + Int64(int(0...3_599_999))
+        case 1: -Int64(int(0...600_000))
+        default: Int64(int(0...120_000))
+        }
+        var properties = JSONObject()
+        if chance(80) { properties["p"] = .string(pick(["x", "y", "z"])) }
+        switch int(0...4) {
+        case 0: break
+        case 1: properties["n"] = .string(String(int(0...10)))
+        default: properties["n"] = .int(Int64(int(0...10)))
+        }
+        let name = pick(["a", "b", "c", "a", "identify"])
+        var traits = JSONObject()
+        if name == "identify" {
+            if chance(70) { traits["city"] = .string(pick(["上海", "x", "y"])) }
+            if chance(50) { traits["level"] = .string(pick(["x", "z"])) }
+        }
+        return RuleEvent(seq: seq, name: name, timestamp: now - lateness, payload: ["properties": .object(properties)], traits: traits)
+    }
+
+    /// Runs the scenario; a description of the first difference, or nil when the engine matched throughout.
+    mutating func run() -> String? {
+        rulesText = makeRules()
+        let (compiled, diagnostics) = RuleCompiler.compile([RuleSource(text: rulesText)])
+        guard let tagSet = compiled else { return "generated rules did not compile: \(diagnostics)" }
+        let engine = TagEngine(tagSet: tagSet, calendar: .shanghai, now: start)
+        let reference = ReferenceEvaluator(tagSet: tagSet, calendar: .shanghai)
+        var eventsOf: [ProfileID: [RuleEvent]] = [:]
+        var now = start
+        var seq: Int64 = 0
+        var changes: [TagChange] = []
+        let profileCount = int(1...4)
+        for step in 0..<int(20...120) {
+            let operation = int(0...9)
+            now += operation < 2 ? Int64(int(1...(chance(30) ? 3 * 86_400_000 : 3_600_000))) : Int64(int(0...60_000))
+            // Time first: every change it causes must happen at exactly the right millisecond.
+            engine.advance(to: now, changes: &changes)
+            if let wrong = checkTiming(changes, reference, eventsOf) { return "step \(step): \(wrong)" }
+            if verbose { for c in changes { print("  ", c) } }
+            changes.removeAll()
+            switch operation {
+            case 0, 1:
+                if verbose { print("advance to \(Timestamp.format(now))") }
+            case 2 where eventsOf.count >= 2 && chance(30):
+                let ids = eventsOf.keys.sorted()
+                let source = pick(ids)
+                let target = pick(ids.filter { $0 != source })
+                engine.merge(source, into: target, now: now, changes: &changes)
+                if verbose { print("merge \(source) into \(target)") }
+                eventsOf[target, default: []] += eventsOf[source] ?? []
+                eventsOf[source] = nil
+            default:
+                seq += 1
+                let profile = ProfileID(Int64(int(1...profileCount)))
+                let e = event(seq: seq, now: now)
+                engine.apply(e, to: profile, now: now, changes: &changes)
+                if verbose { print("apply \(e.name) #\(e.seq) ts \(Timestamp.format(e.timestamp)) to \(profile) at \(Timestamp.format(now))") }
+                eventsOf[profile, default: []].append(e)
+            }
+            if let wrong = changes.first(where: { $0.cause == .time || $0.at != now }) {
+                return "step \(step): an event or merge caused a change stamped as \(wrong)"
+            }
+            if verbose { for c in changes { print("  ", c) } }
+            changes.removeAll()
+            if let difference = compare(engine, reference, eventsOf, at: engine.now) {
+                return "step \(step) at \(Timestamp.format(engine.now)): \(difference)"
+            }
+        }
+        return nil
+    }
+
+    /// Each change time made happened at its exact moment: the reference has the old value a millisecond
+    /// before and the new value at it.
+    func checkTiming(_ changes: [TagChange], _ reference: ReferenceEvaluator, _ eventsOf: [ProfileID: [RuleEvent]]) -> String? {
+        for change in changes {
+            guard change.cause == .time else { return "a change while only time passed is not caused by time: \(change)" }
+            let events = eventsOf[change.profile] ?? []
+            let before = reference.tags(events: events, at: change.at - 1)[change.tag]
+            let after = reference.tags(events: events, at: change.at)[change.tag]
+            if before != change.old || after != change.new {
+                return "\(change), but the reference has \(before?.description ?? "—") just before and \(after?.description ?? "—") at that moment"
+            }
+        }
+        return nil
+    }
+
+    func compare(
+        _ engine: TagEngine, _ reference: ReferenceEvaluator, _ eventsOf: [ProfileID: [RuleEvent]], at now: EpochMillis
+    ) -> String? {
+        for (profile, events) in eventsOf.sorted(by: { $0.key < $1.key }) {
+            let expected = reference.tags(events: events, at: now)
+            let actual = Dictionary(uniqueKeysWithValues: engine.tags(of: profile).map { ($0.tag, $0.value) })
+            if expected != actual {
+                return "profile \(profile): engine \(actual.sorted { $0.key < $1.key }) but reference \(expected.sorted { $0.key < $1.key })"
+            }
+        }
+        return nil
+    }
+}
