@@ -171,6 +171,7 @@ public struct RuleCompiler {
                     at: location, suggestion: suggestion.map { "did you mean `\($0)`?" })
             }
         }
+        if syntax.hasSyntaxErrors { return nil }
         let kinds = [syntax.when != nil, !syntax.cases.isEmpty, syntax.value != nil].filter { $0 }.count
         if kinds == 0 {
             error("the tag has no rule: add `when <condition>`, `case \"value\" when <condition>` lines, "

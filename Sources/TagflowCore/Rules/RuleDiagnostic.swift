@@ -56,13 +56,15 @@ public struct RuleError: Error, Sendable, CustomStringConvertible {
 /// The known word closest to a misspelt one, if one is close enough to be a likely typo.
 func closestMatch(to word: String, in candidates: some Sequence<String>) -> String? {
     let lowered = word.lowercased()
-    var best: (String, Int)?
+    var best: (candidate: String, rank: (Int, Int, String))?
     for candidate in candidates {
         let distance = editDistance(lowered, candidate.lowercased())
-        let limit = max(1, min(3, candidate.count / 3))
-        if distance <= limit, distance < (best?.1 ?? .max) { best = (candidate, distance) }
+        let limit = candidate.count <= 3 ? 1 : candidate.count <= 8 ? 2 : 3
+        // Closest first; among equals, the one of the same length, then alphabetical: deterministic.
+        let rank = (distance, abs(candidate.count - word.count), candidate)
+        if distance <= limit, best.map({ rank < $0.rank }) ?? true { best = (candidate, rank) }
     }
-    return best?.0
+    return best?.candidate
 }
 
 /// Levenshtein distance with adjacent transpositions counted as one edit (`veiw` → `view`).

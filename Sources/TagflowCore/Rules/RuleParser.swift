@@ -51,6 +51,8 @@ struct RuleParser {
     // MARK: - Tags and clauses
 
     private var token: RuleToken { tokens[position] }
+    /// The token after the current one (the end token repeats at the end).
+    private var next: RuleToken { tokens[min(position + 1, tokens.count - 1)] }
 
     private mutating func parseFile() -> [TagSyntax] {
         var tags: [TagSyntax] = []
@@ -59,8 +61,7 @@ struct RuleParser {
                 if let tag = parseTag() { tags.append(tag) }
             } else {
                 report("expected `tag <id> \"display name\"` to start a tag, found \(token.spelling)")
-                skipToClause()
-                while token.kind != .end, !token.isWord("tag") { position += 1 }
+                repeat { skipToClause() } while token.kind != .end && !token.isWord("tag")
             }
         }
         return tags
@@ -91,6 +92,7 @@ struct RuleParser {
             do {
                 try parseClause(keyword, into: &tag)
             } catch {
+                tag.hasSyntaxErrors = true
                 skipToClause()
             }
         }
@@ -140,6 +142,7 @@ struct RuleParser {
     }
 
     private mutating func skipToClause() {
+        guard token.kind != .end else { return }
         position += 1
         while token.kind != .end {
             if token.startsLine, let word = token.word, Self.clauseKeywords.contains(word) { return }
@@ -218,7 +221,7 @@ struct RuleParser {
             return binary(s == "==" ? "=" : s, try additive())
         }
         if takeWord("in") { return binary("in", try listOperand()) }
-        if token.isWord("not"), tokens[position + 1].isWord("in"), !atClauseBoundary {
+        if token.isWord("not"), next.isWord("in"), !atClauseBoundary {
             position += 2
             return ExprSyntax(kind: .unary("not", binary("in", try listOperand())), location: location)
         }
@@ -281,7 +284,6 @@ struct RuleParser {
     private mutating func window() throws -> WindowSyntax? {
         guard !atClauseBoundary else { return nil }
         let location = token.location
-        let next = tokens[position + 1]
         var explicitIn = false
         if token.isWord("in"), next.isWord("last") || next.isWord("today") || next.isWord("this") || next.isWord("between") {
             position += 1
@@ -295,7 +297,7 @@ struct RuleParser {
             if takeWord("day") { return make(.calendarDays(1)) }
             try fail("expected `week` or `month` after `this`")
         }
-        if token.isWord("last"), explicitIn || tokens[position + 1].kind != .symbol("(") {
+        if token.isWord("last"), explicitIn || next.kind != .symbol("(") {
             position += 1
             let amount = try windowAmount()
             if takeWord("calendar") {
@@ -373,14 +375,14 @@ struct RuleParser {
             case "null":
                 position += 1
                 return ExprSyntax(kind: .null, location: location)
-            case "sessions" where !tokens[position + 1].isSymbol("."):
+            case "sessions" where !next.isSymbol("."):
                 position += 1
                 if takeSymbol("(") { try expect(")", "after `sessions(`: sessions take no arguments") }
                 return ExprSyntax(kind: .aggregate(AggregateSyntax(function: "sessions", location: location)), location: location)
             default:
                 break
             }
-            if tokens[position + 1].isSymbol("(") {
+            if next.isSymbol("(") {
                 position += 2
                 if Self.aggregateFunctions.contains(word) {
                     let aggregate = try aggregateArguments(word, at: location)

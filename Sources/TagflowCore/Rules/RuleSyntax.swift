@@ -12,6 +12,8 @@ struct TagSyntax: Sendable {
     var value: ExprSyntax?
     /// Where each clause keyword was, to point at a clause that does not belong.
     var clauseLocations: [String: SourceLocation] = [:]
+    /// A clause did not parse (already reported): the tag is not checked further.
+    var hasSyntaxErrors = false
 }
 
 /// An expression as written.
