@@ -8,11 +8,12 @@ import TagflowStore
 struct TagflowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tagflow", abstract: "Tagflow: real-time user tagging platform (标签数据平台).",
-        subcommands: [Serve.self, Demo.self, Sources.self, Bench.self])
+        subcommands: [Serve.self, Demo.self, Sources.self, Tags.self, Bench.self])
 }
 
 struct ServerOptions: ParsableArguments {
     @Option(help: "Data directory (SQLite database).") var data: String?
+    @Option(help: "Directory of .tags files to apply at start.") var tags: String?
     @Option(help: "Address to listen on.") var host: String?
     @Option(help: "Port to listen on (0: any free port).") var port: Int?
     @Option(help: "JSON config file; flags override it.") var config: String?
@@ -22,6 +23,7 @@ struct ServerOptions: ParsableArguments {
         if let value = data ?? defaultData { resolved.dataDirectory = value }
         if let host { resolved.host = host }
         if let port { resolved.port = port }
+        if let tags { resolved.tagsDirectory = tags }
         resolved.applyEnvironment()
         return resolved
     }
@@ -51,7 +53,9 @@ struct Demo: AsyncParsableCommand {
     func run() async throws {
         let directory = options.data ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("tagflow-demo-\(UUID().uuidString.prefix(8))").path
-        try await DemoRunner(config: try options.resolve(defaultData: directory), rate: rate, duration: duration).run()
+        var config = try options.resolve(defaultData: directory)
+        if config.tagsDirectory == nil { config.tagsDirectory = ExampleTags.directory }
+        try await DemoRunner(config: config, rate: rate, duration: duration).run()
     }
 }
 

@@ -12,7 +12,7 @@ import Testing
         #expect(diagnostics.isEmpty, "\(diagnostics)")
         #expect((tagSet?.tags.count ?? 0) >= 20)
         // Both windows on pay_order amounts over 365 days are one shared feature.
-        let sums = tagSet?.features.filter { $0.description.hasPrefix("sum(pay_order.amount) in last 31536000s") }
+        let sums = tagSet?.features.filter { $0.description.hasPrefix("sum(pay_order.amount) in last 365 days") }
         #expect(sums?.count == 1)
     }
 

@@ -8,6 +8,8 @@ public enum TagChangeCause: Sendable, Hashable, CustomStringConvertible {
     case merge(from: ProfileID, into: ProfileID)
     /// The tag's definition was created or edited and back-filled.
     case definition
+    /// A restart found the stored state behind the event log and caught up.
+    case recovery
 
     public var description: String {
         switch self {
@@ -15,6 +17,7 @@ public enum TagChangeCause: Sendable, Hashable, CustomStringConvertible {
         case .time: "time"
         case .merge(let from, let into): "merge \(from) → \(into)"
         case .definition: "definition"
+        case .recovery: "recovery"
         }
     }
 
@@ -25,6 +28,7 @@ public enum TagChangeCause: Sendable, Hashable, CustomStringConvertible {
         case .time: "time"
         case .merge: "merge"
         case .definition: "definition"
+        case .recovery: "recovery"
         }
     }
 }

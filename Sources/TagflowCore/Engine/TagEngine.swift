@@ -131,6 +131,30 @@ public final class TagEngine {
         tags(of: profile).first { $0.tag == tag }
     }
 
+    /// Keeps the moment a tag value began when the engine was rebuilt from the log (a replay dates
+    /// values by when it saw them, not by when they really began). Ignored when the values differ.
+    public func restoreSince(_ since: EpochMillis, of tag: String, for profile: ProfileID, value: RuleValue) {
+        guard let index = tagSet.index(of: tag), let state = profileState(profile),
+              state.tagValue(Int32(index)) == value else { return }
+        state.setTag(Int32(index), value, since: since)
+    }
+
+    func profileState(_ profile: ProfileID) -> ProfileState? {
+        slots[profile].flatMap { profiles[Int($0)] }
+    }
+
+    /// The log sequence numbers of the events a feature currently counts.
+    func eventsBehind(feature index: Int, of state: ProfileState, at moment: EpochMillis) -> [Int64] {
+        var until = EpochMillis.max
+        var scratch = state.feature(Int32(index))
+        _ = logic[index].value(&scratch, at: moment, until: &until)
+        switch scratch {
+        case .entries(let entries): return entries.prefix(50).map(\.seq)
+        case .extreme(let entry): return [entry.seq]
+        default: return []
+        }
+    }
+
     /// Every profile the engine holds, in no particular order.
     public var profileIDsInEngine: [ProfileID] { Array(slots.keys) }
 
@@ -186,7 +210,7 @@ public final class TagEngine {
         var due = EpochMillis.max
         let profile = profileIDs[Int(slot)]
         for index in tags {
-            var context = ProfileContext(engine: self, state: state, time: moment)
+            var context = ProfileEvaluation(engine: self, state: state, time: moment)
             let value = tagSet.tags[index].rule.value(in: &context)
             if isTimeDependent[index] { due = min(due, context.until) }
             let old = state.tagValue(Int32(index))
@@ -197,7 +221,7 @@ public final class TagEngine {
         return due
     }
 
-    fileprivate func featureValue(_ index: Int, of state: ProfileState, at moment: EpochMillis, until: inout EpochMillis) -> RuleValue {
+    func featureValue(_ index: Int, of state: ProfileState, at moment: EpochMillis, until: inout EpochMillis) -> RuleValue {
         if let cached = featureCache[index] {
             until = min(until, featureUntil[index])
             return cached
@@ -213,7 +237,7 @@ public final class TagEngine {
         return value
     }
 
-    fileprivate func tagReference(_ index: Int, of state: ProfileState) -> RuleValue {
+    func tagReference(_ index: Int, of state: ProfileState) -> RuleValue {
         let value = state.tagValue(Int32(index))
         if case .boolean = tagSet.tags[index].rule { return .bool(value != nil) }
         return value ?? .null
@@ -270,7 +294,7 @@ final class ProfileState {
 }
 
 /// A profile's features and tags at one moment, as a tag's rule reads them.
-private struct ProfileContext: RuleContext {
+struct ProfileEvaluation: RuleContext {
     unowned let engine: TagEngine
     let state: ProfileState
     let time: EpochMillis

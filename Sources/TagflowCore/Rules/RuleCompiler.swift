@@ -9,6 +9,17 @@ public struct RuleSource: Sendable, Hashable {
     }
 }
 
+/// A tag's header: what it is called and what kind it is.
+public struct TagHeader: Sendable, Hashable {
+    public var id: String
+    public var displayName: String
+    public var category: TagCategory
+    public var description: String
+    public var owner: String
+    /// `boolean`, `cases` or `value`.
+    public var kind: String
+}
+
 /// Checks tag texts and compiles them into a ``TagSet``: names resolved, types checked, identical
 /// aggregates shared. Every problem is reported at once, each with its line, column and a suggestion.
 public struct RuleCompiler {
@@ -42,6 +53,23 @@ public struct RuleCompiler {
         let (tagSet, diagnostics) = compile(sources, knownEvents: knownEvents)
         guard let tagSet else { throw RuleError(diagnostics.filter { $0.severity == .error }) }
         return tagSet
+    }
+
+    /// What a text says about each tag it defines (id, names, category, kind), read without checking the
+    /// rules, so it works for one stored tag that refers to others.
+    public static func headers(in text: String) -> [TagHeader] {
+        RuleParser.parse(text).tags.map { syntax in
+            TagHeader(
+                id: syntax.id, displayName: syntax.displayName ?? syntax.id,
+                category: syntax.category.flatMap { TagCategory(rawValue: $0.name) ?? categoryAliases[$0.name] } ?? .behavior,
+                description: syntax.description ?? "", owner: syntax.owner ?? "",
+                kind: syntax.when != nil ? "boolean" : syntax.cases.isEmpty ? "value" : "cases")
+        }
+    }
+
+    /// The ids of the tags a text defines, even when it does not compile.
+    public static func tagIDs(in text: String) -> [String] {
+        RuleParser.parse(text).tags.map(\.id)
     }
 
     // MARK: - State

@@ -84,7 +84,7 @@ public struct FeatureSpec: Sendable, Hashable, CustomStringConvertible {
             if function == .sequence {
                 text += steps.map { $0.selector.description + ($0.filter.map { " where \($0)" } ?? "") }
                     .joined(separator: " -> ")
-                if let within { text += " within \(within / 1000)s" }
+                if let within { text += " within " + Self.duration(within) }
             } else if function != .sessions {
                 text += selector.description + (property.isEmpty ? "" : "." + property.joined(separator: "."))
                 if let filter { text += " where \(filter)" }
@@ -93,8 +93,10 @@ public struct FeatureSpec: Sendable, Hashable, CustomStringConvertible {
             text += ")"
             switch window {
             case .allTime: break
-            case .sliding(let ms): text += " in last \(ms / 1000)s"
-            case .range(let older, let newer): text += " between \(older / 1000)s and \(newer / 1000)s ago"
+            case .sliding(let ms): text += " in last " + Self.duration(ms)
+            case .range(let older, let newer):
+                let (a, unit) = Self.amount(older, newer)
+                text += " between \(older / a) and \(newer / a) \(unit) ago"
             case .calendarDays(1): text += " today"
             case .calendarDays(let n): text += " in last \(n) calendar days"
             case .thisWeek: text += " this week"
@@ -102,6 +104,22 @@ public struct FeatureSpec: Sendable, Hashable, CustomStringConvertible {
             }
             return text
         }
+    }
+}
+
+extension FeatureSpec {
+    static let units: [(Int64, String)] = [(604_800_000, "weeks"), (86_400_000, "days"), (3_600_000, "hours"), (60_000, "minutes"), (1000, "seconds")]
+
+    /// The largest unit that divides every one of `values`.
+    static func amount(_ values: Int64...) -> (Int64, String) {
+        units.first { unit in values.allSatisfy { $0 % unit.0 == 0 } } ?? (1, "milliseconds")
+    }
+
+    /// `3 days`, `90 minutes`.
+    static func duration(_ ms: Int64) -> String {
+        let (unit, name) = amount(ms)
+        let count = ms / unit
+        return "\(count) " + (count == 1 ? String(name.dropLast()) : name)
     }
 }
 

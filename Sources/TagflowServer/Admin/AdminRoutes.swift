@@ -33,6 +33,8 @@ struct AdminRoutes: Sendable {
     func register(on router: Router<BasicRequestContext>) {
         let api = router.group("api").add(middleware: AdminAuthMiddleware(store: store))
 
+        TagRoutes(store: store).register(on: api)
+
         api.get("stats") { _, _ in
             let stats = try await store.stats()
             return try JSONResponse.make(StatsBody(stats: stats, ingestQueueWaiting: queue.waitingEvents))

@@ -31,8 +31,16 @@ public struct AdminClient: Sendable {
         let bytes = try await response.body.collect(upTo: 16 << 20)
         let value = (try? JSONParser.parse(Array(buffer: bytes))) ?? .null
         guard (200..<300).contains(response.status.code) else {
-            throw ConfigError("\(method) \(path) answered \(response.status.code): \(value["message"]?.stringValue ?? value.jsonString)")
+            throw Failure(status: Int(response.status.code), body: value,
+                          description: "\(method) \(path) answered \(response.status.code): \(value["message"]?.stringValue ?? value.jsonString)")
         }
         return value
+    }
+
+    /// A non-2xx answer: its status and JSON body (a tag plan's diagnostics, an error's message).
+    public struct Failure: Error, CustomStringConvertible {
+        public var status: Int
+        public var body: JSONValue
+        public var description: String
     }
 }

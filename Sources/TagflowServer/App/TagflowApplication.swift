@@ -70,8 +70,15 @@ public func makeTagflow(
     _ config: TagflowConfig, logger: Logger = Logger(label: "tagflow"),
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> Tagflow {
-    let store = try SQLiteStore(directory: config.dataDirectory, durability: config.durability, policy: config.identityPolicy)
+    guard let calendar = WorkspaceCalendar(identifier: config.timeZone) else {
+        throw ConfigError("unknown time zone \"\(config.timeZone)\"; use a name such as Asia/Shanghai")
+    }
+    let store = try SQLiteStore(
+        directory: config.dataDirectory, durability: config.durability, policy: config.identityPolicy, calendar: calendar)
     let bootstrap = try await bootstrapCredentials(store: store, config: config)
+    if let directory = config.tagsDirectory {
+        try applyTagFiles(in: directory, to: store, actor: "tags directory \(directory)", logger: logger)
+    }
     let queue = IngestQueue(store: store, capacity: config.ingestQueueCapacity,
                             maxEventsPerCommit: config.maxEventsPerCommit, logger: logger)
     let normalizer = MessageNormalizer(limits: config.limits, policy: config.identityPolicy)
@@ -92,7 +99,7 @@ public func makeTagflow(
     let application = Application(
         router: router,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "tagflow"),
-        services: [queue],
+        services: [queue, TagClock(store: store, logger: logger)],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? config.port
             portContinuation.yield(port)
@@ -101,6 +108,19 @@ public func makeTagflow(
         logger: logger)
     return Tagflow(application: application, store: store, queue: queue, bootstrap: bootstrap, config: config,
                    ports: ports)
+}
+
+/// Applies every `.tags` file of a directory (creating or editing tags; others are left alone).
+/// Refuses to start with rule errors, listing them all.
+public func applyTagFiles(in directory: String, to store: SQLiteStore, actor: String, logger: Logger) throws {
+    let files = try TagFiles.read(directory)
+    let plan = try store.planTags(.upsert(files), actor: actor, now: nowMillis(), apply: true)
+    if plan.hasErrors {
+        throw ConfigError("the tag files in \(directory) have errors:\n" + plan.diagnostics.map(\.description).joined(separator: "\n"))
+    }
+    for entry in plan.entries where entry.action != "unchanged" {
+        logger.info("tag \(entry.tag): \(entry.action) v\(entry.version), \(entry.membersAfter) members")
+    }
 }
 
 func bootstrapCredentials(store: SQLiteStore, config: TagflowConfig) async throws -> Bootstrap {

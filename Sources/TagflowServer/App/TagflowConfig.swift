@@ -29,6 +29,10 @@ public struct TagflowConfig: Sendable, Codable, Equatable {
     public var identityPriorities: [String: Int]?
     /// Extra values that are never identifiers.
     public var blockedIdentifierValues: [String]?
+    /// The workspace time zone: `today`, `this week` and `this month` in rules follow it.
+    public var timeZone = WorkspaceCalendar.defaultTimeZoneID
+    /// A directory of `.tags` files applied at start (tags created or edited; none deleted).
+    public var tagsDirectory: String?
 
     public init() {}
 
@@ -51,6 +55,8 @@ public struct TagflowConfig: Sendable, Codable, Equatable {
         identityLimits = try c.decodeIfPresent([String: Int].self, forKey: .identityLimits)
         identityPriorities = try c.decodeIfPresent([String: Int].self, forKey: .identityPriorities)
         blockedIdentifierValues = try c.decodeIfPresent([String].self, forKey: .blockedIdentifierValues)
+        timeZone = try c.decodeIfPresent(String.self, forKey: .timeZone) ?? defaults.timeZone
+        tagsDirectory = try c.decodeIfPresent(String.self, forKey: .tagsDirectory)
     }
 
     /// Reads a JSON config file; unknown keys are an error so that typos do not pass silently.
@@ -97,7 +103,7 @@ public struct TagflowConfig: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case dataDirectory, host, port, durability, maxEventBytes, maxRequestBytes, maxBatchEvents,
              futureToleranceSeconds, ingestQueueCapacity, maxEventsPerCommit, adminToken, writeKey, identityLimits,
-             identityPriorities, blockedIdentifierValues
+             identityPriorities, blockedIdentifierValues, timeZone, tagsDirectory
     }
 }
 

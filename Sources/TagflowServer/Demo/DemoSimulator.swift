@@ -25,6 +25,7 @@ public struct DemoSimulator: Sendable {
     static let projects: [(name: String, category: String, price: Int)] = [
         ("玻尿酸", "注射美容", 3980), ("热玛吉", "抗衰紧致", 16800), ("水光针", "皮肤管理", 1280),
         ("光子嫩肤", "皮肤管理", 980), ("超声炮", "抗衰紧致", 9800), ("肉毒素", "注射美容", 2680),
+        ("体检套餐", "健康管理", 1999), ("修护精华", "护肤品", 298),
     ]
     static let channels: [(source: String, medium: String, campaign: String)] = [
         ("douyin", "cpc", "双11玻尿酸特惠"), ("wechat", "social", "朋友圈热玛吉体验"), ("baidu", "cpc", "水光针搜索"),
@@ -127,13 +128,18 @@ public struct DemoSimulator: Sendable {
         case 1...3:
             if roll < 20 { visitor.project = Int(random.next() % UInt64(Self.projects.count)) }
             let shown = Self.projects[visitor.project]
-            track("view_item", ["project": .string(shown.name), "category": .string(shown.category),
-                                "price": .int(Int64(shown.price)), "dwell_seconds": .int(Int64(5 + random.next() % 180))])
+            if roll >= 80 {
+                track("favorite_item", ["project": .string(shown.name)])
+                visitor.step -= 1  // favouriting keeps them browsing
+            } else {
+                track("view_item", ["project": .string(shown.name), "category": .string(shown.category),
+                                    "price": .int(Int64(shown.price)), "dwell_seconds": .int(Int64(5 + random.next() % 180))])
+            }
         case 4:
             if roll < 50 {
                 track("consult", ["project": .string(project.name), "channel": "在线咨询"])
             } else {
-                track("search", ["keyword": .string(project.name + (roll < 75 ? "价格" : "效果"))])
+                track("search", ["keyword": .string(project.name == "体检套餐" || roll > 90 ? "体检套餐" + (roll < 75 ? "价格" : "推荐") : project.name + (roll < 75 ? "价格" : "效果"))])
             }
         case 5:
             track("click_book", ["project": .string(project.name), "button": "立即预约"])
@@ -161,7 +167,7 @@ public struct DemoSimulator: Sendable {
             }
         case 9:
             if roll < 70 {
-                track("pay_order", ["project": .string(project.name), "amount": .int(Int64(project.price)),
+                track("pay_order", ["project": .string(project.name), "category": .string(project.category), "amount": .int(Int64(project.price)),
                                     "currency": "CNY", "order_id": .string("ord-\(random.next() % 10_000_000)")])
             } else {
                 finished = true

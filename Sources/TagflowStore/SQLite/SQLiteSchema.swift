@@ -42,6 +42,27 @@ enum SQLiteSchema {
                 CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v2-tags") { db in
+            try db.execute(sql: """
+                CREATE TABLE tag_definitions(
+                    tag_id TEXT NOT NULL, version INTEGER NOT NULL, source TEXT NOT NULL,
+                    status TEXT NOT NULL, created_at INTEGER NOT NULL, author TEXT NOT NULL,
+                    PRIMARY KEY(tag_id, version)) WITHOUT ROWID;
+                CREATE TABLE tag_audit(
+                    id INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+                    tag_id TEXT NOT NULL, version INTEGER NOT NULL, before TEXT, after TEXT);
+                CREATE INDEX tag_audit_tag ON tag_audit(tag_id, id);
+                CREATE TABLE tag_state(
+                    tag_id TEXT NOT NULL, profile_id INTEGER NOT NULL, value TEXT NOT NULL, since INTEGER NOT NULL,
+                    PRIMARY KEY(tag_id, profile_id)) WITHOUT ROWID;
+                CREATE INDEX tag_state_profile ON tag_state(profile_id);
+                CREATE TABLE tag_history(
+                    id INTEGER PRIMARY KEY, profile_id INTEGER NOT NULL, tag_id TEXT NOT NULL, old TEXT, new TEXT,
+                    at INTEGER NOT NULL, cause TEXT NOT NULL, cause_ref INTEGER);
+                CREATE INDEX tag_history_profile ON tag_history(profile_id, id);
+                CREATE INDEX tag_history_tag ON tag_history(tag_id, id);
+                """)
+        }
         return migrator
     }
 }

@@ -22,10 +22,17 @@ public final class SQLiteStore: Sendable {
     /// create and revoke; the generation keeps a load that raced with a change from being kept.
     let liveSources = Mutex<(generation: Int, byKey: [String: Source]?)>((0, nil))
     let policy: IdentityPolicy
+    /// The tag engine and the definitions in force.
+    let tagRuntime: Mutex<TagRuntime>
+    /// Calendar windows (`today`, `this month`) follow this time zone.
+    public let calendar: WorkspaceCalendar
     public let path: String
 
     /// Opens (creating if needed) `tagflow.sqlite` in `directory` and loads the identity graph.
-    public init(directory: String, durability: Durability = .full, policy: IdentityPolicy = .standard) throws {
+    public init(
+        directory: String, durability: Durability = .full, policy: IdentityPolicy = .standard,
+        calendar: WorkspaceCalendar = .shanghai
+    ) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         path = (directory as NSString).appendingPathComponent("tagflow.sqlite")
         var configuration = Configuration()
@@ -41,7 +48,22 @@ public final class SQLiteStore: Sendable {
         pool = try DatabasePool(path: path, configuration: configuration)
         try SQLiteSchema.migrator.migrate(pool)
         self.policy = policy
+        self.calendar = calendar
         graph = Mutex(try pool.read { try Self.loadGraph($0, policy: policy) })
+        tagRuntime = Mutex(.empty(calendar: calendar))
+        try reloadTags()
+    }
+
+    /// Rebuilds the tag engine from the definitions and the event log, recording any difference from the
+    /// stored tag state (there should be none) as `recovery` changes.
+    func reloadTags() throws {
+        try pool.write { db in
+            try self.tagRuntime.withLock { runtime in
+                let (loaded, corrections) = try TagRuntime.load(db, calendar: self.calendar, policy: self.policy)
+                try TagStateWriter.write(corrections, clock: loaded.engine.now, db)
+                runtime = loaded
+            }
+        }
     }
 
     static func loadGraph(_ db: Database, policy: IdentityPolicy) throws -> IdentityGraph {
@@ -72,17 +94,20 @@ extension SQLiteStore {
         do {
             return try pool.write { db in
                 try self.graph.withLock { graph in
-                    var writer = IngestWriter(db: db)
-                    var receipts: [IngestReceipt] = []
-                    for submission in submissions { receipts.append(try writer.write(submission, graph: &graph)) }
-                    try writer.finish()
-                    return receipts
+                    try self.tagRuntime.withLock { runtime in
+                        var writer = IngestWriter(db: db, engine: runtime.engine)
+                        var receipts: [IngestReceipt] = []
+                        for submission in submissions { receipts.append(try writer.write(submission, graph: &graph)) }
+                        try writer.finish()
+                        return receipts
+                    }
                 }
             }
         } catch {
-            // The transaction rolled back: bring the graph back in line with the tables.
+            // The transaction rolled back: bring the graph and the tags back in line with the tables.
             let reloaded = try pool.read { try Self.loadGraph($0, policy: self.policy) }
             graph.withLock { $0 = reloaded }
+            try reloadTags()
             throw error
         }
     }
@@ -92,12 +117,15 @@ extension SQLiteStore {
 /// read from the events themselves (the `events_profile` index), so merges and late events keep them right.
 struct IngestWriter {
     let db: Database
+    let engine: TagEngine
     var accepted: Int64 = 0
     var deduplicated: Int64 = 0
     var quarantined: Int64 = 0
+    var tagChanges: [TagChange] = []
 
-    init(db: Database) {
+    init(db: Database, engine: TagEngine) {
         self.db = db
+        self.engine = engine
     }
 
     mutating func write(_ submission: IngestSubmission, graph: inout IdentityGraph) throws -> IngestReceipt {
@@ -129,6 +157,7 @@ struct IngestWriter {
             let seq: Int64? = inserted ? db.lastInsertedRowID : nil
             for merge in resolution.merges {
                 try apply(merge, at: event.timestamp, eventSeq: seq)
+                engine.merge(merge.loser, into: merge.survivor, now: submission.receivedAt, changes: &tagChanges)
             }
             for refusal in resolution.refusals {
                 try db.execute(sql: """
@@ -142,6 +171,7 @@ struct IngestWriter {
                 continue
             }
             receipt.accepted += 1
+            engine.apply(RuleEvent(event, seq: seq), to: profile, now: submission.receivedAt, changes: &tagChanges)
             if !event.traits.isEmpty { try setTraits(event.traits, of: profile, at: event.timestamp) }
             if let replayOf = submission.replayOf {
                 try db.execute(sql: """
@@ -197,8 +227,9 @@ struct IngestWriter {
             """, arguments: [time, eventSeq, survivor, loser, merge.via.type, merge.via.value])
     }
 
-    /// Adds the commit's counts to the global counters.
+    /// Adds the commit's counts to the global counters and writes the tag changes.
     mutating func finish() throws {
+        try TagStateWriter.write(tagChanges, clock: engine.now, db)
         for (name, value) in [("events_accepted", accepted), ("events_deduplicated", deduplicated),
                               ("events_quarantined", quarantined)] where value > 0 {
             try db.execute(sql: """

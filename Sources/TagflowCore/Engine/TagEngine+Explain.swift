@@ -1,0 +1,112 @@
+/// Why a profile has a tag, or not: the rule's parts with their current values and the events behind
+/// them, and when the tag will next change if nothing else happens.
+public struct TagExplanation: Sendable, Hashable, Codable {
+    /// One part of the rule.
+    public struct Node: Sendable, Hashable, Codable {
+        /// The part as the rule language writes it.
+        public var expression: String
+        /// Its value now, as JSON.
+        public var value: JSONValue
+        /// Log sequence numbers of the events it counts (windowed aggregates and first/last values).
+        public var events: [Int64]
+        public var children: [Node]
+    }
+
+    public var tag: String
+    public var profile: ProfileID
+    public var at: EpochMillis
+    /// The tag's value now; null when the profile does not have it.
+    public var value: JSONValue
+    public var since: EpochMillis?
+    /// For `case` tags: which case matched (or `else`).
+    public var matchedCase: String?
+    public var conditions: [Node]
+    /// The first moment time alone can change the tag; nil when only events can.
+    public var nextChange: EpochMillis?
+}
+
+extension TagEngine {
+    /// Explains `tag` for `profile` at the engine's clock; nil for an unknown tag.
+    public func explain(_ tag: String, for profile: ProfileID) -> TagExplanation? {
+        guard let index = tagSet.index(of: tag) else { return nil }
+        let definition = tagSet.tags[index]
+        let state = profileState(profile) ?? ProfileState()
+        var explainer = Explainer(engine: self, state: state, time: now)
+        var conditions: [TagExplanation.Node] = []
+        var matched: String?
+        switch definition.rule {
+        case .boolean(let e), .valued(let e):
+            conditions.append(explainer.node(e))
+        case .cases(let cases, let otherwise):
+            for c in cases {
+                let node = explainer.node(c.condition)
+                conditions.append(TagExplanation.Node(
+                    expression: "case \"\(c.value)\" when " + node.expression, value: node.value, events: node.events,
+                    children: node.children))
+                if matched == nil, node.value == .bool(true) { matched = c.value }
+            }
+            if matched == nil, let otherwise { matched = "else \"\(otherwise)\"" }
+        }
+        var context = ProfileEvaluation(engine: self, state: state, time: now)
+        _ = definition.rule.value(in: &context)
+        let current = self.value(of: tag, for: profile)
+        return TagExplanation(
+            tag: tag, profile: profile, at: now, value: current?.value.json ?? .null, since: current?.since,
+            matchedCase: matched, conditions: conditions, nextChange: context.until == .max ? nil : context.until)
+    }
+}
+
+/// Evaluates a rule part by part, for explanations.
+private struct Explainer {
+    let engine: TagEngine
+    let state: ProfileState
+    let time: EpochMillis
+
+    func node(_ expr: RuleExpr) -> TagExplanation.Node {
+        var context = ProfileEvaluation(engine: engine, state: state, time: time)
+        let value = expr.evaluate(in: &context)
+        var events: [Int64] = []
+        if case .feature(let index) = expr { events = engine.eventsBehind(feature: index, of: state, at: time) }
+        let children: [RuleExpr] = switch expr {
+        case .and(let a, let b), .or(let a, let b), .compare(_, let a, let b), .arithmetic(_, let a, let b): [a, b]
+        case .not(let a): [a]
+        case .function(_, let args): args
+        default: []
+        }
+        return TagExplanation.Node(
+            expression: engine.render(expr), value: value.json, events: events,
+            children: children.filter { !$0.isLiteral }.map(node))
+    }
+}
+
+extension RuleExpr {
+    var isLiteral: Bool {
+        if case .literal = self { return true }
+        return false
+    }
+}
+
+extension TagEngine {
+    /// The expression as the rule language writes it, features spelled out.
+    func render(_ expr: RuleExpr) -> String {
+        switch expr {
+        case .literal(let v): return v.description
+        case .list(let items): return "[" + items.map(render).joined(separator: ", ") + "]"
+        case .property(let path): return path.joined(separator: ".")
+        case .feature(let i): return tagSet.features[i].description
+        case .tag(let i): return "tag." + tagSet.tags[i].id
+        case .not(let e): return "not " + render(e)
+        case .negate(let e): return "-" + render(e)
+        case .and(let a, let b): return render(a) + " and " + render(b)
+        case .or(let a, let b): return "(" + render(a) + " or " + render(b) + ")"
+        case .arithmetic(let op, let a, let b): return "(" + render(a) + " \(op.rawValue) " + render(b) + ")"
+        case .compare(let op, let a, let b): return render(a) + " \(op.rawValue) " + render(b)
+        case .inList(let a, let b): return render(a) + " in " + render(b)
+        case .contains(let a, let b): return render(a) + " contains " + render(b)
+        case .startsWith(let a, let b): return render(a) + " starts with " + render(b)
+        case .endsWith(let a, let b): return render(a) + " ends with " + render(b)
+        case .matches(let a, let i): return render(a) + " matches \"\(tagSet.patterns[i].pattern)\""
+        case .function(let f, let args): return f.rawValue + "(" + args.map(render).joined(separator: ", ") + ")"
+        }
+    }
+}

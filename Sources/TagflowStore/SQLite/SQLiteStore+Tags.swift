@@ -1,0 +1,145 @@
+import GRDB
+import Synchronization
+import TagflowCore
+
+// MARK: - Time
+
+extension SQLiteStore {
+    /// Moves the tag clock to `now`: every tag time changes (a window slid, a day ended) is recorded at the
+    /// exact moment it happened. Returns how many changes were recorded.
+    @discardableResult
+    public func advanceTags(to now: EpochMillis) throws -> Int {
+        guard let due = nextTagDue, due <= now else { return 0 }
+        return try pool.write { db in
+            try self.tagRuntime.withLock { runtime in
+                var changes: [TagChange] = []
+                runtime.engine.advance(to: now, changes: &changes)
+                try TagStateWriter.write(changes, clock: runtime.engine.now, db)
+                return changes.count
+            }
+        }
+    }
+
+    /// The next moment time alone changes some profile's tag.
+    public var nextTagDue: EpochMillis? {
+        tagRuntime.withLock { $0.engine.nextDue }
+    }
+}
+
+// MARK: - Definitions
+
+extension SQLiteStore {
+    /// The latest version of every tag (deleted ones excluded), with member counts.
+    public func tagDefinitions() async throws -> [TagDefinitionRecord] {
+        try await pool.read { db in
+            let counts = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: """
+                SELECT tag_id, count(*) FROM tag_state GROUP BY tag_id
+                """).map { ($0[0] as String, $0[1] as Int) })
+            return try Row.fetchAll(db, sql: """
+                SELECT tag_id, version, source, status, created_at, author FROM tag_definitions d
+                WHERE version = (SELECT max(version) FROM tag_definitions WHERE tag_id = d.tag_id) AND status != 'deleted'
+                ORDER BY tag_id
+                """).map { try TagRuntime.record($0, members: counts[$0[0]] ?? 0) }
+        }
+    }
+
+    /// Every version of one tag, newest first.
+    public func tagVersions(_ id: String) async throws -> [TagDefinitionRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT tag_id, version, source, status, created_at, author FROM tag_definitions
+                WHERE tag_id = ? ORDER BY version DESC
+                """, arguments: [id]).map { try TagRuntime.record($0) }
+        }
+    }
+
+    /// The audit log of the definitions, newest first; one tag's when `tag` is given.
+    public func tagAudit(tag: String?, limit: Int = 100) async throws -> [TagAuditEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, at, actor, action, tag_id, version, before, after FROM tag_audit
+                WHERE ?1 IS NULL OR tag_id = ?1 ORDER BY id DESC LIMIT ?2
+                """, arguments: [tag, limit]).map {
+                TagAuditEntry(id: $0[0], at: Timestamp.format($0[1]), actor: $0[2], action: $0[3], tag: $0[4],
+                              version: $0[5], before: $0[6], after: $0[7])
+            }
+        }
+    }
+
+    /// The event names received so far, for the rule checker's suggestions.
+    public func knownEventNames() throws -> Set<String> {
+        try pool.read { db in
+            Set(try String.fetchAll(db, sql: """
+                SELECT DISTINCT CASE type WHEN 'track' THEN name ELSE type END FROM events WHERE name IS NOT NULL OR type != 'track'
+                """))
+        }
+    }
+
+    /// Checks a change to the tag definitions and works out what it does: which tags are created, edited,
+    /// disabled or deleted, and who gains and loses each, computed over the whole event history. With
+    /// `apply`, it also does it: new versions and the audit log are written, tag state is back-filled, and
+    /// every gain and loss is recorded as a `definition` change — all in one transaction.
+    public func planTags(_ change: TagDefinitionChange, actor: String, now: EpochMillis, apply: Bool) throws -> TagPlan {
+        let known = try knownEventNames()
+        return try pool.write { db in
+            try self.tagRuntime.withLock { runtime in
+                try TagPlanner(db: db, runtime: runtime, calendar: self.calendar, policy: self.policy, knownEvents: known)
+                    .plan(change, actor: actor, now: now, apply: apply, into: &runtime)
+            }
+        }
+    }
+}
+
+// MARK: - State
+
+extension SQLiteStore {
+    /// The tags a profile has (following a merge to its survivor).
+    public func tags(of profile: ProfileID) async throws -> [ProfileTag] {
+        try await pool.read { db in
+            let live = try Int64.fetchOne(db, sql: "SELECT coalesce(merged_into, id) FROM profiles WHERE id = ?",
+                                          arguments: [profile.rawValue]) ?? profile.rawValue
+            return try Row.fetchAll(db, sql: """
+                SELECT tag_id, value, since FROM tag_state WHERE profile_id = ? ORDER BY tag_id
+                """, arguments: [live]).map {
+                ProfileTag(tag: $0[0], value: (try? JSONParser.parse($0[1] as String)) ?? .null, since: Timestamp.format($0[2]))
+            }
+        }
+    }
+
+    /// The profiles that have a tag, by profile number, after `after`; only those with `value` when given.
+    public func tagMembers(_ tag: String, value: JSONValue?, after: Int64, limit: Int) async throws -> [TagMember] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT profile_id, value, since FROM tag_state
+                WHERE tag_id = ?1 AND profile_id > ?2 AND (?3 IS NULL OR value = ?3) ORDER BY profile_id LIMIT ?4
+                """, arguments: [tag, after, value?.jsonString, limit]).map {
+                TagMember(profile: ProfileID($0[0]), value: (try? JSONParser.parse($0[1] as String)) ?? .null,
+                          since: Timestamp.format($0[2]))
+            }
+        }
+    }
+
+    /// Recorded tag changes, newest first, of one profile and/or one tag, before the entry `before`.
+    public func tagHistory(profile: ProfileID?, tag: String?, before: Int64?, limit: Int) async throws -> [TagHistoryEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, profile_id, tag_id, old, new, at, cause, cause_ref FROM tag_history
+                WHERE (?1 IS NULL OR profile_id = ?1) AND (?2 IS NULL OR tag_id = ?2) AND (?3 IS NULL OR id < ?3)
+                ORDER BY id DESC LIMIT ?4
+                """, arguments: [profile?.rawValue, tag, before, limit]).map {
+                TagHistoryEntry(
+                    id: $0[0], profile: ProfileID($0[1]), tag: $0[2], old: ($0[3] as String?).flatMap { try? JSONParser.parse($0) },
+                    new: ($0[4] as String?).flatMap { try? JSONParser.parse($0) }, at: Timestamp.format($0[5]),
+                    cause: $0[6], causeRef: $0[7])
+            }
+        }
+    }
+
+    /// Why `profile` has `tag` or not, now; nil for a tag that is not active.
+    public func explain(_ tag: String, for profile: ProfileID) throws -> TagExplanation? {
+        let live = try pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT coalesce(merged_into, id) FROM profiles WHERE id = ?", arguments: [profile.rawValue])
+        } ?? profile.rawValue
+        return tagRuntime.withLock { $0.engine.explain(tag, for: ProfileID(live)) }
+    }
+}

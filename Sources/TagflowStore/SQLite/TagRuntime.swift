@@ -1,0 +1,141 @@
+import GRDB
+import TagflowCore
+
+/// The tag definitions in force and the engine that keeps their state. Lives beside the identity graph
+/// and, like it, only changes inside write transactions, so tables and memory move together.
+///
+/// Unchecked sendability: the engine is a mutable class, and every access to it goes through the store's
+/// `tagRuntime` mutex.
+struct TagRuntime: @unchecked Sendable {
+    var engine: TagEngine
+    /// The latest version of every tag ever defined, deleted ones included.
+    var records: [String: TagDefinitionRecord]
+
+    static func empty(calendar: WorkspaceCalendar) -> TagRuntime {
+        TagRuntime(engine: TagEngine(tagSet: .empty, calendar: calendar), records: [:])
+    }
+
+    /// The active tags' texts, by id.
+    var activeSources: [String: String] {
+        records.values.filter { $0.status == .active }.reduce(into: [:]) { $0[$1.id] = $1.source }
+    }
+
+    /// Loads the definitions, rebuilds the engine from the event log up to the stored tag clock, and
+    /// restores when each stored tag value began. Differences between the rebuilt and the stored state
+    /// (there should be none) come back as changes to record.
+    static func load(
+        _ db: Database, calendar: WorkspaceCalendar, policy: IdentityPolicy
+    ) throws -> (TagRuntime, [TagChange]) {
+        var records: [String: TagDefinitionRecord] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT tag_id, version, source, status, created_at, author FROM tag_definitions d
+            WHERE version = (SELECT max(version) FROM tag_definitions WHERE tag_id = d.tag_id)
+            """) {
+            records[row[0]] = try record(row)
+        }
+        let sources = records.values.filter { $0.status == .active }.map { RuleSource(name: $0.id, text: $0.source) }
+        let tagSet = try RuleCompiler.compileOrThrow(sources)
+        let clock = try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'tag_clock'") ?? .min
+        let engine = try TagReplay.rebuild(db, tagSet: tagSet, calendar: calendar, policy: policy, until: clock)
+        var stored: [ProfileID: [String: (RuleValue, EpochMillis)]] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT profile_id, tag_id, value, since FROM tag_state") {
+            let value = RuleValue(try JSONParser.parse(row[2] as String))
+            stored[ProfileID(row[0]), default: [:]][row[1]] = (value, row[3])
+        }
+        var corrections: [TagChange] = []
+        let profiles = Set(stored.keys).union(engine.profileIDsInEngine)
+        for profile in profiles.sorted() {
+            let rebuilt = Dictionary(uniqueKeysWithValues: engine.tags(of: profile).map { ($0.tag, $0.value) })
+            let before = stored[profile] ?? [:]
+            for (tag, (value, since)) in before {
+                engine.restoreSince(since, of: tag, for: profile, value: value)
+            }
+            for tag in Set(rebuilt.keys).union(before.keys).sorted() where rebuilt[tag] != before[tag]?.0 {
+                corrections.append(TagChange(
+                    profile: profile, tag: tag, old: before[tag]?.0, new: rebuilt[tag], at: engine.now, cause: .recovery))
+            }
+        }
+        return (TagRuntime(engine: engine, records: records), corrections)
+    }
+
+    static func record(_ row: Row, members: Int? = nil) throws -> TagDefinitionRecord {
+        let source: String = row[2]
+        let header = RuleCompiler.headers(in: source).first
+        return TagDefinitionRecord(
+            id: row[0], version: row[1], displayName: header?.displayName ?? row[0],
+            category: header?.category.rawValue ?? "", description: header?.description ?? "",
+            owner: header?.owner ?? "", kind: header?.kind ?? "", source: source,
+            status: TagDefinitionRecord.Status(rawValue: row[3]) ?? .disabled, createdAt: Timestamp.format(row[4]),
+            author: row[5], members: members)
+    }
+}
+
+/// Rebuilds tag state from the event log: every event, in log order, to the profile it belongs to now.
+enum TagReplay {
+    static func rebuild(
+        _ db: Database, tagSet: TagSet, calendar: WorkspaceCalendar, policy: IdentityPolicy, until clock: EpochMillis
+    ) throws -> TagEngine {
+        let engine = TagEngine(tagSet: tagSet, calendar: calendar)
+        guard !tagSet.tags.isEmpty else { return engine }
+        let sourceNames = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT id, name FROM sources").map {
+            ($0[0] as Int64, $0[1] as String)
+        })
+        var ignored: [TagChange] = []
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT seq, source_id, type, name, profile_id, ts, received_at, payload FROM events ORDER BY seq
+            """)
+        while let row = try rows.next() {
+            guard let payload = (try? JSONParser.parse(row[7] as String))?.objectValue else { continue }
+            let type = EventType(rawValue: row[2]) ?? .track
+            let event = RuleEvent(
+                seq: row[0], name: type == .track ? (row[3] as String?) ?? "track" : type.rawValue, timestamp: row[5],
+                payload: payload, traits: type == .identify ? IdentifierExtraction.personTraits(of: payload) : JSONObject(),
+                identifiers: IdentifierExtraction.identifiers(
+                    in: payload, userId: IdentifierExtraction.scalarString(payload["userId"]),
+                    anonymousId: IdentifierExtraction.scalarString(payload["anonymousId"]),
+                    sourceName: sourceNames[row[1]] ?? "", policy: policy))
+            engine.apply(event, to: ProfileID(row[4]), now: row[6], changes: &ignored)
+            ignored.removeAll(keepingCapacity: true)
+        }
+        engine.advance(to: clock, changes: &ignored)
+        return engine
+    }
+}
+
+/// Writes tag changes: the current state and the history.
+enum TagStateWriter {
+    static func write(_ changes: [TagChange], clock: EpochMillis, _ db: Database) throws {
+        guard !changes.isEmpty else { return }
+        let upsert = try db.cachedStatement(sql: """
+            INSERT INTO tag_state(tag_id, profile_id, value, since) VALUES (?, ?, ?, ?)
+            ON CONFLICT(tag_id, profile_id) DO UPDATE SET value = excluded.value, since = excluded.since
+            """)
+        let delete = try db.cachedStatement(sql: "DELETE FROM tag_state WHERE tag_id = ? AND profile_id = ?")
+        let history = try db.cachedStatement(sql: """
+            INSERT INTO tag_history(profile_id, tag_id, old, new, at, cause, cause_ref) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
+        for change in changes {
+            if let new = change.new {
+                try upsert.execute(arguments: [change.tag, change.profile.rawValue, new.json.jsonString, change.at])
+            } else {
+                try delete.execute(arguments: [change.tag, change.profile.rawValue])
+            }
+            let reference: Int64? = switch change.cause {
+            case .event(let seq): seq
+            case .merge(let from, let into): change.profile == from ? into.rawValue : from.rawValue
+            default: nil
+            }
+            try history.execute(arguments: [
+                change.profile.rawValue, change.tag, change.old?.json.jsonString, change.new?.json.jsonString, change.at,
+                change.cause.kind, reference,
+            ])
+        }
+        try saveClock(clock, db)
+    }
+
+    static func saveClock(_ clock: EpochMillis, _ db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO counters(name, value) VALUES ('tag_clock', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value
+            """, arguments: [clock])
+    }
+}
