@@ -96,6 +96,8 @@ public struct TagHistoryEntry: Sendable, Codable, Equatable {
     public var cause: String
     /// The event's log number for `event`, the other profile for `merge`.
     public var causeRef: Int64?
+    /// When Tagflow recorded it (for `time` changes, a little after `at`).
+    public var recordedAt: String
 }
 
 /// Tag problems an API caller can fix.

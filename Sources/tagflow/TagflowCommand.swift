@@ -125,7 +125,41 @@ enum SourceLine {
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (use a release build: swift run -c release tagflow bench ...).",
-        subcommands: [Ingest.self])
+        subcommands: [Ingest.self, Engine.self, Expiry.self])
+
+    static func report(_ result: JSONValue, json: Bool) {
+        if json {
+            say(result.jsonString)
+        } else if case .object(let object) = result {
+            for field in object.fields { say("\(field.key): \(field.value.jsonString)") }
+        }
+    }
+
+    struct Engine: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The shared data set (shared/bench/gen_events.py, regenerated) through the tag engine with 50 tags, one core.")
+        @Option(help: "Events to feed.") var events = 5_000_000
+        @Option(help: "Distinct users in the data set.") var users = 1_000_000
+        @Option(help: "Days the events span.") var days = 60
+        @Flag(help: "Print one JSON object.") var json = false
+
+        func run() async throws {
+            let data = BenchData(users: users, events: events, days: days)
+            Bench.report(try EngineBenchmark(data: data).run(), json: json)
+        }
+    }
+
+    struct Expiry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Tags due to change by time alone, and how late the tag clock records them.")
+        @Option(help: "Profiles whose tag expires.") var profiles = 20_000
+        @Option(help: "Seconds over which the expiries are spread.") var spread = 10
+        @Flag(help: "Print one JSON object.") var json = false
+
+        func run() async throws {
+            Bench.report(try await ExpiryBenchmark(profiles: profiles, spreadSeconds: spread).run(), json: json)
+        }
+    }
 
     struct Ingest: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Durable ingestion over HTTP /v1/batch.")

@@ -58,7 +58,7 @@ enum SQLiteSchema {
                 CREATE INDEX tag_state_profile ON tag_state(profile_id);
                 CREATE TABLE tag_history(
                     id INTEGER PRIMARY KEY, profile_id INTEGER NOT NULL, tag_id TEXT NOT NULL, old TEXT, new TEXT,
-                    at INTEGER NOT NULL, cause TEXT NOT NULL, cause_ref INTEGER);
+                    at INTEGER NOT NULL, cause TEXT NOT NULL, cause_ref INTEGER, recorded_at INTEGER NOT NULL);
                 CREATE INDEX tag_history_profile ON tag_history(profile_id, id);
                 CREATE INDEX tag_history_tag ON tag_history(tag_id, id);
                 """)

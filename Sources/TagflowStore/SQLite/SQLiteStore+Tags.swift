@@ -20,6 +20,16 @@ extension SQLiteStore {
         }
     }
 
+    /// How late the tag clock recorded the changes time made: milliseconds between the moment each was due
+    /// and the moment it was written, for every `time` change recorded at or after `since`.
+    public func timeChangeLateness(since: EpochMillis) throws -> [Int64] {
+        try pool.read { db in
+            try Int64.fetchAll(db, sql: """
+                SELECT recorded_at - at FROM tag_history WHERE cause = 'time' AND at >= ? ORDER BY 1
+                """, arguments: [since])
+        }
+    }
+
     /// The next moment time alone changes some profile's tag.
     public var nextTagDue: EpochMillis? {
         tagRuntime.withLock { $0.engine.nextDue }
@@ -123,14 +133,14 @@ extension SQLiteStore {
     public func tagHistory(profile: ProfileID?, tag: String?, before: Int64?, limit: Int) async throws -> [TagHistoryEntry] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT id, profile_id, tag_id, old, new, at, cause, cause_ref FROM tag_history
+                SELECT id, profile_id, tag_id, old, new, at, cause, cause_ref, recorded_at FROM tag_history
                 WHERE (?1 IS NULL OR profile_id = ?1) AND (?2 IS NULL OR tag_id = ?2) AND (?3 IS NULL OR id < ?3)
                 ORDER BY id DESC LIMIT ?4
                 """, arguments: [profile?.rawValue, tag, before, limit]).map {
                 TagHistoryEntry(
                     id: $0[0], profile: ProfileID($0[1]), tag: $0[2], old: ($0[3] as String?).flatMap { try? JSONParser.parse($0) },
                     new: ($0[4] as String?).flatMap { try? JSONParser.parse($0) }, at: Timestamp.format($0[5]),
-                    cause: $0[6], causeRef: $0[7])
+                    cause: $0[6], causeRef: $0[7], recordedAt: Timestamp.format($0[8]))
             }
         }
     }

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import TagflowCore
 
@@ -112,8 +113,11 @@ enum TagStateWriter {
             """)
         let delete = try db.cachedStatement(sql: "DELETE FROM tag_state WHERE tag_id = ? AND profile_id = ?")
         let history = try db.cachedStatement(sql: """
-            INSERT INTO tag_history(profile_id, tag_id, old, new, at, cause, cause_ref) VALUES (?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO tag_history(profile_id, tag_id, old, new, at, cause, cause_ref, recorded_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        // When Tagflow wrote it down, beside when it happened: their difference is the tag clock's lateness.
+        let recordedAt = EpochMillis((Date().timeIntervalSince1970 * 1000).rounded())
         for change in changes {
             if let new = change.new {
                 try upsert.execute(arguments: [change.tag, change.profile.rawValue, new.json.jsonString, change.at])
@@ -127,7 +131,7 @@ enum TagStateWriter {
             }
             try history.execute(arguments: [
                 change.profile.rawValue, change.tag, change.old?.json.jsonString, change.new?.json.jsonString, change.at,
-                change.cause.kind, reference,
+                change.cause.kind, reference, recordedAt,
             ])
         }
         try saveClock(clock, db)
