@@ -78,8 +78,8 @@ public final class TagEngine {
             tags = marked.count > 1 ? marked.sorted() : marked
         }
         guard !tags.isEmpty else { return }
-        let due = reevaluate(state, slot: slot, tags: tags, at: self.now, cause: .event(seq: event.seq), changes: &changes)
-        schedule(state, slot: slot, due: min(state.due, due))
+        reevaluate(state, slot: slot, tags: tags, at: self.now, cause: .event(seq: event.seq), changes: &changes)
+        schedule(state, slot: slot)
     }
 
     /// Merges profile `source` into `target`: their features combine, `source` disappears (losing its
@@ -103,8 +103,8 @@ public final class TagEngine {
         }
         profiles[Int(sourceSlot)] = nil
         slots[source] = nil
-        let due = reevaluate(targetState, slot: targetSlot, tags: Array(tagSet.tags.indices), at: self.now, cause: cause, changes: &changes)
-        schedule(targetState, slot: targetSlot, due: due)
+        reevaluate(targetState, slot: targetSlot, tags: Array(tagSet.tags.indices), at: self.now, cause: cause, changes: &changes)
+        schedule(targetState, slot: targetSlot)
     }
 
     /// Moves the clock to `moment`, firing every profile whose tags time changes on the way, each at the
@@ -180,45 +180,67 @@ public final class TagEngine {
         return changed
     }
 
-    /// Re-evaluates the time-dependent tags of a profile at each due moment up to `moment`.
+    /// Re-evaluates, at each due moment up to `moment`, the tags that were due then — and the tags that refer
+    /// to those that changed.
     private func fireDue(_ state: ProfileState, slot: Int32, upTo moment: EpochMillis, changes: inout [TagChange]) {
         while state.due <= moment {
             let at = state.due
-            let due = reevaluate(state, slot: slot, tags: tagSet.timeDependentTags, at: at, cause: .time, changes: &changes)
+            var first = Int.max
+            for entry in state.dues where entry.due <= at {
+                dirty[Int(entry.tag)] = true
+                first = min(first, Int(entry.tag))
+            }
+            var due: [Int] = []
+            if first != .max {
+                for index in first..<tagSet.tags.count where dirty[index] {
+                    dirty[index] = false
+                    due.append(index)
+                }
+            }
+            reevaluate(state, slot: slot, tags: due, at: at, cause: .time, propagate: true, changes: &changes)
             state.due = .max
-            schedule(state, slot: slot, due: due)
+            schedule(state, slot: slot)
         }
     }
 
-    private func schedule(_ state: ProfileState, slot: Int32, due: EpochMillis) {
-        if due < state.due || state.due == .max {
-            state.due = due
-            if due != .max { timers.push(due, slot) }
-        }
+    /// Puts the profile on the timer heap at its earliest tag due moment, when that moved.
+    private func schedule(_ state: ProfileState, slot: Int32) {
+        let due = state.earliestDue
+        guard due != state.due else { return }
+        state.due = due
+        if due != .max { timers.push(due, slot) }
     }
 
-    /// Evaluates `tags` (in dependency order) at `moment`, records what changed, and returns the earliest
-    /// moment one of the time-dependent ones among them can change.
+    /// Evaluates `tags` (in dependency order) at `moment`, records what changed and when each time-dependent
+    /// one can next change. With `propagate`, tags referring to a tag that changed are evaluated too.
     private func reevaluate(
         _ state: ProfileState, slot: Int32, tags: [Int], at moment: EpochMillis, cause: TagChangeCause,
-        changes: inout [TagChange]
-    ) -> EpochMillis {
+        propagate: Bool = false, changes: inout [TagChange]
+    ) {
         defer {
             for index in cachedFeatures { featureCache[index] = nil }
             cachedFeatures.removeAll(keepingCapacity: true)
         }
-        var due = EpochMillis.max
         let profile = profileIDs[Int(slot)]
-        for index in tags {
+        var queue = tags
+        var position = 0
+        while position < queue.count {
+            let index = queue[position]
+            position += 1
             var context = ProfileEvaluation(engine: self, state: state, time: moment)
             let value = tagSet.tags[index].rule.value(in: &context)
-            if isTimeDependent[index] { due = min(due, context.until) }
+            if isTimeDependent[index] { state.setDue(Int32(index), context.until) }
             let old = state.tagValue(Int32(index))
             guard old != value else { continue }
             state.setTag(Int32(index), value, since: moment)
             changes.append(TagChange(profile: profile, tag: tagSet.tags[index].id, old: old, new: value, at: moment, cause: cause))
+            if propagate, !tagSet.dependentTags[index].isEmpty {
+                // Dependents come later in dependency order: merge them into what is left of the queue.
+                var rest = Set(queue[position...])
+                rest.formUnion(tagSet.dependentTags[index])
+                queue = Array(queue[..<position]) + rest.sorted()
+            }
         }
-        return due
     }
 
     func featureValue(_ index: Int, of state: ProfileState, at moment: EpochMillis, until: inout EpochMillis) -> RuleValue {
@@ -255,7 +277,20 @@ final class ProfileState {
 
     private(set) var features: [(index: Int32, state: FeatureState?)] = []
     private(set) var tags: [TagSlot] = []
+    /// When each time-dependent tag can next change with time alone (only those that can).
+    private(set) var dues: [(tag: Int32, due: EpochMillis)] = []
+    /// The moment the profile sits on the timer heap for (`.max`: not on it).
     var due: EpochMillis = .max
+
+    var earliestDue: EpochMillis { dues.reduce(.max) { min($0, $1.due) } }
+
+    func setDue(_ tag: Int32, _ due: EpochMillis) {
+        if let i = dues.firstIndex(where: { $0.tag == tag }) {
+            if due == .max { dues.remove(at: i) } else { dues[i].due = due }
+        } else if due != .max {
+            dues.append((tag, due))
+        }
+    }
 
     func feature(_ index: Int32) -> FeatureState? {
         features.first { $0.index == index }?.state
