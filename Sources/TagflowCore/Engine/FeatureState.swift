@@ -15,8 +15,8 @@ struct FeatureEntry: Sendable, Equatable {
 /// What a profile keeps for one feature. Windowed aggregates (and all-time sessions and sequences) keep
 /// their matching events, pruned as the window slides; all-time aggregates keep a running summary.
 enum FeatureState: Sendable, Equatable {
-    /// The matching events still inside (or yet to enter) the window, in time order.
-    case entries([FeatureEntry])
+    /// The matching events still inside (or yet to enter) the window, in time order, summarised.
+    case entries(EntryWindow)
     /// count / sum / avg / min / max / exists over all time.
     case running(count: Int, numbers: Int, sum: Double, min: Double, max: Double)
     /// The earliest or latest matching event: first / last / first_time / last_time, traits, identifiers.
@@ -29,7 +29,15 @@ enum FeatureState: Sendable, Equatable {
         switch spec.kind {
         case .trait, .identifier: return nil
         case .aggregate(let function):
-            if spec.window != .allTime || function == .sessions || function == .sequence { return .entries([]) }
+            if spec.window != .allTime || function == .sessions || function == .sequence {
+                let summary: EntryWindow.Summary = switch function {
+                case .sessions: .sessions
+                case .distinct, .top: .byValue
+                case .count where spec.per != nil, .sum where spec.per != nil: .byKey(sums: function == .sum)
+                default: .plain
+                }
+                return .entries(EntryWindow(summary: summary))
+            }
             switch function {
             case .count where spec.per != nil, .sum where spec.per != nil, .distinct, .top: return .tally([:])
             case .count, .sum, .avg, .min, .max, .exists:
@@ -116,12 +124,10 @@ struct FeatureLogic {
             return true
         }
         switch consume current {
-        case .entries(var entries):
-            state = nil  // keep the array uniquely referenced while it grows
-            var index = entries.count
-            while index > 0, entry.precedes(entries[index - 1]) { index -= 1 }
-            entries.insert(entry, at: index)
-            state = .entries(entries)
+        case .entries(var window):
+            state = nil  // keep the storage uniquely referenced while it grows
+            window.insert(entry)
+            state = .entries(window)
             return true
         case .running(let count, let numbers, let sum, let low, let high):
             if let n = entry.value.numberValue {
@@ -157,19 +163,7 @@ struct FeatureLogic {
         guard let b else { return a }
         switch (a, b) {
         case (.entries(let x), .entries(let y)):
-            var out: [FeatureEntry] = []
-            out.reserveCapacity(x.count + y.count)
-            var i = 0, j = 0
-            while i < x.count || j < y.count {
-                if j == y.count || (i < x.count && !y[j].precedes(x[i])) {
-                    out.append(x[i])
-                    i += 1
-                } else {
-                    out.append(y[j])
-                    j += 1
-                }
-            }
-            return .entries(out)
+            return .entries(EntryWindow.merged(x, y))
         case (.running(let c1, let n1, let s1, let lo1, let hi1), .running(let c2, let n2, let s2, let lo2, let hi2)):
             return .running(count: c1 + c2, numbers: n1 + n2, sum: s1 + s2, min: Swift.min(lo1, lo2), max: Swift.max(hi1, hi2))
         case (.extreme(let x), .extreme(let y)):
@@ -206,11 +200,11 @@ struct FeatureLogic {
             return function == .firstTime || function == .lastTime ? .time(entry.timestamp) : entry.value
         case .tally(let tally):
             return tallyValue(function, tally)
-        case .entries(var entries):
+        case .entries(var window):
             state = nil
-            defer { state = .entries(entries) }
-            let (start, end) = prune(&entries, at: now, until: &until)
-            return aggregate(function, entries[start..<end])
+            defer { state = .entries(window) }
+            slide(&window, to: now, until: &until)
+            return aggregate(function, window)
         }
     }
 
@@ -222,64 +216,53 @@ struct FeatureLogic {
         }
     }
 
-    /// Drops entries the window has passed and returns the range of those inside it at `now`.
-    private func prune(_ entries: inout [FeatureEntry], at now: EpochMillis, until: inout EpochMillis) -> (Int, Int) {
-        let oldest = horizon(at: now)
-        var drop = 0
-        while drop < entries.count, entries[drop].timestamp < oldest { drop += 1 }
-        if drop > 0 { entries.removeFirst(drop) }
-        guard !entries.isEmpty else { return (0, 0) }
+    /// Moves the window to `now`: entries it has passed leave, entries it has reached enter; lowers `until`
+    /// to the first moment it moves again in a way that can change the value.
+    private func slide(_ window: inout EntryWindow, to now: EpochMillis, until: inout EpochMillis) {
+        window.drop(before: horizon(at: now))
         switch spec.window {
-        case .allTime:
-            return (0, entries.count)
-        case .sliding(let length):
-            until = min(until, entries[0].timestamp + length)
-            return (0, entries.count)
         case .range(let older, let newer):
-            // In the window once `newer` has passed since the event, out once `older` has.
             let newest = now - newer
-            var end = 0
-            while end < entries.count, entries[end].timestamp <= newest { end += 1 }
-            if end > 0 { until = min(until, entries[0].timestamp + older) }
-            if end < entries.count { until = min(until, entries[end].timestamp + newer) }
-            return (0, end)
+            window.enter { $0.timestamp <= newest }
+            // In the window once `newer` has passed since the event, out once `older` has.
+            if let first = window.window.first { until = min(until, first.timestamp + older) }
+            if let next = window.nextToEnter { until = min(until, next.timestamp + newer) }
+        case .sliding(let length):
+            window.enter { _ in true }
+            guard let first = window.first, case .aggregate(let function) = spec.kind else { return }
+            // Whether any is left, and the latest one, change only when the latest leaves.
+            let leaving = function == .exists || function == .last || function == .lastTime ? window.window.last ?? first : first
+            until = min(until, leaving.timestamp + length)
         case .calendarDays, .thisWeek, .thisMonth:
-            until = min(until, calendar.nextBoundary(of: spec.window, after: now))
-            return (0, entries.count)
+            window.enter { _ in true }
+            if !window.isEmpty { until = min(until, calendar.nextBoundary(of: spec.window, after: now)) }
+        case .allTime:
+            window.enter { _ in true }
         }
     }
 
-    private func aggregate(_ function: AggregateFunction, _ entries: ArraySlice<FeatureEntry>) -> RuleValue {
+    private func aggregate(_ function: AggregateFunction, _ window: EntryWindow) -> RuleValue {
+        let entries = window.window
         if entries.isEmpty { return emptyValue(function) }
         switch function {
         case .count:
-            guard spec.per != nil else { return .number(Double(entries.count)) }
-            var groups: [RuleValue: Double] = [:]
-            for e in entries { groups[e.key, default: 0] += 1 }
-            return .number(groups.values.max() ?? 0)
+            return .number(spec.per != nil ? window.tally.values.max() ?? 0 : Double(entries.count))
         case .sum:
-            guard spec.per != nil else { return .number(entries.reduce(0) { $0 + ($1.value.numberValue ?? 0) }) }
-            var groups: [RuleValue: Double] = [:]
-            for e in entries { groups[e.key, default: 0] += e.value.numberValue ?? 0 }
-            return .number(groups.values.max() ?? 0)
-        case .avg, .min, .max:
-            let numbers = entries.compactMap { $0.value.numberValue }
-            guard !numbers.isEmpty else { return .null }
-            switch function {
-            case .avg: return .number(numbers.reduce(0, +) / Double(numbers.count))
-            case .min: return .number(numbers.min() ?? 0)
-            default: return .number(numbers.max() ?? 0)
-            }
+            return .number(spec.per != nil ? window.tally.values.max() ?? 0 : window.numbers == 0 ? 0 : window.sum)
+        case .avg:
+            return window.numbers == 0 ? .null : .number(window.sum / Double(window.numbers))
+        case .min, .max:
+            let numbers = entries.lazy.compactMap { $0.value.numberValue }
+            guard let extreme = function == .min ? numbers.min() : numbers.max() else { return .null }
+            return .number(extreme)
         case .distinct, .top:
-            var tally: [RuleValue: Double] = [:]
-            for e in entries { tally[e.value, default: 0] += 1 }
-            return tallyValue(function, tally)
+            return tallyValue(function, window.tally)
         case .first: return entries.first?.value ?? .null
         case .last: return entries.last?.value ?? .null
         case .firstTime: return entries.first.map { .time($0.timestamp) } ?? .null
         case .lastTime: return entries.last.map { .time($0.timestamp) } ?? .null
         case .exists: return .bool(true)
-        case .sessions: return .number(Double(Self.sessions(entries)))
+        case .sessions: return .number(Double(window.breaks + 1))
         case .sequence: return .bool(Self.sequenceCompletes(entries, steps: spec.steps.count, within: spec.within))
         }
     }

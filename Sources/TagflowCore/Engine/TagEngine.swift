@@ -149,7 +149,7 @@ public final class TagEngine {
         var scratch = state.feature(Int32(index))
         _ = logic[index].value(&scratch, at: moment, until: &until)
         switch scratch {
-        case .entries(let entries): return entries.prefix(50).map(\.seq)
+        case .entries(let window): return window.window.prefix(50).map(\.seq)
         case .extreme(let entry): return [entry.seq]
         default: return []
         }
@@ -275,7 +275,10 @@ final class ProfileState {
         var since: EpochMillis
     }
 
-    private(set) var features: [(index: Int32, state: FeatureState?)] = []
+    /// The features this profile has state for, and that state (parallel arrays: searching the indices
+    /// touches no reference counts).
+    private(set) var featureIndices: [Int32] = []
+    private var featureStates: [FeatureState?] = []
     private(set) var tags: [TagSlot] = []
     /// When each time-dependent tag can next change with time alone (only those that can).
     private(set) var dues: [(tag: Int32, due: EpochMillis)] = []
@@ -292,24 +295,29 @@ final class ProfileState {
         }
     }
 
+    var features: [(index: Int32, state: FeatureState?)] {
+        Array(zip(featureIndices, featureStates))
+    }
+
     func feature(_ index: Int32) -> FeatureState? {
-        features.first { $0.index == index }?.state
+        featureIndices.firstIndex(of: index).flatMap { featureStates[$0] }
     }
 
     /// Moves a feature's state out (so it can be changed in place without copying) — put it back with
     /// ``setFeature(_:_:)``.
     func takeFeature(_ index: Int32) -> FeatureState? {
-        guard let i = features.firstIndex(where: { $0.index == index }) else { return nil }
-        let state = features[i].state
-        features[i].state = nil
+        guard let i = featureIndices.firstIndex(of: index) else { return nil }
+        var state: FeatureState?
+        swap(&state, &featureStates[i])
         return state
     }
 
     func setFeature(_ index: Int32, _ state: FeatureState?) {
-        if let i = features.firstIndex(where: { $0.index == index }) {
-            features[i].state = state
+        if let i = featureIndices.firstIndex(of: index) {
+            featureStates[i] = state
         } else if state != nil {
-            features.append((index, state))
+            featureIndices.append(index)
+            featureStates.append(state)
         }
     }
 

@@ -501,10 +501,10 @@ public struct RuleCompiler {
                 failed = true
             }
             if let per = aggregate.per {
-                if function == .count || function == .sum || function == .distinct {
+                if function == .count || function == .sum {
                     spec.per = per
                 } else {
-                    error("`per` groups `count`, `sum` and `distinct` only", at: aggregate.location)
+                    error("`per` groups `count` and `sum` only", at: aggregate.location)
                     failed = true
                 }
             }
