@@ -241,6 +241,27 @@ struct FeatureLogic {
         }
     }
 
+    /// For a plain count in a sliding or calendar window (which time can only lower), the moment the count
+    /// falls below `threshold`: `.max` if it is below already; nil for other features. The window must
+    /// have been slid to `now` (``value(_:at:until:)`` does).
+    func momentBelow(_ threshold: Double, in window: EntryWindow?, at now: EpochMillis) -> EpochMillis? {
+        guard case .aggregate(.count) = spec.kind, spec.per == nil else { return nil }
+        if case .range = spec.window { return nil }  // events enter range windows too
+        if spec.window == .allTime { return .max }
+        let count = window?.window.count ?? 0
+        guard count >= Int(max(threshold, 0)), threshold > 0 else { return .max }
+        guard let window else { return .max }
+        switch spec.window {
+        case .sliding(let length):
+            // After the oldest (count - threshold + 1) events leave, threshold - 1 remain.
+            return window.window[window.head + count - Int(threshold)].timestamp + length
+        case .calendarDays, .thisWeek, .thisMonth:
+            return calendar.nextBoundary(of: spec.window, after: now)
+        default:
+            return nil
+        }
+    }
+
     private func aggregate(_ function: AggregateFunction, _ window: EntryWindow) -> RuleValue {
         let entries = window.window
         if entries.isEmpty { return emptyValue(function) }

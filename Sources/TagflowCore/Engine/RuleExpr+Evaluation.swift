@@ -7,6 +7,13 @@ protocol RuleContext {
     func property(_ path: [String]) -> RuleValue
     mutating func feature(_ index: Int) -> RuleValue
     func tag(_ index: Int) -> RuleValue
+    /// For a feature that time can only lower (a count in a sliding or calendar window), the moment it drops
+    /// below `threshold`; `.max` when it is below already; nil when the feature is not of that kind.
+    mutating func momentBelow(_ threshold: Double, feature index: Int) -> EpochMillis?
+}
+
+extension RuleContext {
+    mutating func momentBelow(_ threshold: Double, feature index: Int) -> EpochMillis? { nil }
 }
 
 let millisPerDay: Int64 = 86_400_000
@@ -32,6 +39,34 @@ extension RuleExpr {
             return .bool(b.evaluate(in: &context).isTrue)
         case .arithmetic(let op, let a, let b):
             return Self.arithmetic(op, a.evaluate(in: &context), b.evaluate(in: &context))
+        case .compare(let op, .feature(let index), .literal(.number(let bound))) where op != .equal && op != .notEqual:
+            // A threshold on a count that time only lowers changes once, when the count falls below it: no
+            // need to wake at every event that leaves the window.
+            let before = context.until
+            let value = context.feature(index)
+            let result = Self.compare(op, value, .number(bound))
+            // `count >= k` and `count > k` hold while the count is at least k (or k + 1 for whole counts).
+            let atLeast: Double = switch op {
+            case .greaterOrEqual, .less: bound.rounded(.up)
+            default: bound.rounded(.down) + 1
+            }
+            if let moment = context.momentBelow(atLeast, feature: index) { context.until = min(before, moment) }
+            return .bool(result)
+        case .compare(let op, .function(.daysSince, let arguments), .literal(.number(let bound)))
+        where op != .equal && op != .notEqual:
+            // Whole days since a moment only grow: a threshold on them is crossed once, at a known moment.
+            let before = context.until
+            let moment = arguments[0].evaluate(in: &context).moment
+            let argumentUntil = context.until
+            guard let moment else { return .bool(false) }
+            let days = Double(floorDiv(context.time - moment, millisPerDay))
+            let atLeast: Double = switch op {
+            case .greaterOrEqual, .less: bound.rounded(.up)
+            default: bound.rounded(.down) + 1
+            }
+            let crossing = days >= atLeast ? EpochMillis.max : moment + EpochMillis(atLeast) * millisPerDay
+            context.until = min(before, argumentUntil, crossing)
+            return .bool(Self.compare(op, .number(days), .number(bound)))
         case .compare(let op, let a, let b):
             return .bool(Self.compare(op, a.evaluate(in: &context), b.evaluate(in: &context)))
         case .inList(let a, let b):

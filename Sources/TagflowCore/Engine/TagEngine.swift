@@ -259,6 +259,13 @@ public final class TagEngine {
         return value
     }
 
+    func momentBelow(_ threshold: Double, feature index: Int, of state: ProfileState, at moment: EpochMillis) -> EpochMillis? {
+        guard case .entries(let window)? = state.feature(Int32(index)) else {
+            return logic[index].momentBelow(threshold, in: nil, at: moment)
+        }
+        return logic[index].momentBelow(threshold, in: window, at: moment)
+    }
+
     func tagReference(_ index: Int, of state: ProfileState) -> RuleValue {
         let value = state.tagValue(Int32(index))
         if case .boolean = tagSet.tags[index].rule { return .bool(value != nil) }
@@ -357,6 +364,10 @@ struct ProfileEvaluation: RuleContext {
     }
 
     func tag(_ index: Int) -> RuleValue { engine.tagReference(index, of: state) }
+
+    mutating func momentBelow(_ threshold: Double, feature index: Int) -> EpochMillis? {
+        engine.momentBelow(threshold, feature: index, of: state, at: time)
+    }
 }
 
 extension TagRule {
