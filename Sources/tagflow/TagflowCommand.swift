@@ -169,6 +169,7 @@ struct Bench: AsyncParsableCommand {
         @Option(help: "Distinct users in the traffic.") var users = 20_000
         @Option(help: "full (fsync every commit) or normal (survives a crash of Tagflow, not of the machine).")
         var durability: String = "full"
+        @Option(help: "A directory of .tags files live during the run, e.g. examples/tags.") var tags: String?
         @Flag(help: "Print one JSON object.") var json = false
 
         func run() async throws {
@@ -176,7 +177,7 @@ struct Bench: AsyncParsableCommand {
                 throw ValidationError("--durability must be full or normal, not \(durability)")
             }
             let result = try await IngestBenchmark(events: events, clients: clients, batchSize: batchSize, users: users,
-                                                   durability: level).run()
+                                                   durability: level, tagsDirectory: tags).run()
             if json {
                 say(result.jsonString)
             } else if case .object(let object) = result {

@@ -16,9 +16,12 @@ public struct IngestBenchmark: Sendable {
     public var batchSize: Int
     public var users: Int
     public var durability: Durability
+    /// A directory of `.tags` files live during the run (the tag engine works inside every commit).
+    public var tagsDirectory: String?
 
-    public init(events: Int, clients: Int, batchSize: Int, users: Int, durability: Durability = .full) {
+    public init(events: Int, clients: Int, batchSize: Int, users: Int, durability: Durability = .full, tagsDirectory: String? = nil) {
         self.durability = durability
+        self.tagsDirectory = tagsDirectory
         self.events = events
         self.clients = clients
         self.batchSize = batchSize
@@ -34,6 +37,7 @@ public struct IngestBenchmark: Sendable {
         config.port = 0
         config.writeKey = "bench-write-key"
         config.durability = durability
+        config.tagsDirectory = tagsDirectory
         var logger = Logger(label: "tagflow-bench")
         logger.logLevel = .warning
         let tagflow = try await makeTagflow(config, logger: logger)
@@ -59,6 +63,7 @@ public struct IngestBenchmark: Sendable {
                 "events": .int(Int64(bodies.count * batchSize)),
                 "clients": .int(Int64(clients)),
                 "batch_size": .int(Int64(batchSize)),
+                "tags": .int(Int64(try await tagflow.store.tagDefinitions().count)),
                 "durability": .string(tagflow.config.durability.rawValue),
                 "events_per_second": .double(eventsPerSecond.rounded()),
                 "requests_per_second": .double((Double(bodies.count) / measured.seconds).rounded()),
