@@ -80,6 +80,13 @@ struct TagRoutes: Sendable {
             return try JSONResponse.make(HistoryBody(history: history, next: history.count == limit ? history.last?.id : nil))
         }
 
+        api.get("tag-changes") { request, _ in
+            let limit = try AdminRoutes.limit(request)
+            let before = request.uri.queryParameters["before"].flatMap { Int64(String($0)) }
+            let history = try await store.tagHistory(profile: nil, tag: nil, before: before, limit: limit)
+            return try JSONResponse.make(HistoryBody(history: history, next: history.count == limit ? history.last?.id : nil))
+        }
+
         api.get("profiles/:id/tags") { _, context in
             let id = ProfileID(try AdminRoutes.integer(context, "id"))
             return try JSONResponse.make(["tags": try await store.tags(of: id)])

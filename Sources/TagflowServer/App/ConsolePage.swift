@@ -1,4 +1,5 @@
-/// The page served at `/`: live counters from the admin API, until the full console exists.
+/// The page served at `/`: live counters, tags and their latest changes, and the event log, from the admin
+/// API, until the full console exists.
 enum ConsolePage {
     static let html = """
         <!doctype html>
@@ -13,14 +14,20 @@ enum ConsolePage {
           table{width:100%;border-collapse:collapse;background:#fff;border-radius:10px;overflow:hidden;box-shadow:0 1px 3px #0001}
           td,th{padding:.45rem .7rem;border-bottom:1px solid #eef;font-size:.85rem;text-align:left}
           #login{background:#fff;padding:1rem;border-radius:10px;max-width:520px} input{width:100%;padding:.5rem;font-size:1rem}
-          .err{color:#b00}
+          .err{color:#b00} h2{font-size:1rem;margin:1.2rem 0 .5rem}
+          .cols{display:grid;grid-template-columns:1fr 1fr;gap:1rem} @media(max-width:900px){.cols{grid-template-columns:1fr}}
         </style></head>
         <body>
-        <h1>Tagflow 标签数据平台</h1><p class="sub">Live event log and OneID profiles</p>
+        <h1>Tagflow 标签数据平台</h1><p class="sub">Live events, OneID profiles and tags 实时事件、用户与标签</p>
         <div id="login"><label>Admin token <input id="token" type="password" placeholder="tfa_…"></label>
         <p class="err" id="err"></p></div>
         <div id="live" hidden>
           <div class="grid" id="cards"></div>
+          <div class="cols">
+            <div><h2>Tags 标签</h2><table><thead><tr><th>tag</th><th>name 名称</th><th>category</th><th>members 人数</th></tr></thead><tbody id="tags"></tbody></table></div>
+            <div><h2>Tag changes 标签变化</h2><table><thead><tr><th>at</th><th>profile</th><th>tag</th><th>change</th><th>cause</th></tr></thead><tbody id="changes"></tbody></table></div>
+          </div>
+          <h2>Events 事件</h2>
           <table><thead><tr><th>#</th><th>time</th><th>type</th><th>event</th><th>profile</th></tr></thead><tbody id="events"></tbody></table>
         </div>
         <script>
@@ -45,6 +52,14 @@ enum ConsolePage {
             const events = (await api('/api/events?limit=15&after=' + after)).events.reverse();
             document.getElementById('events').innerHTML = events.map(e =>
               `<tr><td>${e.seq}</td><td>${e.timestamp}</td><td>${e.type}</td><td>${(e.name || '').replace(/</g,'&lt;')}</td><td>${e.profileId}</td></tr>`).join('');
+            const esc = v => String(v ?? '').replace(/&/g,'&amp;').replace(/</g,'&lt;');
+            const show = v => v === undefined || v === null ? '—' : esc(typeof v === 'string' ? v : JSON.stringify(v));
+            const tags = (await api('/api/tags')).tags;
+            document.getElementById('tags').innerHTML = tags.map(t =>
+              `<tr><td>${esc(t.id)}</td><td>${esc(t.displayName)}</td><td>${esc(t.category)}</td><td>${t.members ?? 0}</td></tr>`).join('');
+            const changes = (await api('/api/tag-changes?limit=15')).history;
+            document.getElementById('changes').innerHTML = changes.map(c =>
+              `<tr><td title="${esc(c.at)}">${esc(c.at).slice(11, 23)}</td><td>${c.profile}</td><td>${esc(c.tag)}</td><td>${show(c.old)} → ${show(c.new)}</td><td>${esc(c.cause)}</td></tr>`).join('');
             document.getElementById('live').hidden = false;
             document.getElementById('err').textContent = '';
           } catch (e) { document.getElementById('err').textContent = e.message; }
