@@ -11,11 +11,20 @@ public final class TagEngine {
     public private(set) var now: EpochMillis
 
     private let logic: [FeatureLogic]
+    // The parts of the tag set the hot paths read, held directly (no copies of whole definitions).
+    private let rules: [TagRule]
+    private let tagIDs: [String]
+    private let isBoolean: [Bool]
+    let patterns: [RulePattern]
     private var slots: [ProfileID: Int32] = [:]
     private var profiles: [ProfileState?] = []
     private var profileIDs: [ProfileID] = []
     private var timers = TimerHeap()
     private var isTimeDependent: [Bool]
+
+    /// How many tag evaluations and timer firings the engine has done (for benchmarks).
+    public private(set) var tagEvaluations = 0
+    public private(set) var timerFirings = 0
 
     // Scratch space reused across passes.
     private var featureCache: [RuleValue?]
@@ -28,6 +37,10 @@ public final class TagEngine {
         self.calendar = calendar
         self.now = now
         logic = tagSet.features.map { FeatureLogic(spec: $0, calendar: calendar, patterns: tagSet.patterns) }
+        rules = tagSet.tags.map(\.rule)
+        tagIDs = tagSet.tags.map(\.id)
+        isBoolean = tagSet.tags.map { if case .boolean = $0.rule { true } else { false } }
+        patterns = tagSet.patterns
         featureCache = Array(repeating: nil, count: tagSet.features.count)
         featureUntil = Array(repeating: .max, count: tagSet.features.count)
         dirty = Array(repeating: false, count: tagSet.tags.count)
@@ -197,6 +210,7 @@ public final class TagEngine {
                     due.append(index)
                 }
             }
+            timerFirings += 1
             reevaluate(state, slot: slot, tags: due, at: at, cause: .time, propagate: true, changes: &changes)
             state.due = .max
             schedule(state, slot: slot)
@@ -227,13 +241,14 @@ public final class TagEngine {
         while position < queue.count {
             let index = queue[position]
             position += 1
+            tagEvaluations += 1
             var context = ProfileEvaluation(engine: self, state: state, time: moment)
-            let value = tagSet.tags[index].rule.value(in: &context)
+            let value = rules[index].value(in: &context)
             if isTimeDependent[index] { state.setDue(Int32(index), context.until) }
             let old = state.tagValue(Int32(index))
             guard old != value else { continue }
             state.setTag(Int32(index), value, since: moment)
-            changes.append(TagChange(profile: profile, tag: tagSet.tags[index].id, old: old, new: value, at: moment, cause: cause))
+            changes.append(TagChange(profile: profile, tag: tagIDs[index], old: old, new: value, at: moment, cause: cause))
             if propagate, !tagSet.dependentTags[index].isEmpty {
                 // Dependents come later in dependency order: merge them into what is left of the queue.
                 var rest = Set(queue[position...])
@@ -268,7 +283,7 @@ public final class TagEngine {
 
     func tagReference(_ index: Int, of state: ProfileState) -> RuleValue {
         let value = state.tagValue(Int32(index))
-        if case .boolean = tagSet.tags[index].rule { return .bool(value != nil) }
+        if isBoolean[index] { return .bool(value != nil) }
         return value ?? .null
     }
 }
@@ -349,7 +364,7 @@ struct ProfileEvaluation: RuleContext {
     let state: ProfileState
     let time: EpochMillis
     var until: EpochMillis = .max
-    var patterns: [RulePattern] { engine.tagSet.patterns }
+    var patterns: [RulePattern] { engine.patterns }
 
     init(engine: TagEngine, state: ProfileState, time: EpochMillis) {
         self.engine = engine

@@ -56,6 +56,8 @@ public struct EngineBenchmark: Sendable {
             "shared_features": .int(Int64(tagSet.features.count)),
             "tag_changes": .int(Int64(changeCount)),
             "time_changes": .int(Int64(timeChanges)),
+            "tag_evaluations": .int(Int64(engine.tagEvaluations)),
+            "timer_firings": .int(Int64(engine.timerFirings)),
             "seconds": .double((seconds * 1000).rounded() / 1000),
             "events_per_second": .int(Int64(Double(data.count) / seconds)),
             "bytes_per_profile": .int(Int64(max(0, resident - baselineResident) / max(1, profiles))),
