@@ -64,10 +64,15 @@ struct FeatureLogic {
         }
     }
 
-    /// Folds an event into the state; false when the event does not match or falls before the window.
-    func update(_ state: inout FeatureState?, with event: RuleEvent, now: EpochMillis) -> Bool {
-        guard let entries = matches(event) else { return false }
-        guard event.timestamp >= horizon(at: now) else { return false }
+    /// What an event adds to this feature: nil when it does not match or falls before the window. Needs no
+    /// state, so a profile's state is only touched for features the event really changes.
+    func contribution(of event: RuleEvent, now: EpochMillis) -> [FeatureEntry]? {
+        guard let entries = matches(event), event.timestamp >= horizon(at: now) else { return nil }
+        return entries
+    }
+
+    /// Folds an event's entries into the state; false when nothing changed.
+    func fold(_ entries: [FeatureEntry], into state: inout FeatureState?) -> Bool {
         var changed = false
         for entry in entries {
             changed = fold(entry, into: &state) || changed

@@ -187,10 +187,8 @@ public final class TagEngine {
     }
 
     private func update(_ state: ProfileState, feature index: Int, with event: RuleEvent) -> Bool {
-        var feature = state.takeFeature(Int32(index))
-        let changed = logic[index].update(&feature, with: event, now: now)
-        state.setFeature(Int32(index), feature)
-        return changed
+        guard let entries = logic[index].contribution(of: event, now: now) else { return false }
+        return state.withFeature(Int32(index), creating: true) { logic[index].fold(entries, into: &$0) }
     }
 
     /// Re-evaluates, at each due moment up to `moment`, the tags that were due then — and the tags that refer
@@ -263,10 +261,10 @@ public final class TagEngine {
             until = min(until, featureUntil[index])
             return cached
         }
-        var feature = state.takeFeature(Int32(index))
         var featureDue = EpochMillis.max
-        let value = logic[index].value(&feature, at: moment, until: &featureDue)
-        state.setFeature(Int32(index), feature)
+        let value = state.withFeature(Int32(index), creating: false) {
+            logic[index].value(&$0, at: moment, until: &featureDue)
+        }
         featureCache[index] = value
         featureUntil[index] = featureDue
         cachedFeatures.append(index)
@@ -332,6 +330,19 @@ final class ProfileState {
         var state: FeatureState?
         swap(&state, &featureStates[i])
         return state
+    }
+
+    /// Runs `body` on a feature's state in place (no copy of its storage). A feature the profile has no
+    /// state for gets a slot only when `creating`; otherwise `body` sees nil and what it leaves is dropped.
+    func withFeature<Result>(_ index: Int32, creating: Bool, _ body: (inout FeatureState?) -> Result) -> Result {
+        if let i = featureIndices.firstIndex(of: index) { return body(&featureStates[i]) }
+        guard creating else {
+            var absent: FeatureState?
+            return body(&absent)
+        }
+        featureIndices.append(index)
+        featureStates.append(nil)
+        return body(&featureStates[featureStates.count - 1])
     }
 
     func setFeature(_ index: Int32, _ state: FeatureState?) {
