@@ -311,20 +311,6 @@ struct FeatureLogic {
     /// A session ends after 30 minutes without an event.
     static let sessionGap: Int64 = 30 * 60 * 1000
 
-    static func sessions(_ entries: ArraySlice<FeatureEntry>) -> Int {
-        var count = 0
-        var previous: EpochMillis?
-        for e in entries {
-            if let p = previous, e.timestamp - p <= sessionGap {
-                previous = e.timestamp
-                continue
-            }
-            count += 1
-            previous = e.timestamp
-        }
-        return count
-    }
-
     /// True when some events match the steps in order (each strictly after the previous in the log's time
     /// order) with the whole run inside `within`.
     static func sequenceCompletes(_ entries: ArraySlice<FeatureEntry>, steps: Int, within: Int64?) -> Bool {

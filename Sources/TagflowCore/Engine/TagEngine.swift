@@ -273,10 +273,10 @@ public final class TagEngine {
     }
 
     func momentBelow(_ threshold: Double, feature index: Int, of state: ProfileState, at moment: EpochMillis) -> EpochMillis? {
-        guard case .entries(let window)? = state.feature(Int32(index)) else {
-            return logic[index].momentBelow(threshold, in: nil, at: moment)
+        state.withFeature(Int32(index), creating: false) { feature in
+            guard case .entries(let window)? = feature else { return logic[index].momentBelow(threshold, in: nil, at: moment) }
+            return logic[index].momentBelow(threshold, in: window, at: moment)
         }
-        return logic[index].momentBelow(threshold, in: window, at: moment)
     }
 
     func tagReference(_ index: Int, of state: ProfileState) -> RuleValue {
@@ -321,15 +321,6 @@ final class ProfileState {
 
     func feature(_ index: Int32) -> FeatureState? {
         featureIndices.firstIndex(of: index).flatMap { featureStates[$0] }
-    }
-
-    /// Moves a feature's state out (so it can be changed in place without copying) — put it back with
-    /// ``setFeature(_:_:)``.
-    func takeFeature(_ index: Int32) -> FeatureState? {
-        guard let i = featureIndices.firstIndex(of: index) else { return nil }
-        var state: FeatureState?
-        swap(&state, &featureStates[i])
-        return state
     }
 
     /// Runs `body` on a feature's state in place (no copy of its storage). A feature the profile has no

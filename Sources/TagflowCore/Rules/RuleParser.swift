@@ -36,18 +36,6 @@ struct RuleParser {
         return (tags, parser.diagnostics)
     }
 
-    /// One expression on its own, as the dry run of a condition and the tests use it.
-    static func parseExpression(_ text: String) -> (ExprSyntax?, [RuleDiagnostic]) {
-        var parser = RuleParser(text)
-        do {
-            let expr = try parser.expression()
-            if parser.token.kind != .end { try parser.fail("unexpected \(parser.token.spelling) after the expression") }
-            return (expr, parser.diagnostics)
-        } catch {
-            return (nil, parser.diagnostics)
-        }
-    }
-
     // MARK: - Tags and clauses
 
     private var token: RuleToken { tokens[position] }

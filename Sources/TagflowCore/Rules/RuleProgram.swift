@@ -213,13 +213,6 @@ public enum TagRule: Sendable, Hashable {
         }
     }
 
-    public var kindName: String {
-        switch self {
-        case .boolean: "boolean"
-        case .cases: "cases"
-        case .valued: "value"
-        }
-    }
 }
 
 /// The categories of the tag system of the seeds.
