@@ -13,13 +13,15 @@ struct FeatureEntry: Sendable, Equatable {
 }
 
 /// What a profile keeps for one feature. Windowed aggregates (and all-time sessions and sequences) keep
-/// their matching events, pruned as the window slides; all-time aggregates keep a running summary.
-enum FeatureState: Sendable, Equatable {
+/// their matching events, pruned as the window slides; all-time aggregates keep a running summary; whether
+/// any event, or the latest one, is inside a sliding or calendar window needs only the latest event.
+enum FeatureState: Sendable {
     /// The matching events still inside (or yet to enter) the window, in time order, summarised.
     case entries(EntryWindow)
     /// count / sum / avg / min / max / exists over all time.
     case running(count: Int, numbers: Int, sum: Double, min: Double, max: Double)
-    /// The earliest or latest matching event: first / last / first_time / last_time, traits, identifiers.
+    /// The earliest or latest matching event: first / last / first_time / last_time, traits, identifiers;
+    /// and the latest for exists / last / last_time in sliding and calendar windows.
     case extreme(FeatureEntry)
     /// Per value: how many events (distinct, top, count per) or the sum (sum per).
     case tally([RuleValue: Double])
@@ -29,6 +31,7 @@ enum FeatureState: Sendable, Equatable {
         switch spec.kind {
         case .trait, .identifier: return nil
         case .aggregate(let function):
+            if spec.keepsLatestOnly { return nil }
             if spec.window != .allTime || function == .sessions || function == .sequence {
                 let summary: EntryWindow.Summary = switch function {
                 case .sessions: .sessions
@@ -36,7 +39,8 @@ enum FeatureState: Sendable, Equatable {
                 case .count where spec.per != nil, .sum where spec.per != nil: .byKey(sums: function == .sum)
                 default: .plain
                 }
-                return .entries(EntryWindow(summary: summary))
+                return .entries(EntryWindow(
+                    summary: summary, keepsValues: !spec.property.isEmpty, keepsKeys: spec.per != nil || function == .sequence))
             }
             switch function {
             case .count where spec.per != nil, .sum where spec.per != nil, .distinct, .top: return .tally([:])
@@ -48,11 +52,37 @@ enum FeatureState: Sendable, Equatable {
     }
 }
 
-/// How features take in events, answer at a moment, and combine on a merge.
-struct FeatureLogic {
+extension FeatureSpec {
+    /// Exists / last / last_time in a sliding or calendar window: the latest matching event decides.
+    var keepsLatestOnly: Bool {
+        guard case .aggregate(let function) = kind, function == .exists || function == .last || function == .lastTime
+        else { return false }
+        switch window {
+        case .sliding, .calendarDays, .thisWeek, .thisMonth: return true
+        case .allTime, .range: return false
+        }
+    }
+}
+
+/// How features take in events, answer at a moment, and combine on a merge. One per feature, shared by
+/// every profile (a class: the hot paths pass it around without copying the spec).
+final class FeatureLogic {
     let spec: FeatureSpec
     let calendar: WorkspaceCalendar
     let patterns: [RulePattern]
+    /// The aggregate computed; nil for traits and identifiers.
+    let function: AggregateFunction?
+    let isSequence: Bool
+    private let keepsEarliest: Bool
+
+    init(spec: FeatureSpec, calendar: WorkspaceCalendar, patterns: [RulePattern]) {
+        self.spec = spec
+        self.calendar = calendar
+        self.patterns = patterns
+        if case .aggregate(let f) = spec.kind { function = f } else { function = nil }
+        isSequence = function == .sequence
+        keepsEarliest = function == .first || function == .firstTime
+    }
 
     /// The oldest timestamp the window at `now` can still use; older events are of no use.
     private func horizon(at now: EpochMillis) -> EpochMillis {
@@ -64,44 +94,23 @@ struct FeatureLogic {
         }
     }
 
-    /// What an event adds to this feature: nil when it does not match or falls before the window. Needs no
-    /// state, so a profile's state is only touched for features the event really changes.
-    func contribution(of event: RuleEvent, now: EpochMillis) -> [FeatureEntry]? {
-        guard let entries = matches(event), event.timestamp >= horizon(at: now) else { return nil }
-        return entries
-    }
-
-    /// Folds an event's entries into the state; false when nothing changed.
-    func fold(_ entries: [FeatureEntry], into state: inout FeatureState?) -> Bool {
-        var changed = false
-        for entry in entries {
-            changed = fold(entry, into: &state) || changed
-        }
-        return changed
-    }
-
-    /// The entries an event contributes, or nil when it does not match.
-    private func matches(_ event: RuleEvent) -> [FeatureEntry]? {
+    /// What an event whose name and filter the feature selects adds to it (not for sequences): nil when the
+    /// event lacks the property read or falls before the window. Needs no state, so a profile's state is
+    /// only touched for features the event really changes.
+    @inline(__always)
+    func contribution(of event: RuleEvent, now: EpochMillis) -> FeatureEntry? {
+        guard spec.window == .allTime || event.timestamp >= horizon(at: now) else { return nil }
         func entry(_ value: RuleValue, _ key: RuleValue = .null) -> FeatureEntry {
             FeatureEntry(timestamp: event.timestamp, seq: event.seq, value: value, key: key)
         }
         switch spec.kind {
         case .trait(let path):
             guard let value = RuleEvent.lookup(path, in: event.traits).map(RuleValue.init), !value.isNull else { return nil }
-            return [entry(value)]
+            return entry(value)
         case .identifier(let type):
             guard let id = event.identifiers.last(where: { $0.type == type }) else { return nil }
-            return [entry(.string(id.value))]
-        case .aggregate(let function):
-            if function == .sequence {
-                var entries: [FeatureEntry] = []
-                for (index, step) in spec.steps.enumerated()
-                where step.selector.matches(event.name) && passes(step.filter, event) {
-                    entries.append(entry(.null, .number(Double(index))))
-                }
-                return entries.isEmpty ? nil : entries
-            }
-            guard spec.selector.matches(event.name), passes(spec.filter, event) else { return nil }
+            return entry(.string(id.value))
+        case .aggregate:
             var value = RuleValue.null
             if !spec.property.isEmpty {
                 value = event.property(spec.property)
@@ -112,8 +121,18 @@ struct FeatureLogic {
                 key = event.property(per)
                 if key.isNull { return nil }
             }
-            return [entry(value, key)]
+            return entry(value, key)
         }
+    }
+
+    /// The steps of a sequence an event matches, as entries; nil when none or before the window.
+    func sequenceContributions(of event: RuleEvent, now: EpochMillis) -> [FeatureEntry]? {
+        guard event.timestamp >= horizon(at: now) else { return nil }
+        var entries: [FeatureEntry] = []
+        for (index, step) in spec.steps.enumerated() where step.selector.matches(event.name) && passes(step.filter, event) {
+            entries.append(FeatureEntry(timestamp: event.timestamp, seq: event.seq, value: .null, key: .number(Double(index))))
+        }
+        return entries.isEmpty ? nil : entries
     }
 
     private func passes(_ filter: RuleExpr?, _ event: RuleEvent) -> Bool {
@@ -122,17 +141,16 @@ struct FeatureLogic {
         return filter.evaluate(in: &context).isTrue
     }
 
-    private func fold(_ entry: FeatureEntry, into state: inout FeatureState?) -> Bool {
+    /// Folds one entry into the state; false when nothing changed.
+    func fold(_ entry: FeatureEntry, into state: inout FeatureState?) -> Bool {
         if state == nil { state = FeatureState.initial(for: spec) }
         guard let current = state else {
             state = .extreme(entry)
             return true
         }
         switch consume current {
-        case .entries(var window):
-            state = nil  // keep the storage uniquely referenced while it grows
+        case .entries(let window):
             window.insert(entry)
-            state = .entries(window)
             return true
         case .running(let count, let numbers, let sum, let low, let high):
             if let n = entry.value.numberValue {
@@ -147,19 +165,14 @@ struct FeatureLogic {
             return takeNew
         case .tally(var tally):
             state = nil
-            switch (spec.kind, spec.per) {
-            case (.aggregate(.sum), .some): tally[entry.key, default: 0] += entry.value.numberValue ?? 0
+            switch (function, spec.per) {
+            case (.sum, .some): tally[entry.key, default: 0] += entry.value.numberValue ?? 0
             case (_, .some): tally[entry.key, default: 0] += 1
             default: tally[entry.value, default: 0] += 1
             }
             state = .tally(tally)
             return true
         }
-    }
-
-    private var keepsEarliest: Bool {
-        if case .aggregate(let f) = spec.kind { return f == .first || f == .firstTime }
-        return false
     }
 
     /// Combines two profiles' states when their profiles merge.
@@ -202,13 +215,26 @@ struct FeatureLogic {
             default: return .null
             }
         case .extreme(let entry):
-            return function == .firstTime || function == .lastTime ? .time(entry.timestamp) : entry.value
+            if spec.window != .allTime {
+                guard entry.timestamp >= horizon(at: now) else {
+                    state = nil  // left the window: nothing to keep
+                    return emptyValue(function)
+                }
+                if case .sliding(let length) = spec.window {
+                    until = min(until, entry.timestamp + length)
+                } else {
+                    until = min(until, calendar.nextBoundary(of: spec.window, after: now))
+                }
+            }
+            switch function {
+            case .firstTime, .lastTime: return .time(entry.timestamp)
+            case .exists: return .bool(true)
+            default: return entry.value
+            }
         case .tally(let tally):
             return tallyValue(function, tally)
-        case .entries(var window):
-            state = nil
-            defer { state = .entries(window) }
-            slide(&window, to: now, until: &until)
+        case .entries(let window):
+            slide(window, to: now, until: &until)
             return aggregate(function, window)
         }
     }
@@ -223,26 +249,25 @@ struct FeatureLogic {
 
     /// Moves the window to `now`: entries it has passed leave, entries it has reached enter; lowers `until`
     /// to the first moment it moves again in a way that can change the value.
-    private func slide(_ window: inout EntryWindow, to now: EpochMillis, until: inout EpochMillis) {
+    private func slide(_ window: EntryWindow, to now: EpochMillis, until: inout EpochMillis) {
         window.drop(before: horizon(at: now))
         switch spec.window {
         case .range(let older, let newer):
             let newest = now - newer
-            window.enter { $0.timestamp <= newest }
+            window.enter { $0 <= newest }
             // In the window once `newer` has passed since the event, out once `older` has.
-            if let first = window.window.first { until = min(until, first.timestamp + older) }
-            if let next = window.nextToEnter { until = min(until, next.timestamp + newer) }
+            if !window.window.isEmpty { until = min(until, window.times[window.head] + older) }
+            if let next = window.nextToEnter { until = min(until, window.times[next] + newer) }
         case .sliding(let length):
-            window.enter { _ in true }
-            guard let first = window.first, case .aggregate(let function) = spec.kind else { return }
-            // Whether any is left, and the latest one, change only when the latest leaves.
-            let leaving = function == .exists || function == .last || function == .lastTime ? window.window.last ?? first : first
-            until = min(until, leaving.timestamp + length)
+            window.enterAll()
+            // The oldest leaving changes the value (whether any is left, and the latest one, are kept
+            // by `.extreme` instead).
+            if !window.isEmpty { until = min(until, window.times[window.head] + length) }
         case .calendarDays, .thisWeek, .thisMonth:
-            window.enter { _ in true }
+            window.enterAll()
             if !window.isEmpty { until = min(until, calendar.nextBoundary(of: spec.window, after: now)) }
         case .allTime:
-            window.enter { _ in true }
+            window.enterAll()
         }
     }
 
@@ -253,13 +278,13 @@ struct FeatureLogic {
         guard case .aggregate(.count) = spec.kind, spec.per == nil else { return nil }
         if case .range = spec.window { return nil }  // events enter range windows too
         if spec.window == .allTime { return .max }
-        let count = window?.window.count ?? 0
+        let count = window?.inWindow ?? 0
         guard count >= Int(max(threshold, 0)), threshold > 0 else { return .max }
         guard let window else { return .max }
         switch spec.window {
         case .sliding(let length):
             // After the oldest (count - threshold + 1) events leave, threshold - 1 remain.
-            return window.window[window.head + count - Int(threshold)].timestamp + length
+            return window.times[window.head + count - Int(threshold)] + length
         case .calendarDays, .thisWeek, .thisMonth:
             return calendar.nextBoundary(of: spec.window, after: now)
         default:
@@ -278,18 +303,19 @@ struct FeatureLogic {
         case .avg:
             return window.numbers == 0 ? .null : .number(window.sum / Double(window.numbers))
         case .min, .max:
-            let numbers = entries.lazy.compactMap { $0.value.numberValue }
+            let numbers = entries.lazy.compactMap { window.value($0).numberValue }
             guard let extreme = function == .min ? numbers.min() : numbers.max() else { return .null }
             return .number(extreme)
         case .distinct, .top:
             return tallyValue(function, window.tally)
-        case .first: return entries.first?.value ?? .null
-        case .last: return entries.last?.value ?? .null
-        case .firstTime: return entries.first.map { .time($0.timestamp) } ?? .null
-        case .lastTime: return entries.last.map { .time($0.timestamp) } ?? .null
+        case .first: return window.value(entries.lowerBound)
+        case .last: return window.value(entries.upperBound - 1)
+        case .firstTime: return .time(window.times[entries.lowerBound])
+        case .lastTime: return .time(window.times[entries.upperBound - 1])
         case .exists: return .bool(true)
         case .sessions: return .number(Double(window.breaks + 1))
-        case .sequence: return .bool(Self.sequenceCompletes(entries, steps: spec.steps.count, within: spec.within))
+        case .sequence:
+            return .bool(Self.sequenceCompletes(entries.map(window.entry), steps: spec.steps.count, within: spec.within))
         }
     }
 
@@ -313,8 +339,7 @@ struct FeatureLogic {
 
     /// True when some events match the steps in order (each strictly after the previous in the log's time
     /// order) with the whole run inside `within`.
-    static func sequenceCompletes(_ entries: ArraySlice<FeatureEntry>, steps: Int, within: Int64?) -> Bool {
-        let list = Array(entries)
+    static func sequenceCompletes(_ list: [FeatureEntry], steps: Int, within: Int64?) -> Bool {
         for (i, start) in list.enumerated() where start.key == .number(0) {
             var step = 1
             var last = start

@@ -31,7 +31,7 @@ extension TagEngine {
         guard let index = tagSet.index(of: tag) else { return nil }
         let definition = tagSet.tags[index]
         let state = profileState(profile) ?? ProfileState()
-        var explainer = Explainer(engine: self, state: state, time: now)
+        let explainer = Explainer(engine: self, state: state, time: now)
         var conditions: [TagExplanation.Node] = []
         var matched: String?
         switch definition.rule {

@@ -11,6 +11,7 @@ public final class TagEngine {
     public private(set) var now: EpochMillis
 
     private let logic: [FeatureLogic]
+    private let dispatch: EventDispatch
     // The parts of the tag set the hot paths read, held directly (no copies of whole definitions).
     private let rules: [TagRule]
     private let tagIDs: [String]
@@ -37,6 +38,7 @@ public final class TagEngine {
         self.calendar = calendar
         self.now = now
         logic = tagSet.features.map { FeatureLogic(spec: $0, calendar: calendar, patterns: tagSet.patterns) }
+        dispatch = EventDispatch(features: tagSet.features, patterns: tagSet.patterns)
         rules = tagSet.tags.map(\.rule)
         tagIDs = tagSet.tags.map(\.id)
         isBoolean = tagSet.tags.map { if case .boolean = $0.rule { true } else { false } }
@@ -70,11 +72,8 @@ public final class TagEngine {
         fireDue(state, slot: slot, upTo: self.now, changes: &changes)
 
         var touched: [Int] = []
-        for index in tagSet.featuresByEvent[event.name] ?? [] where update(state, feature: index, with: event) {
-            touched.append(index)
-        }
-        for index in tagSet.featuresOfEveryEvent where update(state, feature: index, with: event) {
-            touched.append(index)
+        dispatch.forEachMatch(of: event) { index in
+            if update(state, feature: index, with: event) { touched.append(index) }
         }
         let tags: [Int]
         if isNew {
@@ -162,7 +161,7 @@ public final class TagEngine {
         var scratch = state.feature(Int32(index))
         _ = logic[index].value(&scratch, at: moment, until: &until)
         switch scratch {
-        case .entries(let window): return window.window.prefix(50).map(\.seq)
+        case .entries(let window): return window.window.prefix(50).map { window.seqs[$0] }
         case .extreme(let entry): return [entry.seq]
         default: return []
         }
@@ -187,8 +186,15 @@ public final class TagEngine {
     }
 
     private func update(_ state: ProfileState, feature index: Int, with event: RuleEvent) -> Bool {
-        guard let entries = logic[index].contribution(of: event, now: now) else { return false }
-        return state.withFeature(Int32(index), creating: true) { logic[index].fold(entries, into: &$0) }
+        let logic = logic[index]
+        if logic.isSequence {
+            guard let entries = logic.sequenceContributions(of: event, now: now) else { return false }
+            return state.withFeature(Int32(index), creating: true) { feature in
+                entries.reduce(false) { logic.fold($1, into: &feature) || $0 }
+            }
+        }
+        guard let entry = logic.contribution(of: event, now: now) else { return false }
+        return state.withFeature(Int32(index), creating: true) { logic.fold(entry, into: &$0) }
     }
 
     /// Re-evaluates, at each due moment up to `moment`, the tags that were due then — and the tags that refer

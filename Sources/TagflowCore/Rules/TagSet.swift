@@ -7,10 +7,6 @@ public struct TagSet: Sendable {
     public let features: [FeatureSpec]
     let patterns: [RulePattern]
     let indexByID: [String: Int]
-    /// The features an event of this name can change.
-    let featuresByEvent: [String: [Int]]
-    /// The features every event can change (`any` aggregates, traits, identifiers).
-    let featuresOfEveryEvent: [Int]
     /// For each feature, the tags to re-evaluate when it changes, dependents of dependents included, in
     /// dependency order.
     let tagsByFeature: [[Int]]
@@ -26,19 +22,6 @@ public struct TagSet: Sendable {
         self.features = features
         self.patterns = patterns
         indexByID = Dictionary(uniqueKeysWithValues: tags.enumerated().map { ($1.id, $0) })
-
-        var byEvent: [String: [Int]] = [:]
-        var everyEvent: [Int] = []
-        for (index, feature) in features.enumerated() {
-            let selectors = feature.steps.isEmpty ? [feature.selector] : feature.steps.map(\.selector)
-            if case .aggregate = feature.kind, !selectors.contains(.any) {
-                for case .named(let name) in Set(selectors) { byEvent[name, default: []].append(index) }
-            } else {
-                everyEvent.append(index)
-            }
-        }
-        featuresByEvent = byEvent
-        featuresOfEveryEvent = everyEvent
 
         var directFeatures: [[Int]] = []
         var directTags: [[Int]] = []
