@@ -74,18 +74,27 @@ final class FeatureLogic {
     let function: AggregateFunction?
     let isSequence: Bool
     private let keepsEarliest: Bool
+    /// For a windowed feature counting the profile's shared events: its bit and value slots there.
+    let layout: WindowLayout
+    let bit: WindowBit?
+    let valueSlot: Int
+    let keySlot: Int
 
-    init(spec: FeatureSpec, calendar: WorkspaceCalendar, patterns: [RulePattern]) {
+    init(spec: FeatureSpec, index: Int, layout: WindowLayout, calendar: WorkspaceCalendar, patterns: [RulePattern]) {
         self.spec = spec
         self.calendar = calendar
         self.patterns = patterns
+        self.layout = layout
+        bit = layout.bits[index]
+        valueSlot = layout.valueSlots[index]
+        keySlot = layout.keySlots[index]
         if case .aggregate(let f) = spec.kind { function = f } else { function = nil }
         isSequence = function == .sequence
         keepsEarliest = function == .first || function == .firstTime
     }
 
     /// The oldest timestamp the window at `now` can still use; older events are of no use.
-    private func horizon(at now: EpochMillis) -> EpochMillis {
+    func horizon(at now: EpochMillis) -> EpochMillis {
         switch spec.window {
         case .allTime: .min
         case .sliding(let length): now - length + 1
@@ -239,7 +248,7 @@ final class FeatureLogic {
         }
     }
 
-    private func emptyValue(_ function: AggregateFunction) -> RuleValue {
+    func emptyValue(_ function: AggregateFunction) -> RuleValue {
         switch function {
         case .count, .sum, .distinct, .sessions: .number(0)
         case .exists, .sequence: .bool(false)
@@ -319,7 +328,7 @@ final class FeatureLogic {
         }
     }
 
-    private func tallyValue(_ function: AggregateFunction, _ tally: [RuleValue: Double]) -> RuleValue {
+    func tallyValue(_ function: AggregateFunction, _ tally: [RuleValue: Double]) -> RuleValue {
         switch function {
         case .distinct: return .number(Double(tally.count))
         case .top:

@@ -11,6 +11,7 @@ public final class TagEngine {
     public private(set) var now: EpochMillis
 
     private let logic: [FeatureLogic]
+    private let layout: WindowLayout
     private let dispatch: EventDispatch
     // The parts of the tag set the hot paths read, held directly (no copies of whole definitions).
     private let rules: [TagRule]
@@ -32,12 +33,22 @@ public final class TagEngine {
     private var featureUntil: [EpochMillis]
     private var cachedFeatures: [Int] = []
     private var dirty: [Bool]
+    private var touched: [Int] = []
+    private var counting: [Int] = []
+    private var eventBits: [UInt64]
+    private var eventValues: [RuleValue]
 
     public init(tagSet: TagSet, calendar: WorkspaceCalendar = .shanghai, now: EpochMillis = .min) {
         self.tagSet = tagSet
         self.calendar = calendar
         self.now = now
-        logic = tagSet.features.map { FeatureLogic(spec: $0, calendar: calendar, patterns: tagSet.patterns) }
+        let layout = WindowLayout(features: tagSet.features)
+        self.layout = layout
+        logic = tagSet.features.enumerated().map {
+            FeatureLogic(spec: $1, index: $0, layout: layout, calendar: calendar, patterns: tagSet.patterns)
+        }
+        eventBits = Array(repeating: 0, count: layout.words)
+        eventValues = Array(repeating: .null, count: layout.slots)
         dispatch = EventDispatch(features: tagSet.features, patterns: tagSet.patterns)
         rules = tagSet.tags.map(\.rule)
         tagIDs = tagSet.tags.map(\.id)
@@ -71,9 +82,23 @@ public final class TagEngine {
         guard let state = profiles[Int(slot)] else { return }
         fireDue(state, slot: slot, upTo: self.now, changes: &changes)
 
-        var touched: [Int] = []
+        touched.removeAll(keepingCapacity: true)
+        counting.removeAll(keepingCapacity: true)
         dispatch.forEachMatch(of: event) { index in
-            if update(state, feature: index, with: event) { touched.append(index) }
+            let logic = logic[index]
+            if let bit = logic.bit {
+                guard let entry = logic.contribution(of: event, now: now) else { return }
+                eventBits[bit.word] |= bit.mask
+                if logic.valueSlot >= 0 { eventValues[logic.valueSlot] = entry.value }
+                if logic.keySlot >= 0 { eventValues[logic.keySlot] = entry.key }
+                counting.append(index)
+            } else if update(state, feature: index, with: event) {
+                touched.append(index)
+            }
+        }
+        if !counting.isEmpty {
+            record(event, in: state)
+            touched.append(contentsOf: counting)
         }
         let tags: [Int]
         if isNew {
@@ -92,6 +117,7 @@ public final class TagEngine {
         guard !tags.isEmpty else { return }
         reevaluate(state, slot: slot, tags: tags, at: self.now, cause: .event(seq: event.seq), changes: &changes)
         schedule(state, slot: slot)
+        compact(state)
     }
 
     /// Merges profile `source` into `target`: their features combine, `source` disappears (losing its
@@ -113,10 +139,26 @@ public final class TagEngine {
             let merged = logic[Int(index)].merged(targetState.feature(index), state)
             targetState.setFeature(index, merged)
         }
+        mergeEvents(of: sourceState, into: targetState)
         profiles[Int(sourceSlot)] = nil
         slots[source] = nil
         reevaluate(targetState, slot: targetSlot, tags: Array(tagSet.tags.indices), at: self.now, cause: cause, changes: &changes)
         schedule(targetState, slot: targetSlot)
+    }
+
+    /// Combines the shared events of two profiles and counts them afresh for the windowed features.
+    private func mergeEvents(of source: ProfileState, into target: ProfileState) {
+        guard !source.windows.isEmpty else { return }
+        for state in [source, target] {
+            for i in state.windows.indices {
+                state.events.clear(logic[Int(state.windowFeatures[i])].bit!, before: Int(state.windows[i].exit))
+            }
+        }
+        target.events = ProfileEvents.merged(target.events, source.events, layout: layout)
+        for index in source.windowFeatures { _ = target.windowSlot(index) }
+        for i in target.windows.indices {
+            logic[Int(target.windowFeatures[i])].recount(&target.windows[i], events: target.events)
+        }
     }
 
     /// Moves the clock to `moment`, firing every profile whose tags time changes on the way, each at the
@@ -158,6 +200,11 @@ public final class TagEngine {
     /// The log sequence numbers of the events a feature currently counts.
     func eventsBehind(feature index: Int, of state: ProfileState, at moment: EpochMillis) -> [Int64] {
         var until = EpochMillis.max
+        if logic[index].bit != nil {
+            guard let i = state.windowFeatures.firstIndex(of: Int32(index)) else { return [] }
+            _ = logic[index].windowValue(&state.windows[i], events: state.events, at: moment, until: &until)
+            return Array(logic[index].countedSeqs(state.windows[i], events: state.events).prefix(50))
+        }
         var scratch = state.feature(Int32(index))
         _ = logic[index].value(&scratch, at: moment, until: &until)
         switch scratch {
@@ -166,6 +213,8 @@ public final class TagEngine {
         default: return []
         }
     }
+
+    var profilesInSlots: [ProfileState?] { profiles }
 
     /// Every profile the engine holds, in no particular order.
     public var profileIDsInEngine: [ProfileID] { Array(slots.keys) }
@@ -183,6 +232,49 @@ public final class TagEngine {
         profileIDs.append(profile)
         slots[profile] = slot
         return (slot, true)
+    }
+
+    /// Keeps the event in the profile's shared events for the windowed features that count it (`counting`,
+    /// with `eventBits` and `eventValues` filled in), and counts it.
+    private func record(_ event: RuleEvent, in state: ProfileState) {
+        let position = state.events.insert(time: event.timestamp, seq: event.seq, bits: eventBits, values: eventValues)
+        for i in eventBits.indices { eventBits[i] = 0 }
+        for i in eventValues.indices { eventValues[i] = .null }
+        for i in state.windows.indices {
+            let logic = logic[Int(state.windowFeatures[i])]
+            logic.shift(&state.windows[i], insertedAt: position, counted: state.events.has(position, logic.bit!))
+        }
+        for index in counting {
+            let i = state.windowSlot(Int32(index))
+            logic[index].added(&state.windows[i], at: position, events: state.events)
+        }
+    }
+
+    /// Forgets the shared events every windowed feature of the profile is done with.
+    private func compact(_ state: ProfileState) {
+        guard !state.windows.isEmpty else { return }
+        var done = Int32.max
+        for window in state.windows { done = min(done, window.exit) }
+        let n = Int(done)
+        if n > 0, n == state.events.count || n * 2 >= state.events.count {
+            state.events.dropFirst(n, layout: layout)
+            for i in state.windows.indices {
+                state.windows[i].exit -= done
+                state.windows[i].enter = max(0, state.windows[i].enter - done)  // only range windows move it
+            }
+        }
+        // A long window (60 days of purchases) holds the front back: when the events have doubled since,
+        // forget every event that no feature counts any more, wherever it is.
+        guard state.events.count >= 2 * Int(state.eventsKept) + 16 else { return }
+        for i in state.windows.indices {
+            state.events.clear(logic[Int(state.windowFeatures[i])].bit!, before: Int(state.windows[i].exit))
+        }
+        let moved = state.events.removeUncounted(layout: layout)
+        for i in state.windows.indices {
+            state.windows[i].exit = moved[Int(state.windows[i].exit)]
+            state.windows[i].enter = moved[Int(state.windows[i].enter)]
+        }
+        state.eventsKept = Int32(state.events.count)
     }
 
     private func update(_ state: ProfileState, feature index: Int, with event: RuleEvent) -> Bool {
@@ -219,6 +311,7 @@ public final class TagEngine {
             state.due = .max
             schedule(state, slot: slot)
         }
+        compact(state)
     }
 
     /// Puts the profile on the timer heap at its earliest tag due moment, when that moved.
@@ -268,8 +361,18 @@ public final class TagEngine {
             return cached
         }
         var featureDue = EpochMillis.max
-        let value = state.withFeature(Int32(index), creating: false) {
-            logic[index].value(&$0, at: moment, until: &featureDue)
+        let logic = logic[index]
+        let value: RuleValue
+        if logic.bit != nil {
+            if let i = state.windowFeatures.firstIndex(of: Int32(index)) {
+                value = logic.windowValue(&state.windows[i], events: state.events, at: moment, until: &featureDue)
+            } else {
+                value = logic.function.map(logic.emptyValue) ?? .null
+            }
+        } else {
+            value = state.withFeature(Int32(index), creating: false) {
+                logic.value(&$0, at: moment, until: &featureDue)
+            }
         }
         featureCache[index] = value
         featureUntil[index] = featureDue
@@ -279,7 +382,13 @@ public final class TagEngine {
     }
 
     func momentBelow(_ threshold: Double, feature index: Int, of state: ProfileState, at moment: EpochMillis) -> EpochMillis? {
-        state.withFeature(Int32(index), creating: false) { feature in
+        if logic[index].bit != nil {
+            guard let i = state.windowFeatures.firstIndex(of: Int32(index)) else {
+                return logic[index].momentBelow(threshold, in: nil, at: moment)
+            }
+            return logic[index].windowMomentBelow(threshold, state.windows[i], events: state.events, at: moment)
+        }
+        return state.withFeature(Int32(index), creating: false) { feature in
             guard case .entries(let window)? = feature else { return logic[index].momentBelow(threshold, in: nil, at: moment) }
             return logic[index].momentBelow(threshold, in: window, at: moment)
         }
@@ -306,6 +415,12 @@ final class ProfileState {
     private(set) var featureIndices: [Int32] = []
     private var featureStates: [FeatureState?] = []
     private(set) var tags: [TagSlot] = []
+    /// The events the windowed features count, and those features' summaries (parallel arrays).
+    var events = ProfileEvents()
+    /// How many shared events were left after the last thorough compaction.
+    var eventsKept: Int32 = 0
+    private(set) var windowFeatures: [Int32] = []
+    var windows: [WindowSummary] = []
     /// When each time-dependent tag can next change with time alone (only those that can).
     private(set) var dues: [(tag: Int32, due: EpochMillis)] = []
     /// The moment the profile sits on the timer heap for (`.max`: not on it).
@@ -319,6 +434,15 @@ final class ProfileState {
         } else if due != .max {
             dues.append((tag, due))
         }
+    }
+
+    /// The slot of a windowed feature's summary, made when missing (its cursors at the first event: none
+    /// before counts for it, and a range window has let none in).
+    func windowSlot(_ index: Int32) -> Int {
+        if let i = windowFeatures.firstIndex(of: index) { return i }
+        windowFeatures.append(index)
+        windows.append(WindowSummary())
+        return windows.count - 1
     }
 
     var features: [(index: Int32, state: FeatureState?)] {
@@ -406,5 +530,36 @@ extension TagRule {
             let value = expression.evaluate(in: &context)
             return value.isNull ? nil : value
         }
+    }
+}
+
+extension TagEngine {
+    /// What the engine holds, counted: where its memory goes (for benchmarks).
+    public var holdings: [String: Int] {
+        var out: [String: Int] = ["profiles": profileCount]
+        for case let state? in profilesInSlots {
+            out["feature_slots", default: 0] += state.featureIndices.count
+            out["tag_slots", default: 0] += state.tags.count
+            out["shared_events", default: 0] += state.events.count
+            out["window_summaries", default: 0] += state.windows.count
+            out["window_tallies", default: 0] += state.windows.lazy.filter { !$0.tally.isEmpty }.count
+            for (_, feature) in state.features {
+                switch feature {
+                case .entries(let w)?:
+                    out["windows", default: 0] += 1
+                    out["window_entries", default: 0] += w.window.count
+                    out["window_capacity", default: 0] += w.times.capacity
+                    out["window_tallies", default: 0] += w.tally.isEmpty ? 0 : 1
+                    out["window_tally_keys", default: 0] += w.tally.count
+                case .running?: out["running", default: 0] += 1
+                case .extreme?: out["extremes", default: 0] += 1
+                case .tally(let t)?:
+                    out["tallies", default: 0] += 1
+                    out["tally_keys", default: 0] += t.count
+                case nil: out["empty", default: 0] += 1
+                }
+            }
+        }
+        return out
     }
 }

@@ -65,6 +65,7 @@ public struct EngineBenchmark: Sendable {
             "events_per_second": .int(Int64(Double(data.count) / seconds)),
             "bytes_per_profile": .int(Int64(max(0, resident - baselineResident) / max(1, profiles))),
             "peak_rss_bytes": .int(Int64(peakResidentBytes())),
+            "holdings": .object(JSONObject(engine.holdings.sorted { $0.key < $1.key }.map { JSONField($0.key, .int(Int64($0.value))) })),
         ]
     }
 }

@@ -1,0 +1,249 @@
+/// Windowed features over a profile's shared events (``ProfileEvents``): the summary follows the window
+/// as events arrive and as time moves it.
+///
+/// Invariants, for a feature's summary `s` over events `e`: the events it counted before `s.exit` have
+/// left the window and are out of the figures; for range windows the events from `s.enter` on have not
+/// entered it yet; every counted event in between is in the figures.
+extension FeatureLogic {
+    private var isRange: Bool {
+        if case .range = spec.window { return true }
+        return false
+    }
+
+    /// The end of the events inside the window (exclusive).
+    @inline(__always) private func end(_ s: WindowSummary, _ events: borrowing ProfileEvents) -> Int {
+        isRange ? Int(s.enter) : events.count
+    }
+
+    /// Keeps the cursors on the same events after an event was put at `position`. `counted`: this feature
+    /// counted it (then it cannot be older than what left the window: it was inside at arrival).
+    func shift(_ s: inout WindowSummary, insertedAt position: Int, counted: Bool) {
+        let p = Int32(position)
+        if counted, p < s.exit {
+            s.exit = p  // only skipped events the feature did not count lay between
+        } else if s.exit > p {
+            s.exit += 1
+        }
+        if isRange, p < s.enter { s.enter += 1 }
+    }
+
+    /// Takes in a counted event put at `position` (after ``shift``): in the figures at once, unless a range
+    /// window has yet to reach it.
+    func added(_ s: inout WindowSummary, at position: Int, events: borrowing ProfileEvents) {
+        if isRange, position >= Int(s.enter) { return }
+        add(&s, position, events)
+    }
+
+    /// The figures afresh from the events (after a merge rebuilt them).
+    func recount(_ s: inout WindowSummary, events: borrowing ProfileEvents) {
+        s = WindowSummary()
+        guard !isRange else { return }  // a range window lets events in when it is next read
+        let bit = bit!
+        for position in 0..<events.count where events.has(position, bit) { add(&s, position, events, appending: true) }
+        skipUncounted(&s, events)
+    }
+
+    /// `appending`: the events after `position` are not in the figures yet.
+    private func add(_ s: inout WindowSummary, _ position: Int, _ events: borrowing ProfileEvents, appending: Bool = false) {
+        s.count += 1
+        let value = events.value(position, slot: valueSlot, of: layout)
+        if let n = value.numberValue {
+            s.sum += n
+            s.numbers += 1
+        }
+        switch function {
+        case .distinct, .top: s.tally[value, default: 0] += 1
+        case .count where keySlot >= 0: s.tally[events.value(position, slot: keySlot, of: layout), default: 0] += 1
+        case .sum where keySlot >= 0: s.tally[events.value(position, slot: keySlot, of: layout), default: 0] += value.numberValue ?? 0
+        case .sessions:
+            let previous = previousCounted(before: position, s, events)
+            let next = appending ? nil : nextCounted(after: position, s, events)
+            var change = 0
+            if let previous { change += Self.gap(events.times[previous], events.times[position]) }
+            if let next { change += Self.gap(events.times[position], events.times[next]) }
+            if let previous, let next { change -= Self.gap(events.times[previous], events.times[next]) }
+            s.breaks += Int32(change)
+        default: break
+        }
+    }
+
+    /// Takes the oldest counted event inside the window, at `position`, out of the figures.
+    private func remove(_ s: inout WindowSummary, _ position: Int, _ events: borrowing ProfileEvents) {
+        s.count -= 1
+        let value = events.value(position, slot: valueSlot, of: layout)
+        if let n = value.numberValue {
+            s.sum -= n
+            s.numbers -= 1
+        }
+        func decrease(_ key: RuleValue, by amount: Double) {
+            let left = (s.tally[key] ?? 0) - amount
+            s.tally[key] = left == 0 ? nil : left
+        }
+        switch function {
+        case .distinct, .top: decrease(value, by: 1)
+        case .count where keySlot >= 0: decrease(events.value(position, slot: keySlot, of: layout), by: 1)
+        case .sum where keySlot >= 0:
+            // A group's sum can reach zero with members left (sums of zero): look for members.
+            let key = events.value(position, slot: keySlot, of: layout)
+            s.tally[key, default: 0] -= value.numberValue ?? 0
+            let bit = bit!
+            let stillThere = ((position + 1)..<end(s, events)).contains {
+                events.has($0, bit) && events.value($0, slot: keySlot, of: layout) == key
+            }
+            if !stillThere { s.tally[key] = nil }
+        case .sessions:
+            if let next = nextCounted(after: position, s, events) {
+                s.breaks -= Int32(Self.gap(events.times[position], events.times[next]))
+            }
+        default: break
+        }
+        if s.numbers == 0 { s.sum = 0 }
+    }
+
+    private func previousCounted(before position: Int, _ s: WindowSummary, _ events: borrowing ProfileEvents) -> Int? {
+        let bit = bit!
+        var i = position - 1
+        while i >= Int(s.exit) {
+            if events.has(i, bit) { return i }
+            i -= 1
+        }
+        return nil
+    }
+
+    private func nextCounted(after position: Int, _ s: WindowSummary, _ events: borrowing ProfileEvents) -> Int? {
+        let bit = bit!
+        var i = position + 1
+        let end = end(s, events)
+        while i < end {
+            if events.has(i, bit) { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Rests `exit` on the first counted event inside the window.
+    private func skipUncounted(_ s: inout WindowSummary, _ events: borrowing ProfileEvents) {
+        let bit = bit!
+        let end = end(s, events)
+        var exit = Int(s.exit)
+        while exit < end, !events.has(exit, bit) { exit += 1 }
+        s.exit = Int32(exit)
+    }
+
+    /// Moves the window to `now`: counted events it has passed leave, those it has reached enter; lowers
+    /// `until` to the first moment it moves again in a way that can change the value.
+    private func slide(_ s: inout WindowSummary, _ events: borrowing ProfileEvents, to now: EpochMillis, until: inout EpochMillis) {
+        let bit = bit!
+        let oldest = horizon(at: now)
+        var exit = Int(s.exit)
+        let entered = end(s, events)
+        while exit < entered, events.times[exit] < oldest {
+            if events.has(exit, bit) { remove(&s, exit, events) }
+            exit += 1
+        }
+        s.exit = Int32(exit)
+        if case .range(let older, let newer) = spec.window {
+            if exit == entered {
+                // Events that entered and left while nobody looked are passed over.
+                var enter = Int(s.enter)
+                while enter < events.count, events.times[enter] < oldest { enter += 1 }
+                s.enter = Int32(enter)
+                s.exit = Int32(enter)
+            }
+            let newest = now - newer
+            while Int(s.enter) < events.count, events.times[Int(s.enter)] <= newest {
+                let position = Int(s.enter)
+                s.enter += 1
+                if events.has(position, bit) { add(&s, position, events) }
+            }
+            skipUncounted(&s, events)
+            // In the window once `newer` has passed since the event, out once `older` has.
+            if s.count > 0 { until = min(until, events.times[Int(s.exit)] + older) }
+            var next = Int(s.enter)
+            while next < events.count, !events.has(next, bit) { next += 1 }
+            if next < events.count { until = min(until, events.times[next] + newer) }
+            return
+        }
+        skipUncounted(&s, events)
+        guard s.count > 0 else { return }
+        if case .sliding(let length) = spec.window {
+            until = min(until, events.times[Int(s.exit)] + length)
+        } else {
+            until = min(until, calendar.nextBoundary(of: spec.window, after: now))
+        }
+    }
+
+    /// The feature's value at `now`.
+    func windowValue(
+        _ s: inout WindowSummary, events: borrowing ProfileEvents, at now: EpochMillis, until: inout EpochMillis
+    ) -> RuleValue {
+        guard let function else { return .null }
+        slide(&s, events, to: now, until: &until)
+        guard s.count > 0 else { return emptyValue(function) }
+        let bit = bit!
+        let range = Int(s.exit)..<end(s, events)
+        switch function {
+        case .count:
+            return .number(keySlot >= 0 ? s.tally.values.max() ?? 0 : Double(s.count))
+        case .sum:
+            return .number(keySlot >= 0 ? s.tally.values.max() ?? 0 : s.numbers == 0 ? 0 : s.sum)
+        case .avg:
+            return s.numbers == 0 ? .null : .number(s.sum / Double(s.numbers))
+        case .min, .max:
+            var extreme: Double?
+            for position in range where events.has(position, bit) {
+                guard let n = events.value(position, slot: valueSlot, of: layout).numberValue else { continue }
+                if let e = extreme, function == .min ? e <= n : e >= n { continue }
+                extreme = n
+            }
+            return extreme.map(RuleValue.number) ?? .null
+        case .distinct, .top:
+            return tallyValue(function, s.tally)
+        case .first: return events.value(range.lowerBound, slot: valueSlot, of: layout)
+        case .firstTime: return .time(events.times[range.lowerBound])
+        case .last, .lastTime:
+            guard let last = range.reversed().first(where: { events.has($0, bit) }) else { return .null }
+            return function == .last ? events.value(last, slot: valueSlot, of: layout) : .time(events.times[last])
+        case .exists: return .bool(true)
+        case .sessions: return .number(Double(s.breaks + 1))
+        case .sequence: return .null
+        }
+    }
+
+    /// For a plain count in a sliding or calendar window, the moment it falls below `threshold` (see
+    /// ``momentBelow(_:in:at:)``); the summary must have been slid to `now`.
+    func windowMomentBelow(_ threshold: Double, _ s: WindowSummary, events: borrowing ProfileEvents, at now: EpochMillis) -> EpochMillis? {
+        guard function == .count, keySlot < 0 else { return nil }
+        if isRange { return nil }
+        let count = Int(s.count)
+        guard count >= Int(max(threshold, 0)), threshold > 0 else { return .max }
+        switch spec.window {
+        case .sliding(let length):
+            // After the oldest (count - threshold + 1) events leave, threshold - 1 remain.
+            var left = count - Int(threshold)
+            let bit = bit!
+            var position = Int(s.exit)
+            while true {
+                if events.has(position, bit) {
+                    if left == 0 { return events.times[position] + length }
+                    left -= 1
+                }
+                position += 1
+            }
+        case .calendarDays, .thisWeek, .thisMonth:
+            return calendar.nextBoundary(of: spec.window, after: now)
+        default:
+            return nil
+        }
+    }
+
+    /// The log sequence numbers of the counted events inside the window.
+    func countedSeqs(_ s: WindowSummary, events: borrowing ProfileEvents) -> [Int64] {
+        let bit = bit!
+        return (Int(s.exit)..<end(s, events)).filter { events.has($0, bit) }.map { events.seqs[$0] }
+    }
+
+    static func gap(_ a: EpochMillis, _ b: EpochMillis) -> Int {
+        b - a > sessionGap ? 1 : 0
+    }
+}
