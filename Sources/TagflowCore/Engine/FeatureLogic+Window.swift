@@ -48,7 +48,14 @@ extension FeatureLogic {
         s.count += 1
         let value = events.value(position, slot: valueSlot, of: layout)
         if let n = value.numberValue {
-            s.sum += n
+            if function == .min || function == .max {
+                if s.numbers == 0 || (s.extremeIsStale == false && (function == .min ? n < s.sum : n > s.sum)) {
+                    s.sum = n
+                    s.extremeIsStale = false
+                }
+            } else {
+                s.sum += n
+            }
             s.numbers += 1
         }
         switch function {
@@ -72,7 +79,11 @@ extension FeatureLogic {
         s.count -= 1
         let value = events.value(position, slot: valueSlot, of: layout)
         if let n = value.numberValue {
-            s.sum -= n
+            if function == .min || function == .max {
+                if n == s.sum { s.extremeIsStale = true }  // found again when next read
+            } else {
+                s.sum -= n
+            }
             s.numbers -= 1
         }
         func decrease(_ key: RuleValue, by amount: Double) {
@@ -190,13 +201,18 @@ extension FeatureLogic {
         case .avg:
             return s.numbers == 0 ? .null : .number(s.sum / Double(s.numbers))
         case .min, .max:
-            var extreme: Double?
-            for position in range where events.has(position, bit) {
-                guard let n = events.value(position, slot: valueSlot, of: layout).numberValue else { continue }
-                if let e = extreme, function == .min ? e <= n : e >= n { continue }
-                extreme = n
+            guard s.numbers > 0 else { return .null }
+            if s.extremeIsStale {
+                var extreme: Double?
+                for position in range where events.has(position, bit) {
+                    guard let n = events.value(position, slot: valueSlot, of: layout).numberValue else { continue }
+                    if let e = extreme, function == .min ? e <= n : e >= n { continue }
+                    extreme = n
+                }
+                s.sum = extreme ?? 0
+                s.extremeIsStale = false
             }
-            return extreme.map(RuleValue.number) ?? .null
+            return .number(s.sum)
         case .distinct, .top:
             return tallyValue(function, s.tally)
         case .first: return events.value(range.lowerBound, slot: valueSlot, of: layout)
@@ -219,17 +235,19 @@ extension FeatureLogic {
         guard count >= Int(max(threshold, 0)), threshold > 0 else { return .max }
         switch spec.window {
         case .sliding(let length):
-            // After the oldest (count - threshold + 1) events leave, threshold - 1 remain.
+            // After the oldest (count - threshold + 1) events leave, threshold - 1 remain. Far above the
+            // threshold, the search stops early and answers an earlier moment: waking early is harmless.
             var left = count - Int(threshold)
             let bit = bit!
             var position = Int(s.exit)
-            while true {
+            for _ in 0..<64 {
                 if events.has(position, bit) {
-                    if left == 0 { return events.times[position] + length }
+                    if left == 0 { break }
                     left -= 1
                 }
                 position += 1
             }
+            return events.times[position] + length
         case .calendarDays, .thisWeek, .thisMonth:
             return calendar.nextBoundary(of: spec.window, after: now)
         default:

@@ -177,9 +177,18 @@ struct WindowSummary {
     /// Range windows: the first event that has not entered the window yet.
     var enter: Int32 = 0
     var count: Int32 = 0
+    /// How many counted events carry a number.
     var numbers: Int32 = 0
+    /// sessions: gaps of over 30 minutes between consecutive counted events.
     var breaks: Int32 = 0
+    /// The sum of the numbers; for min / max, the smallest or largest of them.
     var sum: Double = 0
     /// distinct / top: occurrences of each value; count per / sum per: the figure of each group.
     var tally: [RuleValue: Double] = [:]
+
+    /// min / max (which keep no session gaps): the extreme left the window and must be found again.
+    var extremeIsStale: Bool {
+        get { breaks != 0 }
+        set { breaks = newValue ? 1 : 0 }
+    }
 }

@@ -492,7 +492,7 @@ final class ProfileState {
 
 /// A profile's features and tags at one moment, as a tag's rule reads them.
 struct ProfileEvaluation: RuleContext {
-    unowned let engine: TagEngine
+    unowned(unsafe) let engine: TagEngine  // lives only inside an engine call
     let state: ProfileState
     let time: EpochMillis
     var until: EpochMillis = .max
