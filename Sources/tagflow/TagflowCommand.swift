@@ -141,11 +141,14 @@ struct Bench: AsyncParsableCommand {
         @Option(help: "Events to feed.") var events = 5_000_000
         @Option(help: "Distinct users in the data set.") var users = 1_000_000
         @Option(help: "Days the events span.") var days = 60
+        @Option(help: "A .tags file or directory to run instead of the 50 bench tags (events: view, click, search, add_to_cart, checkout, purchase, signup; properties: project, dwell_ms, item_id).")
+        var tags: String?
         @Flag(help: "Print one JSON object.") var json = false
 
         func run() async throws {
             let data = BenchData(users: users, events: events, days: days)
-            Bench.report(try EngineBenchmark(data: data).run(), json: json)
+            let sources = try tags.map(TagFiles.read) ?? [RuleSource(name: "bench.tags", text: BenchData.rules())]
+            Bench.report(try EngineBenchmark(data: data, sources: sources).run(), json: json)
         }
     }
 

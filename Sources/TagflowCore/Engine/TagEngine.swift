@@ -65,13 +65,7 @@ public final class TagEngine {
     public var profileCount: Int { slots.count }
 
     /// The earliest moment a tag of some profile can change with time alone.
-    public var nextDue: EpochMillis? {
-        while let top = timers.first {
-            if let profile = profiles[Int(top.slot)], profile.due == top.due { return top.due }
-            _ = timers.pop()
-        }
-        return nil
-    }
+    public var nextDue: EpochMillis? { timers.first?.due }
 
     // MARK: - Inputs
 
@@ -142,6 +136,7 @@ public final class TagEngine {
         mergeEvents(of: sourceState, into: targetState)
         profiles[Int(sourceSlot)] = nil
         slots[source] = nil
+        timers.set(sourceSlot, .max)
         reevaluate(targetState, slot: targetSlot, tags: Array(tagSet.tags.indices), at: self.now, cause: cause, changes: &changes)
         schedule(targetState, slot: targetSlot)
     }
@@ -166,8 +161,10 @@ public final class TagEngine {
     public func advance(to moment: EpochMillis, changes: inout [TagChange]) {
         advanceClock(to: moment)
         while let top = timers.first, top.due <= self.now {
-            _ = timers.pop()
-            guard let state = profiles[Int(top.slot)], state.due == top.due else { continue }
+            guard let state = profiles[Int(top.slot)] else {
+                timers.set(top.slot, .max)
+                continue
+            }
             fireDue(state, slot: top.slot, upTo: self.now, changes: &changes)
         }
     }
@@ -308,7 +305,6 @@ public final class TagEngine {
             }
             timerFirings += 1
             reevaluate(state, slot: slot, tags: due, at: at, cause: .time, propagate: true, changes: &changes)
-            state.due = .max
             schedule(state, slot: slot)
         }
         compact(state)
@@ -319,7 +315,7 @@ public final class TagEngine {
         let due = state.earliestDue
         guard due != state.due else { return }
         state.due = due
-        if due != .max { timers.push(due, slot) }
+        timers.set(slot, due)
     }
 
     /// Evaluates `tags` (in dependency order) at `moment`, records what changed and when each time-dependent
@@ -423,7 +419,8 @@ final class ProfileState {
     var windows: [WindowSummary] = []
     /// When each time-dependent tag can next change with time alone (only those that can).
     private(set) var dues: [(tag: Int32, due: EpochMillis)] = []
-    /// The moment the profile sits on the timer heap for (`.max`: not on it).
+    /// The moment the profile sits on the timer heap for (`.max`: not on it): the heap's, kept beside the
+    /// profile so that firing it reads no other memory.
     var due: EpochMillis = .max
 
     var earliestDue: EpochMillis { dues.reduce(.max) { min($0, $1.due) } }

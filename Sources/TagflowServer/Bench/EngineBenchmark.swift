@@ -5,13 +5,15 @@ import TagflowCore
 /// of mixed kinds, the clock following the events and time-driven changes fired as it goes.
 public struct EngineBenchmark: Sendable {
     public var data: BenchData
+    public var sources: [RuleSource]
 
-    public init(data: BenchData) {
+    public init(data: BenchData, sources: [RuleSource] = [RuleSource(name: "bench.tags", text: BenchData.rules())]) {
         self.data = data
+        self.sources = sources
     }
 
     public func run() throws -> JSONValue {
-        let tagSet = try RuleCompiler.compileOrThrow([RuleSource(name: "bench.tags", text: BenchData.rules())])
+        let tagSet = try RuleCompiler.compileOrThrow(sources)
         let baselineResident = residentBytesAfterTrim()
         let engine = TagEngine(tagSet: tagSet, calendar: .shanghai, now: data.startMillis)
         var changes: [TagChange] = []
