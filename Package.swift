@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "tagflow", targets: ["tagflow"]),
         .library(name: "TagflowCore", targets: ["TagflowCore"]),
+        .library(name: "Roaring", targets: ["Roaring"]),
         .library(name: "TagflowStore", targets: ["TagflowStore"]),
         .library(name: "TagflowServer", targets: ["TagflowServer"]),
     ],
@@ -33,6 +34,7 @@ let package = Package(
             // exclusivity checks cost it ~15 % in release builds and catch nothing the debug build does not.
             swiftSettings: settings + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
+        .target(name: "Roaring", swiftSettings: settings),
         .target(
             name: "TagflowStore",
             dependencies: [
@@ -48,6 +50,7 @@ let package = Package(
             dependencies: [
                 "TagflowCore",
                 "TagflowStore",
+                "Roaring",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CompressNIO", package: "compress-nio"),
@@ -71,6 +74,11 @@ let package = Package(
                 "TagflowCore",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
+            swiftSettings: settings
+        ),
+        .testTarget(
+            name: "RoaringTests",
+            dependencies: ["Roaring", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: settings
         ),
         .testTarget(

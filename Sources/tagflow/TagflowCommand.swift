@@ -125,7 +125,7 @@ enum SourceLine {
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (use a release build: swift run -c release tagflow bench ...).",
-        subcommands: [Ingest.self, Engine.self, Expiry.self])
+        subcommands: [Ingest.self, Engine.self, Expiry.self, Bitmaps.self])
 
     static func report(_ result: JSONValue, json: Bool) {
         if json {
@@ -149,6 +149,20 @@ struct Bench: AsyncParsableCommand {
             let data = BenchData(users: users, events: events, days: days)
             let sources = try tags.map(TagFiles.read) ?? [RuleSource(name: "bench.tags", text: BenchData.rules())]
             Bench.report(try EngineBenchmark(data: data, sources: sources).run(), json: json)
+        }
+    }
+
+    struct Bitmaps: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Tags as bitmaps over a 10 M-profile universe: audience operations, against pyroaring (CRoaring) when python3 has it.")
+        @Option(help: "Profiles in the universe.") var universe = 10_000_000
+        @Option(help: "Runs of each operation; the fastest counts.") var repeats = 20
+        @Flag(help: "Do not run pyroaring for the comparison.") var noCroaring = false
+        @Flag(help: "Print one JSON object.") var json = false
+
+        func run() async throws {
+            let script = noCroaring ? nil : CheckoutFile.path("scripts/bench_pyroaring.py")
+            Bench.report(try BitmapBenchmark(universe: universe, repeats: repeats, pyroaringScript: script).run(), json: json)
         }
     }
 

@@ -6,13 +6,18 @@ import TagflowServer
 /// Where the example tag set is: `examples/tags` of the checkout the binary was built in, or of the
 /// current directory.
 enum ExampleTags {
-    static var directory: String? {
+    static var directory: String? { CheckoutFile.path("examples/tags") }
+}
+
+/// A file of the checkout, found from the working directory or from the executable's place in `.build`.
+enum CheckoutFile {
+    static func path(_ relative: String) -> String? {
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         let candidates = [
-            FileManager.default.currentDirectoryPath + "/examples/tags",
+            FileManager.default.currentDirectoryPath + "/" + relative,
             // .build/<triple>/debug/tagflow → the checkout
             executable.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("examples/tags").path,
+                .deletingLastPathComponent().appendingPathComponent(relative).path,
         ]
         return candidates.first { FileManager.default.fileExists(atPath: $0) }
     }

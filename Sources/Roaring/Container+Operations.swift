@@ -1,0 +1,194 @@
+/// The four set operations bitmaps combine with.
+public enum SetOperation: Sendable {
+    /// Values in both.
+    case and
+    /// Values in either.
+    case or
+    /// Values in exactly one.
+    case xor
+    /// Values in the first and not in the second.
+    case andNot
+}
+
+extension Container {
+    /// The container of `op(self, other)`, possibly empty.
+    func combined(with other: Container, _ op: SetOperation) -> Container {
+        switch (self, other) {
+        case (.array(let a), .array(let b)):
+            return .from(sorted: Self.merge(a, b, op))
+        case (.bitset(let a), .bitset(let b)):
+            return .from(bitset: Self.words(a, b, op))
+        case (.array(let a), .bitset(let b)):
+            return Self.mixed(a, b, op, arrayFirst: true)
+        case (.bitset(let a), .array(let b)):
+            return Self.mixed(b, a, op, arrayFirst: false)
+        case (.run(let a), .run(let b)) where op == .and || op == .or:
+            let runs = op == .and ? Self.intersect(a, b) : Self.unite(a, b)
+            return Container.run(runs).preferRuns()
+        case (.run, _), (_, .run):
+            return self.plain().combined(with: other.plain(), op)
+        }
+    }
+
+    /// The number of values of `op(self, other)`, without building it.
+    func combinedCount(with other: Container, _ op: SetOperation) -> Int {
+        if case .bitset(let a) = self, case .bitset(let b) = other { return Self.wordCount(a, b, op) }
+        let both = intersectionCount(with: other)
+        switch op {
+        case .and: return both
+        case .or: return cardinality + other.cardinality - both
+        case .xor: return cardinality + other.cardinality - 2 * both
+        case .andNot: return cardinality - both
+        }
+    }
+
+    private func intersectionCount(with other: Container) -> Int {
+        switch (self, other) {
+        case (.array(let a), .array(let b)): return Self.merge(a, b, .and).count
+        case (.array(let a), .bitset(let b)), (.bitset(let b), .array(let a)):
+            return a.reduce(0) { $0 + (b.contains($1) ? 1 : 0) }
+        case (.bitset(let a), .bitset(let b)): return Self.wordCount(a, b, .and)
+        default: return plain().intersectionCount(with: other.plain())
+        }
+    }
+
+    /// The values as an array or a bitset (runs converted).
+    private func plain() -> Container {
+        if case .run = self { return normalized() }
+        return self
+    }
+
+    /// Keeps the run form when it is the smaller one.
+    private func preferRuns() -> Container {
+        guard case .run(let runs) = self else { return self }
+        let count = cardinality
+        return 2 + 4 * runs.count < (count <= Self.arrayLimit ? 2 * count : 8192) ? self : normalized()
+    }
+
+    // MARK: - Sorted arrays
+
+    static func merge(_ a: [UInt16], _ b: [UInt16], _ op: SetOperation) -> [UInt16] {
+        var out: [UInt16] = []
+        out.reserveCapacity(op == .and ? min(a.count, b.count) : op == .andNot ? a.count : a.count + b.count)
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                var i = 0, j = 0
+                while i < a.count, j < b.count {
+                    let x = a[i], y = b[j]
+                    if x == y {
+                        if op == .and || op == .or { out.append(x) }
+                        i += 1
+                        j += 1
+                    } else if x < y {
+                        if op != .and { out.append(x) }
+                        i += 1
+                    } else {
+                        if op == .or || op == .xor { out.append(y) }
+                        j += 1
+                    }
+                }
+                if op != .and { out.append(contentsOf: a[i...]) }
+                if op == .or || op == .xor { out.append(contentsOf: b[j...]) }
+            }
+        }
+        return out
+    }
+
+    // MARK: - Bitsets
+
+    static func words(_ a: Bitset, _ b: Bitset, _ op: SetOperation) -> Bitset {
+        var out = [UInt64](repeating: 0, count: Bitset.wordCount)
+        var count = 0
+        out.withUnsafeMutableBufferPointer { o in
+            a.words.withUnsafeBufferPointer { x in
+                b.words.withUnsafeBufferPointer { y in
+                    for i in 0..<Bitset.wordCount {
+                        let w: UInt64 = switch op {
+                        case .and: x[i] & y[i]
+                        case .or: x[i] | y[i]
+                        case .xor: x[i] ^ y[i]
+                        case .andNot: x[i] & ~y[i]
+                        }
+                        o[i] = w
+                        count &+= w.nonzeroBitCount
+                    }
+                }
+            }
+        }
+        var result = Bitset()
+        result.words = out
+        result.cardinality = count
+        return result
+    }
+
+    static func wordCount(_ a: Bitset, _ b: Bitset, _ op: SetOperation) -> Int {
+        a.words.withUnsafeBufferPointer { x in
+            b.words.withUnsafeBufferPointer { y in
+                var count = 0
+                switch op {
+                case .and: for i in 0..<Bitset.wordCount { count &+= (x[i] & y[i]).nonzeroBitCount }
+                case .or: for i in 0..<Bitset.wordCount { count &+= (x[i] | y[i]).nonzeroBitCount }
+                case .xor: for i in 0..<Bitset.wordCount { count &+= (x[i] ^ y[i]).nonzeroBitCount }
+                case .andNot: for i in 0..<Bitset.wordCount { count &+= (x[i] & ~y[i]).nonzeroBitCount }
+                }
+                return count
+            }
+        }
+    }
+
+    /// An array and a bitset; `arrayFirst` says which operand the array is (for AND-NOT).
+    private static func mixed(_ array: [UInt16], _ bits: Bitset, _ op: SetOperation, arrayFirst: Bool) -> Container {
+        switch op {
+        case .and:
+            return .array(array.filter { bits.contains($0) })
+        case .or:
+            var out = bits
+            for v in array { out.insert(v) }
+            return .from(bitset: out)
+        case .xor:
+            var out = bits
+            for v in array { if out.contains(v) { out.remove(v) } else { out.insert(v) } }
+            return .from(bitset: out)
+        case .andNot where arrayFirst:
+            return .array(array.filter { !bits.contains($0) })
+        case .andNot:
+            var out = bits
+            for v in array { out.remove(v) }
+            return .from(bitset: out)
+        }
+    }
+
+    // MARK: - Runs
+
+    static func intersect(_ a: [ValueRun], _ b: [ValueRun]) -> [ValueRun] {
+        var out: [ValueRun] = []
+        var i = 0, j = 0
+        while i < a.count, j < b.count {
+            let start = max(a[i].start, b[j].start), end = min(a[i].end, b[j].end)
+            if start <= end { out.append(ValueRun(start: start, length: end - start)) }
+            if a[i].end < b[j].end { i += 1 } else { j += 1 }
+        }
+        return out
+    }
+
+    static func unite(_ a: [ValueRun], _ b: [ValueRun]) -> [ValueRun] {
+        var out: [ValueRun] = []
+        var i = 0, j = 0
+        while i < a.count || j < b.count {
+            let next: ValueRun
+            if j == b.count || (i < a.count && a[i].start <= b[j].start) {
+                next = a[i]
+                i += 1
+            } else {
+                next = b[j]
+                j += 1
+            }
+            if let last = out.last, Int(next.start) <= Int(last.end) + 1 {
+                if next.end > last.end { out[out.count - 1].length = next.end - last.start }
+            } else {
+                out.append(next)
+            }
+        }
+        return out
+    }
+}
