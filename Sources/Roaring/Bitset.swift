@@ -15,6 +15,11 @@ struct Bitset: Equatable, Sendable {
         cardinality = words.reduce(0) { $0 + $1.nonzeroBitCount }
     }
 
+    init(words: [UInt64], cardinality: Int) {
+        self.words = words
+        self.cardinality = cardinality
+    }
+
     init(sorted values: [UInt16]) {
         self.init()
         words.withUnsafeMutableBufferPointer { w in

@@ -17,6 +17,12 @@ extension Container {
         case (.array(let a), .array(let b)):
             return .from(sorted: Self.merge(a, b, op))
         case (.bitset(let a), .bitset(let b)):
+            if op == .and || op == .andNot {
+                // Results that shrink are usually small enough for an array: count first, and build an
+                // array straight from the words when so, with no bitset in between.
+                let count = Self.wordCount(a, b, op)
+                if count <= Self.arrayLimit { return .array(Self.values(a, b, op, count: count)) }
+            }
             return .from(bitset: Self.words(a, b, op))
         case (.array(let a), .bitset(let b)):
             return Self.mixed(a, b, op, arrayFirst: true)
@@ -25,6 +31,10 @@ extension Container {
         case (.run(let a), .run(let b)) where op == .and || op == .or:
             let runs = op == .and ? Self.intersect(a, b) : Self.unite(a, b)
             return Container.run(runs).preferRuns()
+        case (.run(let runs), .bitset(let bits)) where op == .and, (.bitset(let bits), .run(let runs)) where op == .and:
+            return .from(bitset: Self.masked(bits, by: runs))
+        case (.run(let runs), .array(let values)) where op == .and, (.array(let values), .run(let runs)) where op == .and:
+            return .array(Self.inside(values, runs))
         case (.run, _), (_, .run):
             return self.plain().combined(with: other.plain(), op)
         }
@@ -46,7 +56,9 @@ extension Container {
         switch (self, other) {
         case (.array(let a), .array(let b)): return Self.merge(a, b, .and).count
         case (.array(let a), .bitset(let b)), (.bitset(let b), .array(let a)):
-            return a.reduce(0) { $0 + (b.contains($1) ? 1 : 0) }
+            return b.words.withUnsafeBufferPointer { w in
+                a.reduce(0) { $0 &+ Int((w[Int($1 >> 6)] >> UInt64($1 & 63)) & 1) }
+            }
         case (.bitset(let a), .bitset(let b)): return Self.wordCount(a, b, .and)
         default: return plain().intersectionCount(with: other.plain())
         }
@@ -115,10 +127,61 @@ extension Container {
                 }
             }
         }
-        var result = Bitset()
-        result.words = out
-        result.cardinality = count
-        return result
+        return Bitset(words: out, cardinality: count)
+    }
+
+    /// The values of `op(a, b)` (AND or AND-NOT), `count` of them, in increasing order.
+    static func values(_ a: Bitset, _ b: Bitset, _ op: SetOperation, count: Int) -> [UInt16] {
+        [UInt16](unsafeUninitializedCapacity: count) { out, initialized in
+            a.words.withUnsafeBufferPointer { x in
+                b.words.withUnsafeBufferPointer { y in
+                    var n = 0
+                    for i in 0..<Bitset.wordCount {
+                        var w = op == .and ? x[i] & y[i] : x[i] & ~y[i]
+                        while w != 0 {
+                            out[n] = UInt16(truncatingIfNeeded: i << 6 | w.trailingZeroBitCount)
+                            n += 1
+                            w &= w &- 1
+                        }
+                    }
+                    initialized = n
+                }
+            }
+        }
+    }
+
+    /// The bits of `bits` inside the runs.
+    static func masked(_ bits: Bitset, by runs: [ValueRun]) -> Bitset {
+        var out = [UInt64](repeating: 0, count: Bitset.wordCount)
+        var count = 0
+        bits.words.withUnsafeBufferPointer { x in
+            out.withUnsafeMutableBufferPointer { o in
+                for run in runs {
+                    let first = Int(run.start), last = Int(run.end)
+                    for word in (first >> 6)...(last >> 6) {
+                        let low = word == first >> 6 ? first & 63 : 0
+                        let high = word == last >> 6 ? last & 63 : 63
+                        let mask: UInt64 = (high - low == 63 ? ~0 : ((1 << UInt64(high - low + 1)) - 1)) << UInt64(low)
+                        let w = x[word] & mask
+                        count &+= (w & ~o[word]).nonzeroBitCount
+                        o[word] |= w
+                    }
+                }
+            }
+        }
+        return Bitset(words: out, cardinality: count)
+    }
+
+    /// The values inside the runs.
+    static func inside(_ values: [UInt16], _ runs: [ValueRun]) -> [UInt16] {
+        var out: [UInt16] = []
+        var r = 0
+        for v in values {
+            while r < runs.count, runs[r].end < v { r += 1 }
+            if r == runs.count { break }
+            if runs[r].start <= v { out.append(v) }
+        }
+        return out
     }
 
     static func wordCount(_ a: Bitset, _ b: Bitset, _ op: SetOperation) -> Int {
@@ -140,7 +203,7 @@ extension Container {
     private static func mixed(_ array: [UInt16], _ bits: Bitset, _ op: SetOperation, arrayFirst: Bool) -> Container {
         switch op {
         case .and:
-            return .array(array.filter { bits.contains($0) })
+            return .array(Self.filter(array, bits, keeping: true))
         case .or:
             var out = bits
             for v in array { out.insert(v) }
@@ -150,11 +213,25 @@ extension Container {
             for v in array { if out.contains(v) { out.remove(v) } else { out.insert(v) } }
             return .from(bitset: out)
         case .andNot where arrayFirst:
-            return .array(array.filter { !bits.contains($0) })
+            return .array(Self.filter(array, bits, keeping: false))
         case .andNot:
             var out = bits
             for v in array { out.remove(v) }
             return .from(bitset: out)
+        }
+    }
+
+    /// The values whose bit is set (`keeping`) or clear.
+    private static func filter(_ array: [UInt16], _ bits: Bitset, keeping: Bool) -> [UInt16] {
+        [UInt16](unsafeUninitializedCapacity: array.count) { out, initialized in
+            bits.words.withUnsafeBufferPointer { w in
+                var n = 0
+                for v in array where (w[Int(v >> 6)] >> UInt64(v & 63)) & 1 == (keeping ? 1 : 0) {
+                    out[n] = v
+                    n += 1
+                }
+                initialized = n
+            }
         }
     }
 
