@@ -17,9 +17,9 @@ extension Container {
         case (.array(let a), .array(let b)):
             return .from(sorted: Self.merge(a, b, op))
         case (.bitset(let a), .bitset(let b)):
-            if op == .and || op == .andNot {
-                // Results that shrink are usually small enough for an array: count first, and build an
-                // array straight from the words when so, with no bitset in between.
+            if op == .and {
+                // Intersections are usually small enough for an array: count first, and build an array
+                // straight from the words when so, with no bitset in between.
                 let count = Self.wordCount(a, b, op)
                 if count <= Self.arrayLimit { return .array(Self.values(a, b, op, count: count)) }
             }
@@ -109,23 +109,20 @@ extension Container {
     // MARK: - Bitsets
 
     static func words(_ a: Bitset, _ b: Bitset, _ op: SetOperation) -> Bitset {
-        var out = [UInt64](repeating: 0, count: Bitset.wordCount)
         var count = 0
-        out.withUnsafeMutableBufferPointer { o in
+        let out = [UInt64](unsafeUninitializedCapacity: Bitset.wordCount) { o, initialized in
             a.words.withUnsafeBufferPointer { x in
                 b.words.withUnsafeBufferPointer { y in
-                    for i in 0..<Bitset.wordCount {
-                        let w: UInt64 = switch op {
-                        case .and: x[i] & y[i]
-                        case .or: x[i] | y[i]
-                        case .xor: x[i] ^ y[i]
-                        case .andNot: x[i] & ~y[i]
-                        }
-                        o[i] = w
-                        count &+= w.nonzeroBitCount
+                    switch op {
+                    case .and: for i in 0..<Bitset.wordCount { o[i] = x[i] & y[i] }
+                    case .or: for i in 0..<Bitset.wordCount { o[i] = x[i] | y[i] }
+                    case .xor: for i in 0..<Bitset.wordCount { o[i] = x[i] ^ y[i] }
+                    case .andNot: for i in 0..<Bitset.wordCount { o[i] = x[i] & ~y[i] }
                     }
                 }
             }
+            for i in 0..<Bitset.wordCount { count &+= o[i].nonzeroBitCount }
+            initialized = Bitset.wordCount
         }
         return Bitset(words: out, cardinality: count)
     }
