@@ -12,6 +12,23 @@ struct FeatureEntry: Sendable, Equatable {
     }
 }
 
+/// The one event a feature keeps of a profile: the earliest, or the latest.
+struct KeptEvent: Sendable {
+    var timestamp: EpochMillis
+    var seq: Int64
+    var value: RuleValue
+
+    init(_ entry: FeatureEntry) {
+        timestamp = entry.timestamp
+        seq = entry.seq
+        value = entry.value
+    }
+
+    func precedes(_ entry: FeatureEntry) -> Bool { (timestamp, seq) < (entry.timestamp, entry.seq) }
+    func follows(_ entry: FeatureEntry) -> Bool { (entry.timestamp, entry.seq) < (timestamp, seq) }
+    func precedes(_ other: KeptEvent) -> Bool { (timestamp, seq) < (other.timestamp, other.seq) }
+}
+
 /// What a profile keeps for one feature. Windowed aggregates (and all-time sessions and sequences) keep
 /// their matching events, pruned as the window slides; all-time aggregates keep a running summary; whether
 /// any event, or the latest one, is inside a sliding or calendar window needs only the latest event.
@@ -22,7 +39,7 @@ enum FeatureState: Sendable {
     case running(count: Int, numbers: Int, sum: Double, min: Double, max: Double)
     /// The earliest or latest matching event: first / last / first_time / last_time, traits, identifiers;
     /// and the latest for exists / last / last_time in sliding and calendar windows.
-    case extreme(FeatureEntry)
+    case extreme(KeptEvent)
     /// Per value: how many events (distinct, top, count per) or the sum (sum per).
     case tally([RuleValue: Double])
 
@@ -154,7 +171,7 @@ final class FeatureLogic {
     func fold(_ entry: FeatureEntry, into state: inout FeatureState?) -> Bool {
         if state == nil { state = FeatureState.initial(for: spec) }
         guard let current = state else {
-            state = .extreme(entry)
+            state = .extreme(KeptEvent(entry))
             return true
         }
         switch consume current {
@@ -169,8 +186,8 @@ final class FeatureLogic {
             }
             return true
         case .extreme(let kept):
-            let takeNew = keepsEarliest ? entry.precedes(kept) : kept.precedes(entry)
-            if takeNew { state = .extreme(entry) }
+            let takeNew = keepsEarliest ? kept.follows(entry) : kept.precedes(entry)
+            if takeNew { state = .extreme(KeptEvent(entry)) }
             return takeNew
         case .tally(var tally):
             state = nil

@@ -249,6 +249,7 @@ public final class TagEngine {
 
     /// Forgets the shared events every windowed feature of the profile is done with.
     private func compact(_ state: ProfileState) {
+        state.dropEmptyFeatures()
         guard !state.windows.isEmpty else { return }
         var done = Int32.max
         for window in state.windows { done = min(done, window.exit) }
@@ -461,6 +462,20 @@ final class ProfileState {
         featureIndices.append(index)
         featureStates.append(nil)
         return body(&featureStates[featureStates.count - 1])
+    }
+
+    /// Forgets the features whose state has gone (a latest event that left its window).
+    func dropEmptyFeatures() {
+        guard featureStates.contains(where: { $0 == nil }) else { return }
+        var i = 0
+        while i < featureStates.count {
+            if featureStates[i] == nil {
+                featureStates.remove(at: i)
+                featureIndices.remove(at: i)
+            } else {
+                i += 1
+            }
+        }
     }
 
     func setFeature(_ index: Int32, _ state: FeatureState?) {
