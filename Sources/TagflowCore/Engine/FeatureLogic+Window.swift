@@ -226,18 +226,27 @@ extension FeatureLogic {
         }
     }
 
-    /// For a plain count in a sliding or calendar window, the moment it falls below `threshold` (see
-    /// ``momentBelow(_:in:at:)``); the summary must have been slid to `now`.
+    /// For a figure that time can only lower — a count (plain or per group), a distinct count or a number
+    /// of sessions in a sliding or calendar window — the moment it can first fall below `threshold`
+    /// (`.max` when it is below already), so that a threshold wakes the profile once instead of at every
+    /// event leaving the window. Each event leaving lowers such a figure by one at most, so it cannot fall
+    /// below `threshold` before `figure - threshold + 1` events have left: exact for a plain count, an
+    /// early (harmless) wake-up for the others. The summary must have been slid to `now`.
     func windowMomentBelow(_ threshold: Double, _ s: WindowSummary, events: borrowing ProfileEvents, at now: EpochMillis) -> EpochMillis? {
-        guard function == .count, keySlot < 0 else { return nil }
-        if isRange { return nil }
-        let count = Int(s.count)
-        guard count >= Int(max(threshold, 0)), threshold > 0 else { return .max }
+        if isRange { return nil }  // events enter range windows too
+        let figure: Int
+        switch function {
+        case .count: figure = keySlot < 0 ? Int(s.count) : Int(s.tally.values.max() ?? 0)
+        case .distinct: figure = s.tally.count
+        case .sessions: figure = s.count == 0 ? 0 : Int(s.breaks) + 1
+        default: return nil
+        }
+        guard figure >= Int(max(threshold, 0)), threshold > 0 else { return .max }
         switch spec.window {
         case .sliding(let length):
-            // After the oldest (count - threshold + 1) events leave, threshold - 1 remain. Far above the
-            // threshold, the search stops early and answers an earlier moment: waking early is harmless.
-            var left = count - Int(threshold)
+            // The moment the (figure - threshold + 1)-th oldest counted event leaves. Far above the
+            // threshold, the search stops early and answers an earlier moment.
+            var left = figure - Int(threshold)
             let bit = bit!
             var position = Int(s.exit)
             for _ in 0..<64 {

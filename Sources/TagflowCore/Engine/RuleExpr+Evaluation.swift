@@ -7,8 +7,9 @@ protocol RuleContext {
     func property(_ path: [String]) -> RuleValue
     mutating func feature(_ index: Int) -> RuleValue
     func tag(_ index: Int) -> RuleValue
-    /// For a feature that time can only lower (a count in a sliding or calendar window), the moment it drops
-    /// below `threshold`; `.max` when it is below already; nil when the feature is not of that kind.
+    /// For a feature that time can only lower (a count, distinct count or number of sessions in a sliding or
+    /// calendar window), the moment it can first drop below `threshold` (never later than it does);
+    /// `.max` when it is below already; nil when the feature is not of that kind.
     mutating func momentBelow(_ threshold: Double, feature index: Int) -> EpochMillis?
 }
 
