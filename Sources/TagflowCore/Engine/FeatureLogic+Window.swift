@@ -232,8 +232,9 @@ extension FeatureLogic {
     /// event leaving the window. Each event leaving lowers such a figure by one at most, so it cannot fall
     /// below `threshold` before `figure - threshold + 1` events have left: exact for a plain count, an
     /// early (harmless) wake-up for the others. The summary must have been slid to `now`.
-    func windowMomentBelow(_ threshold: Double, _ s: WindowSummary, events: borrowing ProfileEvents, at now: EpochMillis) -> EpochMillis? {
+    func windowMomentBelow(_ threshold: Double, _ summary: WindowSummary?, events: borrowing ProfileEvents, at now: EpochMillis) -> EpochMillis? {
         if isRange { return nil }  // events enter range windows too
+        let s = summary ?? WindowSummary()
         let figure: Int
         switch function {
         case .count: figure = keySlot < 0 ? Int(s.count) : Int(s.tally.values.max() ?? 0)
@@ -270,6 +271,7 @@ extension FeatureLogic {
         return (Int(s.exit)..<end(s, events)).filter { events.has($0, bit) }.map { events.seqs[$0] }
     }
 
+    /// 1 when two consecutive events belong to different sessions (over 30 minutes apart).
     static func gap(_ a: EpochMillis, _ b: EpochMillis) -> Int {
         b - a > sessionGap ? 1 : 0
     }

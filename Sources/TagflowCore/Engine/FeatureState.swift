@@ -29,11 +29,12 @@ struct KeptEvent: Sendable {
     func precedes(_ other: KeptEvent) -> Bool { (timestamp, seq) < (other.timestamp, other.seq) }
 }
 
-/// What a profile keeps for one feature. Windowed aggregates (and all-time sessions and sequences) keep
-/// their matching events, pruned as the window slides; all-time aggregates keep a running summary; whether
-/// any event, or the latest one, is inside a sliding or calendar window needs only the latest event.
+/// What a profile keeps for one feature, besides windowed aggregates (which count the profile's shared
+/// events, ``ProfileEvents``): sequences and all-time sessions keep their matching events; all-time
+/// aggregates keep a running summary; whether any event, or the latest one, is inside a sliding or
+/// calendar window needs only the latest event.
 enum FeatureState: Sendable {
-    /// The matching events still inside (or yet to enter) the window, in time order, summarised.
+    /// A sequence's matching steps, or all-time sessions' events, in time order.
     case entries(EntryWindow)
     /// count / sum / avg / min / max / exists over all time.
     case running(count: Int, numbers: Int, sum: Double, min: Double, max: Double)
@@ -49,15 +50,8 @@ enum FeatureState: Sendable {
         case .trait, .identifier: return nil
         case .aggregate(let function):
             if spec.keepsLatestOnly { return nil }
-            if spec.window != .allTime || function == .sessions || function == .sequence {
-                let summary: EntryWindow.Summary = switch function {
-                case .sessions: .sessions
-                case .distinct, .top: .byValue
-                case .count where spec.per != nil, .sum where spec.per != nil: .byKey(sums: function == .sum)
-                default: .plain
-                }
-                return .entries(EntryWindow(
-                    summary: summary, keepsValues: !spec.property.isEmpty, keepsKeys: spec.per != nil || function == .sequence))
+            if function == .sessions || function == .sequence {
+                return .entries(EntryWindow(countsSessions: function == .sessions))
             }
             switch function {
             case .count where spec.per != nil, .sum where spec.per != nil, .distinct, .top: return .tally([:])
@@ -297,51 +291,14 @@ final class FeatureLogic {
         }
     }
 
-    /// For a plain count in a sliding or calendar window (which time can only lower), the moment the count
-    /// falls below `threshold`: `.max` if it is below already; nil for other features. The window must
-    /// have been slid to `now` (``value(_:at:until:)`` does).
-    func momentBelow(_ threshold: Double, in window: EntryWindow?, at now: EpochMillis) -> EpochMillis? {
-        guard case .aggregate(.count) = spec.kind, spec.per == nil else { return nil }
-        if case .range = spec.window { return nil }  // events enter range windows too
-        if spec.window == .allTime { return .max }
-        let count = window?.inWindow ?? 0
-        guard count >= Int(max(threshold, 0)), threshold > 0 else { return .max }
-        guard let window else { return .max }
-        switch spec.window {
-        case .sliding(let length):
-            // After the oldest (count - threshold + 1) events leave, threshold - 1 remain.
-            return window.times[window.head + count - Int(threshold)] + length
-        case .calendarDays, .thisWeek, .thisMonth:
-            return calendar.nextBoundary(of: spec.window, after: now)
-        default:
-            return nil
-        }
-    }
-
     private func aggregate(_ function: AggregateFunction, _ window: EntryWindow) -> RuleValue {
         let entries = window.window
         if entries.isEmpty { return emptyValue(function) }
         switch function {
-        case .count:
-            return .number(spec.per != nil ? window.tally.values.max() ?? 0 : Double(entries.count))
-        case .sum:
-            return .number(spec.per != nil ? window.tally.values.max() ?? 0 : window.numbers == 0 ? 0 : window.sum)
-        case .avg:
-            return window.numbers == 0 ? .null : .number(window.sum / Double(window.numbers))
-        case .min, .max:
-            let numbers = entries.lazy.compactMap { window.value($0).numberValue }
-            guard let extreme = function == .min ? numbers.min() : numbers.max() else { return .null }
-            return .number(extreme)
-        case .distinct, .top:
-            return tallyValue(function, window.tally)
-        case .first: return window.value(entries.lowerBound)
-        case .last: return window.value(entries.upperBound - 1)
-        case .firstTime: return .time(window.times[entries.lowerBound])
-        case .lastTime: return .time(window.times[entries.upperBound - 1])
-        case .exists: return .bool(true)
         case .sessions: return .number(Double(window.breaks + 1))
         case .sequence:
             return .bool(Self.sequenceCompletes(entries.map(window.entry), steps: spec.steps.count, within: spec.within))
+        default: return emptyValue(function)  // other aggregates keep no entries
         }
     }
 

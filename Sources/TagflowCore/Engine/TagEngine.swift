@@ -379,16 +379,9 @@ public final class TagEngine {
     }
 
     func momentBelow(_ threshold: Double, feature index: Int, of state: ProfileState, at moment: EpochMillis) -> EpochMillis? {
-        if logic[index].bit != nil {
-            guard let i = state.windowFeatures.firstIndex(of: Int32(index)) else {
-                return logic[index].momentBelow(threshold, in: nil, at: moment)
-            }
-            return logic[index].windowMomentBelow(threshold, state.windows[i], events: state.events, at: moment)
-        }
-        return state.withFeature(Int32(index), creating: false) { feature in
-            guard case .entries(let window)? = feature else { return logic[index].momentBelow(threshold, in: nil, at: moment) }
-            return logic[index].momentBelow(threshold, in: window, at: moment)
-        }
+        guard logic[index].bit != nil else { return nil }  // all-time and one-event features: not thresholds time lowers
+        let summary = state.windowFeatures.firstIndex(of: Int32(index)).map { state.windows[$0] }
+        return logic[index].windowMomentBelow(threshold, summary, events: state.events, at: moment)
     }
 
     func tagReference(_ index: Int, of state: ProfileState) -> RuleValue {
@@ -558,11 +551,8 @@ extension TagEngine {
             for (_, feature) in state.features {
                 switch feature {
                 case .entries(let w)?:
-                    out["windows", default: 0] += 1
-                    out["window_entries", default: 0] += w.window.count
-                    out["window_capacity", default: 0] += w.times.capacity
-                    out["window_tallies", default: 0] += w.tally.isEmpty ? 0 : 1
-                    out["window_tally_keys", default: 0] += w.tally.count
+                    out["step_lists", default: 0] += 1
+                    out["step_list_entries", default: 0] += w.times.count - w.head
                 case .running?: out["running", default: 0] += 1
                 case .extreme?: out["extremes", default: 0] += 1
                 case .tally(let t)?:
