@@ -121,8 +121,9 @@ extension Container {
                     }
                 }
             }
-            for i in 0..<Bitset.wordCount { count &+= o[i].nonzeroBitCount }
             initialized = Bitset.wordCount
+            let written = UnsafeBufferPointer(o)
+            count = HarleySeal.count { written.vector($0) }
         }
         return Bitset(words: out, cardinality: count)
     }
@@ -184,14 +185,12 @@ extension Container {
     static func wordCount(_ a: Bitset, _ b: Bitset, _ op: SetOperation) -> Int {
         a.words.withUnsafeBufferPointer { x in
             b.words.withUnsafeBufferPointer { y in
-                var count = 0
                 switch op {
-                case .and: for i in 0..<Bitset.wordCount { count &+= (x[i] & y[i]).nonzeroBitCount }
-                case .or: for i in 0..<Bitset.wordCount { count &+= (x[i] | y[i]).nonzeroBitCount }
-                case .xor: for i in 0..<Bitset.wordCount { count &+= (x[i] ^ y[i]).nonzeroBitCount }
-                case .andNot: for i in 0..<Bitset.wordCount { count &+= (x[i] & ~y[i]).nonzeroBitCount }
+                case .and: HarleySeal.count { x.vector($0) & y.vector($0) }
+                case .or: HarleySeal.count { x.vector($0) | y.vector($0) }
+                case .xor: HarleySeal.count { x.vector($0) ^ y.vector($0) }
+                case .andNot: HarleySeal.count { x.vector($0) & ~y.vector($0) }
                 }
-                return count
             }
         }
     }
