@@ -182,16 +182,17 @@ extension Container {
         return out
     }
 
+    /// The number of values of `op(a, b)`: the bits both have, counted; the rest follows from the
+    /// cardinalities.
     static func wordCount(_ a: Bitset, _ b: Bitset, _ op: SetOperation) -> Int {
-        a.words.withUnsafeBufferPointer { x in
-            b.words.withUnsafeBufferPointer { y in
-                switch op {
-                case .and: HarleySeal.count { x.vector($0) & y.vector($0) }
-                case .or: HarleySeal.count { x.vector($0) | y.vector($0) }
-                case .xor: HarleySeal.count { x.vector($0) ^ y.vector($0) }
-                case .andNot: HarleySeal.count { x.vector($0) & ~y.vector($0) }
-                }
-            }
+        let both = a.words.withUnsafeBufferPointer { x in
+            b.words.withUnsafeBufferPointer { y in HarleySeal.count { x.vector($0) & y.vector($0) } }
+        }
+        switch op {
+        case .and: return both
+        case .or: return a.cardinality + b.cardinality - both
+        case .xor: return a.cardinality + b.cardinality - 2 * both
+        case .andNot: return a.cardinality - both
         }
     }
 
