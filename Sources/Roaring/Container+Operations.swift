@@ -222,10 +222,15 @@ extension Container {
     private static func filter(_ array: [UInt16], _ bits: Bitset, keeping: Bool) -> [UInt16] {
         [UInt16](unsafeUninitializedCapacity: array.count) { out, initialized in
             bits.words.withUnsafeBufferPointer { w in
+                // Without a branch: every value is written, and kept by moving on past it or not (a coin
+                // toss of a branch would be mispredicted half the time).
+                let flip = keeping ? 0 : 1
                 var n = 0
-                for v in array where (w[Int(v >> 6)] >> UInt64(v & 63)) & 1 == (keeping ? 1 : 0) {
-                    out[n] = v
-                    n += 1
+                array.withUnsafeBufferPointer { values in
+                    for v in values {
+                        out[n] = v
+                        n &+= Int((w[Int(v >> 6)] >> UInt64(v & 63)) & 1) ^ flip
+                    }
                 }
                 initialized = n
             }
