@@ -235,8 +235,9 @@ public struct RoaringBitmap: Equatable, Sendable, Sequence, ExpressibleByArrayLi
 
     /// The intersection of all `bitmaps` (empty for none), smallest first so that it shrinks fast.
     public static func intersection(_ bitmaps: [RoaringBitmap]) -> RoaringBitmap {
-        guard var result = bitmaps.min(by: { $0.keys.count < $1.keys.count }) else { return RoaringBitmap() }
-        for bitmap in bitmaps.sorted(by: { $0.count < $1.count }) where !result.isEmpty {
+        let ordered = bitmaps.map { (count: $0.count, bitmap: $0) }.sorted { $0.count < $1.count }.map(\.bitmap)
+        guard var result = ordered.first else { return RoaringBitmap() }
+        for bitmap in ordered.dropFirst() where !result.isEmpty {
             result.formIntersection(bitmap)
         }
         return result
