@@ -83,7 +83,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RoaringTests",
-            dependencies: ["Roaring", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: ["Roaring", "TagflowCore", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: settings
         ),
         .testTarget(

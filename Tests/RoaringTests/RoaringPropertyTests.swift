@@ -1,4 +1,5 @@
 import PropertyBased
+import TagflowCore
 import Testing
 
 @testable import Roaring
@@ -99,19 +100,13 @@ import Testing
     }
 }
 
-/// SplitMix64, and sets of the three shapes bitmaps must handle.
+/// Sets of the three shapes bitmaps must handle, from a replayable seed.
 struct Random: RandomNumberGenerator {
-    var state: UInt64
+    var source: SplitMix64
 
-    init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { source = SplitMix64(seed: seed) }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { source.next() }
 
     mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
     mutating func chance(_ percent: Int) -> Bool { int(0...99) < percent }

@@ -211,8 +211,6 @@ public final class TagEngine {
         }
     }
 
-    var profilesInSlots: [ProfileState?] { profiles }
-
     /// Every profile the engine holds, in no particular order.
     public var profileIDsInEngine: [ProfileID] { Array(slots.keys) }
 
@@ -542,7 +540,7 @@ extension TagEngine {
     /// What the engine holds, counted: where its memory goes (for benchmarks).
     public var holdings: [String: Int] {
         var out: [String: Int] = ["profiles": profileCount]
-        for case let state? in profilesInSlots {
+        for case let state? in profiles {
             out["feature_slots", default: 0] += state.featureIndices.count
             out["tag_slots", default: 0] += state.tags.count
             out["shared_events", default: 0] += state.events.count

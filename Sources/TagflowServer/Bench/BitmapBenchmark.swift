@@ -35,7 +35,7 @@ public struct BitmapBenchmark: Sendable {
     ]
 
     public func run() throws -> JSONValue {
-        var random = SplitMix(seed: 7)
+        var random = SplitMix64(seed: 7)
         let started = ContinuousClock.now
         var bitmaps: [String: RoaringBitmap] = [:]
         var buildSeconds = 0.0
@@ -144,23 +144,12 @@ extension RoaringBitmap {
 }
 
 extension Duration {
+    /// The duration in seconds, as benchmarks report it.
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
-/// SplitMix64 for benchmark data.
-struct SplitMix {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+/// Profile ids for bitmap benchmarks.
+extension SplitMix64 {
     /// Each id of the universe with probability `density`, in order.
     mutating func sortedIDs(universe: Int, density: Double) -> [UInt32] {
         let threshold = UInt64(density * Double(UInt64.max))

@@ -47,7 +47,7 @@ public struct EngineBenchmark: Sendable {
         }
         changeCount += changes.count
         timeChanges += changes.lazy.filter { $0.cause == .time }.count
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.seconds
         // What the engine holds, not the benchmark's own buffers: those go back to the system first.
         rows = []
         changes = []

@@ -52,7 +52,7 @@ public struct IngestBenchmark: Sendable {
             let measured = try await drive(url: url + "/v1/batch", method: .POST, bodies: bodies)
             let writer = tagflow.queue.commitCounters
             let busy = writer.busy - writerBefore.busy
-            let busySeconds = Double(busy.components.seconds) + Double(busy.components.attoseconds) / 1e18
+            let busySeconds = busy.seconds
             let stats = try await tagflow.store.stats()
             guard stats.eventsAccepted == Int64(bodies.count * batchSize) else {
                 throw ConfigError("benchmark lost events: sent \(bodies.count * batchSize), stored \(stats.eventsAccepted)")
@@ -122,7 +122,7 @@ public struct IngestBenchmark: Sendable {
                             break
                         }
                         let elapsed = ContinuousClock.now - began
-                        mine.append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+                        mine.append(elapsed.seconds * 1000)
                     }
                     return mine
                 }
@@ -132,7 +132,7 @@ public struct IngestBenchmark: Sendable {
             return all.sorted()
         }
         let total = ContinuousClock.now - start
-        return Timing(seconds: Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18,
+        return Timing(seconds: total.seconds,
                       latencies: latencies)
     }
 
