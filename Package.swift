@@ -44,6 +44,7 @@ let package = Package(
             name: "TagflowStore",
             dependencies: [
                 "TagflowCore",
+                "Roaring",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -88,7 +89,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TagflowStoreTests",
-            dependencies: ["TagflowStore"],
+            dependencies: ["TagflowStore", "Roaring", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: settings
         ),
         .testTarget(

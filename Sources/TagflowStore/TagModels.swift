@@ -4,6 +4,9 @@ import TagflowCore
 public struct TagDefinitionRecord: Sendable, Codable, Equatable {
     public enum Status: String, Sendable, Codable {
         case active, disabled, deleted
+        /// A segment whose tag (or segment) was deleted or disabled: kept, out of service, until it is
+        /// edited or the tag comes back and it is enabled again.
+        case broken
     }
 
     public var id: String
@@ -20,12 +23,15 @@ public struct TagDefinitionRecord: Sendable, Codable, Equatable {
     public var author: String
     /// How many profiles have the tag now (active tags only).
     public var members: Int?
+    /// What is wrong with a broken segment.
+    public var problem: String?
 }
 
 /// What applying tag definitions does, or would do (a dry run).
 public struct TagPlan: Sendable, Codable, Equatable {
     public struct Entry: Sendable, Codable, Equatable {
-        /// `create`, `edit`, `disable`, `enable`, `delete` or `unchanged`.
+        /// `create`, `edit`, `disable`, `enable`, `delete`, `break` (a segment whose tag went away) or
+        /// `unchanged`.
         public var action: String
         public var tag: String
         /// The version the change makes (the current one when unchanged).

@@ -16,8 +16,10 @@ public struct TagHeader: Sendable, Hashable {
     public var category: TagCategory
     public var description: String
     public var owner: String
-    /// `boolean`, `cases` or `value`.
+    /// `boolean`, `cases`, `value` or `segment`.
     public var kind: String
+    /// The tags and segments its rule refers to (`tag.<id>`, `segment.<id>`).
+    public var references: [String]
 }
 
 /// Checks tag texts and compiles them into a ``TagSet``: names resolved, types checked, identical
@@ -63,7 +65,8 @@ public struct RuleCompiler {
                 id: syntax.id, displayName: syntax.displayName ?? syntax.id,
                 category: syntax.category.flatMap { TagCategory(rawValue: $0.name) ?? categoryAliases[$0.name] } ?? .behavior,
                 description: syntax.description ?? "", owner: syntax.owner ?? "",
-                kind: syntax.when != nil ? "boolean" : syntax.cases.isEmpty ? "value" : "cases")
+                kind: syntax.isSegment ? "segment" : syntax.when != nil ? "boolean" : syntax.cases.isEmpty ? "value" : "cases",
+                references: syntax.tagReferences)
         }
     }
 
@@ -112,6 +115,7 @@ public struct RuleCompiler {
     private var patterns: [RulePattern] = []
     private var tagOrder: [String: Int] = [:]
     private var tagKinds: [String: StaticType] = [:]
+    private var segmentIDs: Set<String> = []
     private var currentTag: String?
     private var currentFile: String?
 
@@ -146,6 +150,7 @@ public struct RuleCompiler {
             seen[syntax.id] = syntax.location
             unique.append((syntax, source))
             tagKinds[syntax.id] = syntax.when != nil ? .bool : syntax.cases.isEmpty ? .any : .string
+            if syntax.isSegment { segmentIDs.insert(syntax.id) }
         }
         let ordered = dependencyOrder(unique)
         for (index, item) in ordered.enumerated() { tagOrder[item.0.id] = index }
@@ -200,6 +205,18 @@ public struct RuleCompiler {
             }
         }
         if syntax.hasSyntaxErrors { return nil }
+        if syntax.isSegment {
+            for clause in ["category", "case", "else", "value"] {
+                guard let location = syntax.clauseLocations[clause] else { continue }
+                error("a segment is one condition: it has `when`, `description` and `owner`, not `\(clause)`",
+                      at: location, suggestion: clause == "category" ? "remove the line" : "write `when <condition>`")
+            }
+            if syntax.when == nil {
+                error("the segment has no condition: add `when <condition>`, such as `when tag.paid_30d and trait.city = \"上海\"`",
+                      at: syntax.location)
+                return nil
+            }
+        }
         let kinds = [syntax.when != nil, !syntax.cases.isEmpty, syntax.value != nil].filter { $0 }.count
         if kinds == 0 {
             error("the tag has no rule: add `when <condition>`, `case \"value\" when <condition>` lines, "
@@ -232,7 +249,7 @@ public struct RuleCompiler {
         guard errors == before, let rule else { return nil }
         return TagDefinition(
             id: syntax.id, displayName: syntax.displayName ?? syntax.id, category: category,
-            description: syntax.description ?? "", owner: syntax.owner ?? "", rule: rule,
+            description: syntax.description ?? "", owner: syntax.owner ?? "", rule: rule, isSegment: syntax.isSegment,
             source: Self.sourceText(of: syntax, in: source.text, among: syntaxes.filter { $0.1 == source }.map(\.0)))
     }
 
@@ -358,7 +375,7 @@ public struct RuleCompiler {
 
     private mutating func checkPath(_ path: [String], scope: Scope, at location: SourceLocation) -> Typed? {
         if scope == .event {
-            if path.count > 1, ["trait", "tag", "id"].contains(path[0]) {
+            if path.count > 1, ["trait", "tag", "segment", "id"].contains(path[0]) {
                 error("inside `where`, names are properties of the event; `\(path[0]).` cannot be used there",
                       at: location)
                 return nil
@@ -370,10 +387,18 @@ public struct RuleCompiler {
             return Typed(expr: .feature(intern(FeatureSpec(kind: .trait(Array(path.dropFirst()))))), type: .any)
         case "id" where path.count == 2:
             return Typed(expr: .feature(intern(FeatureSpec(kind: .identifier(path[1])))), type: .any)
-        case "tag" where path.count == 2:
+        case "tag" where path.count == 2, "segment" where path.count == 2:
+            let wantsSegment = path[0] == "segment"
+            let noun = wantsSegment ? "segment" : "tag"
             guard let index = tagOrder[path[1]], let type = tagKinds[path[1]] else {
-                let suggestion = closestMatch(to: path[1], in: tagKinds.keys)
-                error("unknown tag `\(path[1])`", at: location, suggestion: suggestion.map { "did you mean `tag.\($0)`?" })
+                let candidates = tagKinds.keys.filter { segmentIDs.contains($0) == wantsSegment }
+                let suggestion = closestMatch(to: path[1], in: candidates)
+                error("unknown \(noun) `\(path[1])`", at: location, suggestion: suggestion.map { "did you mean `\(noun).\($0)`?" })
+                return nil
+            }
+            guard segmentIDs.contains(path[1]) == wantsSegment else {
+                let other = wantsSegment ? "tag" : "segment"
+                error("`\(path[1])` is a \(other), not a \(noun)", at: location, suggestion: "write `\(other).\(path[1])`")
                 return nil
             }
             return Typed(expr: .tag(index), type: type)
@@ -381,7 +406,8 @@ public struct RuleCompiler {
             let name = path.joined(separator: ".")
             var suggestion: String?
             if path.count == 1, tagKinds[name] != nil {
-                suggestion = "to use the tag, write `tag.\(name)`"
+                let noun = segmentIDs.contains(name) ? "segment" : "tag"
+                suggestion = "to use the \(noun), write `\(noun).\(name)`"
             } else if path.count == 1, RuleParser.aggregateFunctions.contains(name) || ScalarFunction(rawValue: name) != nil {
                 suggestion = "`\(name)` is a function: write `\(name)(...)`"
             } else if path.count == 1, knownEvents?.contains(name) == true || RuleCompiler.builtInEvents.contains(name) {
@@ -541,7 +567,7 @@ extension TagSyntax {
         var ids: [String] = []
         func walk(_ e: ExprSyntax) {
             switch e.kind {
-            case .path(let path) where path.count == 2 && path[0] == "tag": ids.append(path[1])
+            case .path(let path) where path.count == 2 && (path[0] == "tag" || path[0] == "segment"): ids.append(path[1])
             case .list(let items): items.forEach(walk)
             case .call(_, let args): args.forEach(walk)
             case .windowed(let inner, _): walk(inner)

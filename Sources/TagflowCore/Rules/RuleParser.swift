@@ -7,8 +7,10 @@
 /// ```
 struct RuleParser {
     static let clauseKeywords: Set<String> = [
-        "tag", "category", "description", "owner", "when", "case", "else", "value",
+        "tag", "segment", "category", "description", "owner", "when", "case", "else", "value",
     ]
+    /// The words that start a definition.
+    static let definitionKeywords: Set<String> = ["tag", "segment"]
     static let aggregateFunctions: Set<String> = [
         "count", "sum", "avg", "min", "max", "distinct", "top", "first", "last", "first_time", "last_time",
         "exists", "sessions", "sequence",
@@ -45,25 +47,33 @@ struct RuleParser {
     private mutating func parseFile() -> [TagSyntax] {
         var tags: [TagSyntax] = []
         while token.kind != .end {
-            if token.isWord("tag") {
+            if startsDefinition {
                 if let tag = parseTag() { tags.append(tag) }
             } else {
-                report("expected `tag <id> \"display name\"` to start a tag, found \(token.spelling)")
-                repeat { skipToClause() } while token.kind != .end && !token.isWord("tag")
+                report("expected `tag <id> \"display name\"` (or `segment <id> ...`) to start a definition, found \(token.spelling)")
+                repeat { skipToClause() } while token.kind != .end && !startsDefinition
             }
         }
         return tags
     }
 
+    /// A `tag` or `segment` keyword at the start of a line (or of the text).
+    private var startsDefinition: Bool {
+        guard let word = token.word, Self.definitionKeywords.contains(word), !next.isSymbol(".") else { return false }
+        return token.startsLine || position == 0
+    }
+
     private mutating func parseTag() -> TagSyntax? {
         let start = token.location
+        let keyword = token.word ?? "tag"
         position += 1
         guard let id = token.word, !Self.clauseKeywords.contains(id) || !token.startsLine else {
-            report("expected the tag's id after `tag` (letters, digits and _), found \(token.spelling)")
+            report("expected the \(keyword)'s id after `\(keyword)` (letters, digits and _), found \(token.spelling)")
             skipToClause()
             return nil
         }
         var tag = TagSyntax(id: id, location: token.location)
+        tag.isSegment = keyword == "segment"
         currentTag = id
         defer { currentTag = nil }
         position += 1
@@ -71,8 +81,9 @@ struct RuleParser {
             tag.displayName = name
             position += 1
         }
-        while token.kind != .end, !token.isWord("tag") || !token.startsLine {
-            guard let keyword = token.word, Self.clauseKeywords.contains(keyword), keyword != "tag" else {
+        while token.kind != .end, !startsDefinition {
+            guard let keyword = token.word, Self.clauseKeywords.contains(keyword),
+                  !Self.definitionKeywords.contains(keyword) else {
                 report("expected a clause (category, description, owner, when, case, else or value), found \(token.spelling)")
                 skipToClause()
                 continue

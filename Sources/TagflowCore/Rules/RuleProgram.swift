@@ -228,6 +228,8 @@ public struct TagDefinition: Sendable, Hashable {
     public var description: String
     public var owner: String
     public var rule: TagRule
+    /// A segment (audience): a boolean tag written `segment <id>`, listed and served apart from tags.
+    public var isSegment = false
     /// The tag's text as written, kept for versions, diffs and the API.
     public var source: String
 }

@@ -2,6 +2,8 @@
 struct TagSyntax: Sendable {
     var id: String
     var location: SourceLocation
+    /// Written `segment <id>`: an audience, a condition over tags, traits and aggregates.
+    var isSegment = false
     var displayName: String?
     var category: (name: String, location: SourceLocation)?
     var description: String?
@@ -24,7 +26,7 @@ struct ExprSyntax: Sendable {
         case bool(Bool)
         case null
         case list([ExprSyntax])
-        /// `trait.city`, `tag.lifecycle`, `id.phone`, or an event property inside `where`.
+        /// `trait.city`, `tag.lifecycle`, `segment.leads`, `id.phone`, or an event property inside `where`.
         case path([String])
         /// A scalar function: `lower(x)`, `days_since(x)`.
         case call(String, [ExprSyntax])

@@ -14,7 +14,7 @@ extension SQLiteStore {
             try self.tagRuntime.withLock { runtime in
                 var changes: [TagChange] = []
                 runtime.engine.advance(to: now, changes: &changes)
-                try TagStateWriter.write(changes, clock: runtime.engine.now, db)
+                try runtime.record(changes, clock: runtime.engine.now, db)
                 return changes.count
             }
         }
@@ -39,18 +39,9 @@ extension SQLiteStore {
 // MARK: - Definitions
 
 extension SQLiteStore {
-    /// The latest version of every tag (deleted ones excluded), with member counts.
+    /// The latest version of every tag (deleted ones and segments excluded), with member counts.
     public func tagDefinitions() async throws -> [TagDefinitionRecord] {
-        try await pool.read { db in
-            let counts = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: """
-                SELECT tag_id, count(*) FROM tag_state GROUP BY tag_id
-                """).map { ($0[0] as String, $0[1] as Int) })
-            return try Row.fetchAll(db, sql: """
-                SELECT tag_id, version, source, status, created_at, author FROM tag_definitions d
-                WHERE version = (SELECT max(version) FROM tag_definitions WHERE tag_id = d.tag_id) AND status != 'deleted'
-                ORDER BY tag_id
-                """).map { try TagRuntime.record($0, members: counts[$0[0]] ?? 0) }
-        }
+        try definitions(segments: false)
     }
 
     /// Every version of one tag, newest first.

@@ -59,9 +59,7 @@ public final class SQLiteStore: Sendable {
     func reloadTags() throws {
         try pool.write { db in
             try self.tagRuntime.withLock { runtime in
-                let (loaded, corrections) = try TagRuntime.load(db, calendar: self.calendar, policy: self.policy)
-                try TagStateWriter.write(corrections, clock: loaded.engine.now, db)
-                runtime = loaded
+                runtime = try TagRuntime.load(db, calendar: self.calendar, policy: self.policy)
             }
         }
     }
@@ -99,6 +97,7 @@ extension SQLiteStore {
                         var receipts: [IngestReceipt] = []
                         for submission in submissions { receipts.append(try writer.write(submission, graph: &graph)) }
                         try writer.finish()
+                        try runtime.record(writer.tagChanges, clock: runtime.engine.now, db)
                         return receipts
                     }
                 }
@@ -227,9 +226,8 @@ struct IngestWriter {
             """, arguments: [time, eventSeq, survivor, loser, merge.via.type, merge.via.value])
     }
 
-    /// Adds the commit's counts to the global counters and writes the tag changes.
-    mutating func finish() throws {
-        try TagStateWriter.write(tagChanges, clock: engine.now, db)
+    /// Adds the commit's counts to the global counters.
+    func finish() throws {
         for (name, value) in [("events_accepted", accepted), ("events_deduplicated", deduplicated),
                               ("events_quarantined", quarantined)] where value > 0 {
             try db.execute(sql: """

@@ -22,7 +22,7 @@ struct TagPlanner {
         // Bring the live state up to `now` first: what time changed until now is real, plan or not.
         var timeChanges: [TagChange] = []
         runtime.engine.advance(to: now, changes: &timeChanges)
-        try TagStateWriter.write(timeChanges, clock: runtime.engine.now, db)
+        try runtime.record(timeChanges, clock: runtime.engine.now, db)
 
         let current = runtime.records
         var active = runtime.activeSources
@@ -42,9 +42,26 @@ struct TagPlanner {
             if case .disable = change, record.status == .disabled { return TagPlan(applied: false, diagnostics: [], entries: []) }
             requested[id] = { if case .delete = change { return "delete" } else { return "disable" } }()
             active[id] = nil
+            // Segments built on what goes away are kept and flagged broken, not refused nor left silently empty.
+            var gone: Set<String> = [id]
+            var grew = true
+            while grew {
+                grew = false
+                for (other, text) in active where current[other]?.kind == "segment" {
+                    guard let header = RuleCompiler.headers(in: text).first, header.references.contains(where: gone.contains) else {
+                        continue
+                    }
+                    gone.insert(other)
+                    active[other] = nil
+                    requested[other] = "break"
+                    grew = true
+                }
+            }
             sources = active.sorted { $0.key < $1.key }.map { RuleSource(name: "stored tag `\($0.key)`", text: $0.value) }
         case .enable(let id):
-            guard let record = current[id], record.status == .disabled else { throw TagError.unknownTag(id) }
+            guard let record = current[id], record.status == .disabled || record.status == .broken else {
+                throw TagError.unknownTag(id)
+            }
             requested[id] = "enable"
             active[id] = record.source
             sources = active.sorted { $0.key < $1.key }.map { RuleSource(name: "stored tag `\($0.key)`", text: $0.value) }
@@ -59,7 +76,7 @@ struct TagPlanner {
             let before = current[tag.id]
             if before == nil || before?.status == .deleted {
                 actions[tag.id] = "create"
-            } else if before?.status == .disabled {
+            } else if before?.status == .disabled || before?.status == .broken {
                 actions[tag.id] = "enable"
             } else {
                 actions[tag.id] = before?.source == tag.source ? "unchanged" : "edit"
@@ -108,6 +125,7 @@ struct TagPlanner {
             let status: TagDefinitionRecord.Status = switch entry.action {
             case "delete": .deleted
             case "disable": .disabled
+            case "break": .broken
             default: .active
             }
             let source = tagSet[entry.tag]?.source ?? current[entry.tag]?.source ?? ""
@@ -126,6 +144,8 @@ struct TagPlanner {
         }
         try TagStateWriter.write(changes, clock: candidate.now, db)
         runtime.engine = candidate
+        // Tags changed kind or went away: the bitmaps are rebuilt from the state just written.
+        runtime.index = try MembershipIndex.load(db, tagSet: tagSet)
         return plan
     }
 }

@@ -11,9 +11,17 @@ struct TagRuntime: @unchecked Sendable {
     var engine: TagEngine
     /// The latest version of every tag ever defined, deleted ones included.
     var records: [String: TagDefinitionRecord]
+    /// Who has each tag and segment, as bitmaps; moves with every change `record` writes.
+    var index: MembershipIndex
 
     static func empty(calendar: WorkspaceCalendar) -> TagRuntime {
-        TagRuntime(engine: TagEngine(tagSet: .empty, calendar: calendar), records: [:])
+        TagRuntime(engine: TagEngine(tagSet: .empty, calendar: calendar), records: [:], index: MembershipIndex(valuedTags: []))
+    }
+
+    /// Writes tag changes (current state and history) and applies them to the membership bitmaps.
+    mutating func record(_ changes: [TagChange], clock: EpochMillis, _ db: Database) throws {
+        try TagStateWriter.write(changes, clock: clock, db)
+        for change in changes { index.apply(change) }
     }
 
     /// The active tags' texts, by id.
@@ -23,10 +31,10 @@ struct TagRuntime: @unchecked Sendable {
 
     /// Loads the definitions, rebuilds the engine from the event log up to the stored tag clock, and
     /// restores when each stored tag value began. Differences between the rebuilt and the stored state
-    /// (there should be none) come back as changes to record.
+    /// (there should be none) are recorded as `recovery` changes.
     static func load(
         _ db: Database, calendar: WorkspaceCalendar, policy: IdentityPolicy
-    ) throws -> (TagRuntime, [TagChange]) {
+    ) throws -> TagRuntime {
         var records: [String: TagDefinitionRecord] = [:]
         for row in try Row.fetchAll(db, sql: """
             SELECT tag_id, version, source, status, created_at, author FROM tag_definitions d
@@ -56,7 +64,9 @@ struct TagRuntime: @unchecked Sendable {
                     profile: profile, tag: tag, old: before[tag]?.0, new: rebuilt[tag], at: engine.now, cause: .recovery))
             }
         }
-        return (TagRuntime(engine: engine, records: records), corrections)
+        var runtime = TagRuntime(engine: engine, records: records, index: try MembershipIndex.load(db, tagSet: tagSet))
+        try runtime.record(corrections, clock: engine.now, db)
+        return runtime
     }
 
     static func record(_ row: Row, members: Int? = nil) throws -> TagDefinitionRecord {
