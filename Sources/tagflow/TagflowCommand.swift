@@ -8,7 +8,7 @@ import TagflowStore
 struct TagflowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tagflow", abstract: "Tagflow: real-time user tagging platform (标签数据平台).",
-        subcommands: [Serve.self, Demo.self, Sources.self, Tags.self, Bench.self])
+        subcommands: [Serve.self, Demo.self, Sources.self, Tags.self, Segments.self, Bench.self])
 }
 
 struct ServerOptions: ParsableArguments {

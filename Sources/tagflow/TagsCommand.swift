@@ -41,7 +41,9 @@ struct Tags: AsyncParsableCommand {
             let (tagSet, diagnostics) = RuleCompiler.compile(files, knownEvents: known)
             for diagnostic in diagnostics { say(diagnostic.description) }
             guard let tagSet else { throw ExitCode(1) }
-            say("\(tagSet.tags.count) tags, \(tagSet.features.count) shared features, \(diagnostics.count) warnings")
+            let segments = tagSet.tags.filter(\.isSegment).count
+            say("\(tagSet.tags.count - segments) tags, \(segments) segments, \(tagSet.features.count) shared features, "
+                + "\(diagnostics.count) warnings")
         }
     }
 
@@ -118,7 +120,7 @@ struct Tags: AsyncParsableCommand {
             for d in diagnostics {
                 let file = d["file"]?.stringValue.map { $0 + ":" } ?? ""
                 say("\(file)\(d["line"]?.jsonString ?? "?"):\(d["column"]?.jsonString ?? "?"): \(d["severity"]?.stringValue ?? "error"): "
-                    + (d["tag"]?.stringValue.map { "in tag `\($0)`: " } ?? "") + (d["message"]?.stringValue ?? "")
+                    + (d["tag"]?.stringValue.map { "in `\($0)`: " } ?? "") + (d["message"]?.stringValue ?? "")
                     + (d["suggestion"]?.stringValue.map { " (\($0))" } ?? ""))
             }
         }

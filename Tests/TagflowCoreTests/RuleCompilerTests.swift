@@ -22,7 +22,43 @@ import Testing
         #expect(problem.message == "unknown event `veiw_item`")
         #expect(problem.suggestion == "did you mean `view_item`?")
         #expect(problem.tag == "a")
-        #expect(problem.description == "t.tags:2:14: error: in tag `a`: unknown event `veiw_item` (did you mean `view_item`?)")
+        #expect(problem.description == "t.tags:2:14: error: in `a`: unknown event `veiw_item` (did you mean `view_item`?)")
+    }
+
+    @Test func segmentsAreConditionsNamedApartFromTags() throws {
+        let problems = errors("""
+            tag paid
+              when exists(pay_order)
+            segment leads "线索"
+              category interest
+              value tag.paid
+            segment unpaid
+              when not tag.again
+            segment again
+              when segment.paid or tag.leads
+            """)
+
+        #expect(problems.map { "\($0.line):\($0.column) \($0.message)" } == [
+            "4:3 a segment is one condition: it has `when`, `description` and `owner`, not `category`",
+            "5:3 a segment is one condition: it has `when`, `description` and `owner`, not `value`",
+            "7:12 `again` is a segment, not a tag",
+            "9:8 `paid` is a tag, not a segment",
+            "9:24 `leads` is a segment, not a tag",
+        ])
+        #expect(problems.map(\.suggestion) == ["remove the line", "write `when <condition>`", "write `segment.again`",
+                                               "write `tag.paid`", "write `segment.leads`"])
+        let tagSet = try RuleCompiler.compileOrThrow([RuleSource(text: """
+            tag paid
+              when exists(pay_order)
+            segment unpaid "未付费"
+              when not tag.paid
+            segment unpaid_twice
+              when segment.unpaid and count(view_item) >= 2
+            """)])
+        #expect(tagSet.tags.map(\.isSegment) == [false, true, true])
+        #expect(RuleCompiler.headers(in: "segment unpaid\n  when not tag.paid").first?.kind == "segment")
+        #expect(tagSet.audiencePlan(of: "unpaid")?.tags == ["paid"])
+        #expect(tagSet.audiencePlan(of: "unpaid_twice") == nil)  // reads an aggregate: only the engine keeps it
     }
 
     @Test func anEventNobodyHasSentYetIsOnlyAWarning() {

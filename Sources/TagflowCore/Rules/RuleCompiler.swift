@@ -33,8 +33,11 @@ public struct RuleCompiler {
     /// - Parameter knownEvents: the event names received so far. A name that is not among them but close
     ///   to one is an error with a suggestion; one that is not close to any is a warning (the event may
     ///   simply not have been sent yet). `nil` skips the check.
+    /// - Parameter knownTraits: the trait keys profiles have so far, checked the same way.
     /// - Returns: the tag set, or `nil` when there are errors, and every diagnostic (errors and warnings).
-    public static func compile(_ sources: [RuleSource], knownEvents: Set<String>? = nil) -> (TagSet?, [RuleDiagnostic]) {
+    public static func compile(
+        _ sources: [RuleSource], knownEvents: Set<String>? = nil, knownTraits: Set<String>? = nil
+    ) -> (TagSet?, [RuleDiagnostic]) {
         var syntaxes: [(TagSyntax, RuleSource)] = []
         var diagnostics: [RuleDiagnostic] = []
         for source in sources {
@@ -42,7 +45,7 @@ public struct RuleCompiler {
             diagnostics += problems.map { var d = $0; d.file = source.name; return d }
             syntaxes += tags.map { ($0, source) }
         }
-        var compiler = RuleCompiler(syntaxes: syntaxes, knownEvents: knownEvents)
+        var compiler = RuleCompiler(syntaxes: syntaxes, knownEvents: knownEvents, knownTraits: knownTraits)
         let tagSet = compiler.compileAll()
         diagnostics += compiler.diagnostics
         diagnostics.sort { ($0.file ?? "", $0.line, $0.column) < ($1.file ?? "", $1.line, $1.column) }
@@ -109,6 +112,7 @@ public struct RuleCompiler {
 
     private let syntaxes: [(TagSyntax, RuleSource)]
     private let knownEvents: Set<String>?
+    private let knownTraits: Set<String>?
     private var diagnostics: [RuleDiagnostic] = []
     private var features: [FeatureSpec] = []
     private var featureIndex: [FeatureSpec: Int] = [:]
@@ -119,9 +123,10 @@ public struct RuleCompiler {
     private var currentTag: String?
     private var currentFile: String?
 
-    private init(syntaxes: [(TagSyntax, RuleSource)], knownEvents: Set<String>?) {
+    private init(syntaxes: [(TagSyntax, RuleSource)], knownEvents: Set<String>?, knownTraits: Set<String>?) {
         self.syntaxes = syntaxes
         self.knownEvents = knownEvents
+        self.knownTraits = knownTraits
     }
 
     private mutating func error(_ message: String, at location: SourceLocation, suggestion: String? = nil) {
@@ -206,11 +211,14 @@ public struct RuleCompiler {
         }
         if syntax.hasSyntaxErrors { return nil }
         if syntax.isSegment {
+            var refused = false
             for clause in ["category", "case", "else", "value"] {
                 guard let location = syntax.clauseLocations[clause] else { continue }
                 error("a segment is one condition: it has `when`, `description` and `owner`, not `\(clause)`",
                       at: location, suggestion: clause == "category" ? "remove the line" : "write `when <condition>`")
+                refused = true
             }
+            if refused { return nil }
             if syntax.when == nil {
                 error("the segment has no condition: add `when <condition>`, such as `when tag.paid_30d and trait.city = \"上海\"`",
                       at: syntax.location)
@@ -384,6 +392,13 @@ public struct RuleCompiler {
         }
         switch path[0] {
         case "trait" where path.count > 1:
+            if let knownTraits, !knownTraits.contains(path[1]) {
+                if let suggestion = closestMatch(to: path[1], in: knownTraits) {
+                    error("unknown trait `\(path[1])`", at: location, suggestion: "did you mean `trait.\(suggestion)`?")
+                } else {
+                    warning("no profile has a `\(path[1])` trait yet", at: location)
+                }
+            }
             return Typed(expr: .feature(intern(FeatureSpec(kind: .trait(Array(path.dropFirst()))))), type: .any)
         case "id" where path.count == 2:
             return Typed(expr: .feature(intern(FeatureSpec(kind: .identifier(path[1])))), type: .any)

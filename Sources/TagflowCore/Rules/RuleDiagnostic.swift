@@ -8,7 +8,7 @@ public struct RuleDiagnostic: Sendable, Hashable, Codable, CustomStringConvertib
     }
 
     public var severity: Severity
-    /// The tag the problem is in, when it is inside one.
+    /// The tag or segment the problem is in, when it is inside one.
     public var tag: String?
     /// The file the text came from, when it came from one.
     public var file: String?
@@ -35,7 +35,7 @@ public struct RuleDiagnostic: Sendable, Hashable, Codable, CustomStringConvertib
     /// `file:3:14: error: unknown event `veiw_item` (did you mean `view_item`?)`
     public var description: String {
         var text = (file.map { $0 + ":" } ?? "") + "\(line):\(column): \(severity.rawValue): "
-        if let tag { text += "in tag `\(tag)`: " }
+        if let tag { text += "in `\(tag)`: " }
         text += message
         if let suggestion { text += " (\(suggestion))" }
         return text

@@ -34,6 +34,7 @@ struct AdminRoutes: Sendable {
         let api = router.group("api").add(middleware: AdminAuthMiddleware(store: store))
 
         TagRoutes(store: store).register(on: api)
+        SegmentRoutes(store: store).register(on: api)
 
         api.get("stats") { _, _ in
             let stats = try await store.stats()

@@ -37,6 +37,19 @@ public struct AdminClient: Sendable {
         return value
     }
 
+    /// Sends a GET and hands the answer's body to `write` piece by piece as it arrives (exports).
+    public func download(_ path: String, _ write: (ByteBuffer) throws -> Void) async throws {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        let response = try await HTTPClient.shared.execute(request, timeout: .hours(1))
+        guard (200..<300).contains(response.status.code) else {
+            let value = (try? JSONParser.parse(Array(buffer: try await response.body.collect(upTo: 1 << 20)))) ?? .null
+            throw Failure(status: Int(response.status.code), body: value,
+                          description: "GET \(path) answered \(response.status.code): \(value["message"]?.stringValue ?? value.jsonString)")
+        }
+        for try await piece in response.body { try write(piece) }
+    }
+
     /// A non-2xx answer: its status and JSON body (a tag plan's diagnostics, an error's message).
     public struct Failure: Error, CustomStringConvertible {
         public var status: Int

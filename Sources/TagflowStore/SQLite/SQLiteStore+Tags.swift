@@ -68,12 +68,15 @@ extension SQLiteStore {
     }
 
     /// The event names received so far, for the rule checker's suggestions.
-    public func knownEventNames() throws -> Set<String> {
-        try pool.read { db in
-            Set(try String.fetchAll(db, sql: """
-                SELECT DISTINCT CASE type WHEN 'track' THEN name ELSE type END FROM events WHERE name IS NOT NULL OR type != 'track'
-                """))
-        }
+    static func knownEventNames(_ db: Database) throws -> Set<String> {
+        Set(try String.fetchAll(db, sql: """
+            SELECT DISTINCT CASE type WHEN 'track' THEN name ELSE type END FROM events WHERE name IS NOT NULL OR type != 'track'
+            """))
+    }
+
+    /// The trait keys profiles have, for the rule checker's suggestions.
+    static func knownTraitKeys(_ db: Database) throws -> Set<String> {
+        Set(try String.fetchAll(db, sql: "SELECT DISTINCT key FROM traits"))
     }
 
     /// Checks a change to the tag definitions and works out what it does: which tags are created, edited,
@@ -81,10 +84,9 @@ extension SQLiteStore {
     /// `apply`, it also does it: new versions and the audit log are written, tag state is back-filled, and
     /// every gain and loss is recorded as a `definition` change — all in one transaction.
     public func planTags(_ change: TagDefinitionChange, actor: String, now: EpochMillis, apply: Bool) throws -> TagPlan {
-        let known = try knownEventNames()
-        return try pool.write { db in
+        try pool.write { db in
             try self.tagRuntime.withLock { runtime in
-                try TagPlanner(db: db, runtime: runtime, calendar: self.calendar, policy: self.policy, knownEvents: known)
+                try TagPlanner(db: db, calendar: self.calendar, policy: self.policy)
                     .plan(change, actor: actor, now: now, apply: apply, into: &runtime)
             }
         }

@@ -8,12 +8,14 @@ struct TagPlanner {
     let calendar: WorkspaceCalendar
     let policy: IdentityPolicy
     let knownEvents: Set<String>
+    let knownTraits: Set<String>
 
-    init(db: Database, runtime: TagRuntime, calendar: WorkspaceCalendar, policy: IdentityPolicy, knownEvents: Set<String>) {
+    init(db: Database, calendar: WorkspaceCalendar, policy: IdentityPolicy) throws {
         self.db = db
         self.calendar = calendar
         self.policy = policy
-        self.knownEvents = knownEvents
+        knownEvents = try SQLiteStore.knownEventNames(db)
+        knownTraits = try SQLiteStore.knownTraitKeys(db)
     }
 
     func plan(
@@ -36,7 +38,7 @@ struct TagPlanner {
                 active = [:]
             }
             sources = texts + active.filter { !defined.contains($0.key) }.sorted { $0.key < $1.key }
-                .map { RuleSource(name: "stored tag `\($0.key)`", text: $0.value) }
+                .map { TagRuntime.storedSource($0.key, $0.value) }
         case .disable(let id), .delete(let id):
             guard let record = current[id], record.status != .deleted else { throw TagError.unknownTag(id) }
             if case .disable = change, record.status == .disabled { return TagPlan(applied: false, diagnostics: [], entries: []) }
@@ -57,17 +59,18 @@ struct TagPlanner {
                     grew = true
                 }
             }
-            sources = active.sorted { $0.key < $1.key }.map { RuleSource(name: "stored tag `\($0.key)`", text: $0.value) }
+            sources = active.sorted { $0.key < $1.key }.map { TagRuntime.storedSource($0.key, $0.value) }
         case .enable(let id):
             guard let record = current[id], record.status == .disabled || record.status == .broken else {
                 throw TagError.unknownTag(id)
             }
             requested[id] = "enable"
             active[id] = record.source
-            sources = active.sorted { $0.key < $1.key }.map { RuleSource(name: "stored tag `\($0.key)`", text: $0.value) }
+            sources = active.sorted { $0.key < $1.key }.map { TagRuntime.storedSource($0.key, $0.value) }
         }
 
-        let (compiled, diagnostics) = RuleCompiler.compile(sources, knownEvents: knownEvents)
+        let (compiled, all) = RuleCompiler.compile(sources, knownEvents: knownEvents, knownTraits: knownTraits)
+        let diagnostics = TagRuntime.relevant(all)
         guard let tagSet = compiled else { return TagPlan(applied: false, diagnostics: diagnostics, entries: []) }
 
         // What each tag's change is.

@@ -24,6 +24,17 @@ struct TagRuntime: @unchecked Sendable {
         for change in changes { index.apply(change) }
     }
 
+    /// A stored definition, compiled beside the texts of a change; its diagnostics name it.
+    static func storedSource(_ id: String, _ text: String) -> RuleSource {
+        RuleSource(name: "stored definition `\(id)`", text: text)
+    }
+
+    /// The diagnostics a change should show: every error, and the warnings of the texts submitted (a stored
+    /// definition's warnings were shown when it was saved).
+    static func relevant(_ diagnostics: [RuleDiagnostic]) -> [RuleDiagnostic] {
+        diagnostics.filter { $0.severity == .error || !($0.file ?? "").hasPrefix("stored definition `") }
+    }
+
     /// The active tags' texts, by id.
     var activeSources: [String: String] {
         records.values.filter { $0.status == .active }.reduce(into: [:]) { $0[$1.id] = $1.source }

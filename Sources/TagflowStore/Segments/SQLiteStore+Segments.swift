@@ -75,6 +75,9 @@ extension SQLiteStore {
         }
     }
 
+    /// The tag or segment a name (`id` or `id=value`) is about.
+    public static func tagID(in name: String) -> String { splitValue(name)?.0 ?? name }
+
     private static func splitValue(_ name: String) -> (String, String)? {
         guard let equals = name.firstIndex(of: "=") else { return nil }
         return (String(name[..<equals]), String(name[name.index(after: equals)...]))
@@ -90,27 +93,12 @@ extension SQLiteStore {
             numbers.append(number)
             position += 1
         }
-        return try describe(numbers, of: Self.splitValue(name)?.0 ?? name)
+        return try describe(numbers, of: Self.tagID(in: name))
     }
 
-    /// Every member of a tag or segment, in batches, as they are now (the bitmap is taken once, at the start).
-    public func forEachMember(of name: String, batch: Int = 1000, _ body: ([SegmentMember]) throws -> Void) throws {
-        let bitmap = try membership(of: name)
-        let tag = Self.splitValue(name)?.0 ?? name
-        var numbers: [UInt32] = []
-        numbers.reserveCapacity(batch)
-        for number in bitmap {
-            numbers.append(number)
-            if numbers.count == batch {
-                try body(try describe(numbers, of: tag))
-                numbers.removeAll(keepingCapacity: true)
-            }
-        }
-        if !numbers.isEmpty { try body(try describe(numbers, of: tag)) }
-    }
-
-    /// The members' identifiers and since when they have the tag.
-    private func describe(_ numbers: [UInt32], of tag: String) throws -> [SegmentMember] {
+    /// Profiles (by number, from ``membership(of:)``) with their identifiers and since when they have the
+    /// tag or are in the segment `tag`.
+    public func describe(_ numbers: [UInt32], of tag: String) throws -> [SegmentMember] {
         guard !numbers.isEmpty else { return [] }
         let list = numbers.map(String.init).joined(separator: ",")
         return try pool.read { db in
@@ -269,10 +257,13 @@ extension SQLiteStore {
         guard headers.count == 1, header.kind == "segment" else { throw SegmentError.notASegment(header.id) }
         let (sources, current) = tagRuntime.withLock { runtime in
             let others = runtime.activeSources.filter { $0.key != header.id }.sorted { $0.key < $1.key }
-                .map { RuleSource(name: "stored tag `\($0.key)`", text: $0.value) }
+                .map { TagRuntime.storedSource($0.key, $0.value) }
             return (others, runtime.index.members(of: header.id))
         }
-        let (tagSet, diagnostics) = RuleCompiler.compile(sources + [RuleSource(name: nil, text: source)], knownEvents: try knownEventNames())
+        let (events, traits) = try pool.read { db in (try Self.knownEventNames(db), try Self.knownTraitKeys(db)) }
+        let (tagSet, all) = RuleCompiler.compile(
+            sources + [RuleSource(name: nil, text: source)], knownEvents: events, knownTraits: traits)
+        let diagnostics = TagRuntime.relevant(all)
         guard let tagSet else { return SegmentPreview(method: "none", diagnostics: diagnostics, size: 0, gained: 0, lost: 0, sample: []) }
         if let plan = tagSet.audiencePlan(of: header.id) {
             let index = tagRuntime.withLock { $0.index }
