@@ -205,13 +205,16 @@ import Testing
             let unknown = try await client.execute(uri: "/api/overlap?names=paid,nope", method: .get, headers: .admin)
             #expect(unknown.status == .notFound)
 
-            // viewer and browsed hold the same people; nobody has `never`; everybody has `viewer` and `stage`.
+            // viewer and browsed hold the same people; nobody has `never`; everybody has `viewer`.
             let governance = try await client.admin("/api/tags/governance")
             let findings = arrayOf(governance["findings"])
             #expect(findings.contains { $0["kind"] == "near_duplicate" && $0["tags"] == ["browsed", "viewer"] })
             #expect(findings.contains { $0["kind"] == "nobody" && $0["tags"] == ["never"] })
             #expect(findings.contains { $0["kind"] == "everybody" && $0["tags"] == ["viewer"] })
             #expect(!findings.contains { $0["tags"] == ["leads"] })  // segments are not tags
+            // A valued tag takes part value by value: `stage=paid` holds exactly the `paid` people.
+            #expect(findings.contains { $0["kind"] == "near_duplicate" && $0["tags"] == ["paid", "stage=paid"] })
+            #expect(arrayOf(governance["tags"]).contains("stage=browsing") && !arrayOf(governance["tags"]).contains("stage"))
             #expect(governance["profiles"] == 4)
             #expect(arrayOf(governance["tags"]).count == arrayOf(governance["both"]).count)
         }

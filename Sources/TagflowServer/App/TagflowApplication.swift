@@ -119,7 +119,7 @@ public func applyTagFiles(in directory: String, to store: SQLiteStore, actor: St
         throw ConfigError("the tag files in \(directory) have errors:\n" + plan.diagnostics.map(\.description).joined(separator: "\n"))
     }
     for entry in plan.entries where entry.action != "unchanged" {
-        logger.info("tag \(entry.tag): \(entry.action) v\(entry.version), \(entry.membersAfter) members")
+        logger.info("\(entry.tag): \(entry.action) v\(entry.version), \(entry.membersAfter) members")
     }
 }
 

@@ -157,40 +157,53 @@ extension SQLiteStore {
 
     /// The overlap of every pair of active tags (segments excluded), flagging near-duplicates (Jaccard at or
     /// above `jaccard`), tags nobody has, and tags (nearly) everybody has (at least `coverage` of the profiles).
-    public func tagGovernance(jaccard threshold: Double = 0.9, coverage: Double = 0.99) throws -> TagGovernance {
+    /// A valued tag takes part value by value (`lifecycle=沉睡`), since most profiles have some value of it;
+    /// one with more than `maxValues` values takes part as a whole and is not flagged for coverage.
+    public func tagGovernance(jaccard threshold: Double = 0.9, coverage: Double = 0.99, maxValues: Int = 50) throws -> TagGovernance {
         let profiles = try pool.read { db in
             try Int.fetchOne(db, sql: "SELECT count(*) FROM profiles WHERE merged_into IS NULL") ?? 0
         }
-        let (tags, bitmaps) = tagRuntime.withLock { runtime in
+        // Each entry: its name, its members, and whether holding it for (nearly) everybody is suspect.
+        let entries: [(name: String, members: RoaringBitmap, coverageMatters: Bool)] = tagRuntime.withLock { runtime in
             let tags = runtime.records.values.filter { $0.status == .active && $0.kind != "segment" }.map(\.id).sorted()
-            return (tags, tags.map { runtime.index.members(of: $0) })
+            return tags.flatMap { tag -> [(String, RoaringBitmap, Bool)] in
+                let values = runtime.index.values(of: tag)
+                guard runtime.index.valuedTags.contains(tag), !values.isEmpty else {
+                    return [(tag, runtime.index.members(of: tag), !runtime.index.valuedTags.contains(tag))]
+                }
+                guard values.count <= maxValues else { return [(tag, runtime.index.members(of: tag), false)] }
+                return values.map { key, bitmap in
+                    let value = (try? JSONParser.parse(key)).map { $0.stringValue ?? $0.jsonString } ?? key
+                    return ("\(tag)=\(value)", bitmap, true)
+                }.sorted { $0.0 < $1.0 }
+            }
         }
-        let members = bitmaps.map(\.count)
-        var both = [[Int]](repeating: [Int](repeating: 0, count: tags.count), count: tags.count)
+        let members = entries.map(\.members.count)
+        var both = [[Int]](repeating: [Int](repeating: 0, count: entries.count), count: entries.count)
         var findings: [TagGovernance.Finding] = []
-        for i in tags.indices {
+        for (i, entry) in entries.enumerated() {
             both[i][i] = members[i]
             if members[i] == 0 {
-                findings.append(.init(kind: "nobody", tags: [tags[i]], detail: "no profile has `\(tags[i])`"))
-            } else if profiles > 0, Double(members[i]) >= coverage * Double(profiles) {
+                findings.append(.init(kind: "nobody", tags: [entry.name], detail: "no profile has `\(entry.name)`"))
+            } else if entry.coverageMatters, profiles > 0, Double(members[i]) >= coverage * Double(profiles) {
                 let share = (1000 * Double(members[i]) / Double(profiles)).rounded() / 10
-                findings.append(.init(kind: "everybody", tags: [tags[i]],
-                                      detail: "\(members[i]) of \(profiles) profiles (\(share) %) have `\(tags[i])`"))
+                findings.append(.init(kind: "everybody", tags: [entry.name],
+                                      detail: "\(members[i]) of \(profiles) profiles (\(share) %) have `\(entry.name)`"))
             }
-            for j in tags.indices where j > i {
-                let count = bitmaps[i].intersectionCount(bitmaps[j])
+            for j in entries.indices where j > i {
+                let count = entry.members.intersectionCount(entries[j].members)
                 both[i][j] = count
                 both[j][i] = count
                 let either = members[i] + members[j] - count
                 let index = either == 0 ? 0 : Double(count) / Double(either)
                 if either > 0, index >= threshold {
                     let rounded = (index * 1000).rounded() / 1000
-                    findings.append(.init(kind: "near_duplicate", tags: [tags[i], tags[j]], detail:
-                        "`\(tags[i])` and `\(tags[j])`: Jaccard \(rounded) (\(count) in both, \(either) in either)"))
+                    findings.append(.init(kind: "near_duplicate", tags: [entry.name, entries[j].name], detail:
+                        "`\(entry.name)` and `\(entries[j].name)`: Jaccard \(rounded) (\(count) in both, \(either) in either)"))
                 }
             }
         }
-        return TagGovernance(profiles: profiles, tags: tags, members: members, both: both, findings: findings)
+        return TagGovernance(profiles: profiles, tags: entries.map(\.name), members: members, both: both, findings: findings)
     }
 }
 

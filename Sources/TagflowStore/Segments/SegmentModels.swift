@@ -66,6 +66,7 @@ public struct TagGovernance: Sendable, Codable, Equatable {
     }
 
     public var profiles: Int
+    /// Boolean tags by id, valued tags value by value (`lifecycle=沉睡`).
     public var tags: [String]
     /// `members[i]`: how many profiles have `tags[i]`.
     public var members: [Int]
