@@ -54,7 +54,7 @@ public struct RuleError: Error, Sendable, CustomStringConvertible {
 }
 
 /// The known word closest to a misspelt one, if one is close enough to be a likely typo.
-func closestMatch(to word: String, in candidates: some Sequence<String>) -> String? {
+public func closestMatch(to word: String, in candidates: some Sequence<String>) -> String? {
     let lowered = word.lowercased()
     var best: (candidate: String, rank: (Int, Int, String))?
     for candidate in candidates {

@@ -29,12 +29,14 @@ struct AdminRoutes: Sendable {
     let store: SQLiteStore
     let queue: IngestQueue
     let normalizer: MessageNormalizer
+    let sender: WebhookSender
 
     func register(on router: Router<BasicRequestContext>) {
         let api = router.group("api").add(middleware: AdminAuthMiddleware(store: store))
 
         TagRoutes(store: store).register(on: api)
         SegmentRoutes(store: store).register(on: api)
+        DeliveryRoutes(store: store, sender: sender).register(on: api)
 
         api.get("stats") { _, _ in
             let stats = try await store.stats()

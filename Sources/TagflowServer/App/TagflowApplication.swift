@@ -94,12 +94,14 @@ public func makeTagflow(
                  body: .init(byteBuffer: ByteBuffer(string: ConsolePage.html)))
     }
     CollectRoutes(store: store, queue: queue, normalizer: normalizer).register(on: router)
-    AdminRoutes(store: store, queue: queue, normalizer: normalizer).register(on: router)
+    let sender = WebhookSender(client: WebhookSender.makeClient(), allowPrivate: config.allowPrivateDestinations)
+    AdminRoutes(store: store, queue: queue, normalizer: normalizer, sender: sender).register(on: router)
 
     let application = Application(
         router: router,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "tagflow"),
-        services: [queue, TagClock(store: store, logger: logger)],
+        services: [queue, TagClock(store: store, logger: logger),
+                   Dispatcher(store: store, sender: sender, policy: config.retryPolicy, logger: logger)],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? config.port
             portContinuation.yield(port)

@@ -33,6 +33,12 @@ public struct TagflowConfig: Sendable, Codable, Equatable {
     public var timeZone = WorkspaceCalendar.defaultTimeZoneID
     /// A directory of `.tags` files applied at start (tags created or edited; none deleted).
     public var tagsDirectory: String?
+    /// Lets destinations be on private, loopback and link-local addresses (off: webhooks only go out).
+    public var allowPrivateDestinations = false
+    /// Waits between delivery attempts, in milliseconds (default: Standard Webhooks' 5 s … 24 h, ten attempts).
+    public var deliveryRetryWaitsMs: [Int64]?
+    /// A message older than this many milliseconds is dead-lettered at its next failure (default: 3 days).
+    public var deliveryMaxAgeMs: Int64?
 
     public init() {}
 
@@ -57,6 +63,9 @@ public struct TagflowConfig: Sendable, Codable, Equatable {
         blockedIdentifierValues = try c.decodeIfPresent([String].self, forKey: .blockedIdentifierValues)
         timeZone = try c.decodeIfPresent(String.self, forKey: .timeZone) ?? defaults.timeZone
         tagsDirectory = try c.decodeIfPresent(String.self, forKey: .tagsDirectory)
+        allowPrivateDestinations = try c.decodeIfPresent(Bool.self, forKey: .allowPrivateDestinations) ?? false
+        deliveryRetryWaitsMs = try c.decodeIfPresent([Int64].self, forKey: .deliveryRetryWaitsMs)
+        deliveryMaxAgeMs = try c.decodeIfPresent(Int64.self, forKey: .deliveryMaxAgeMs)
     }
 
     /// Reads a JSON config file; unknown keys are an error so that typos do not pass silently.
@@ -92,6 +101,11 @@ public struct TagflowConfig: Sendable, Codable, Equatable {
                      futureTolerance: EpochMillis(futureToleranceSeconds) * 1000)
     }
 
+    var retryPolicy: RetryPolicy {
+        RetryPolicy(waitsMs: deliveryRetryWaitsMs ?? RetryPolicy.standard.waitsMs,
+                    maxAgeMs: deliveryMaxAgeMs ?? RetryPolicy.standard.maxAgeMs)
+    }
+
     var identityPolicy: IdentityPolicy {
         var policy = IdentityPolicy.standard
         policy.limits.merge(identityLimits ?? [:]) { $1 }
@@ -103,7 +117,8 @@ public struct TagflowConfig: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case dataDirectory, host, port, durability, maxEventBytes, maxRequestBytes, maxBatchEvents,
              futureToleranceSeconds, ingestQueueCapacity, maxEventsPerCommit, adminToken, writeKey, identityLimits,
-             identityPriorities, blockedIdentifierValues, timeZone, tagsDirectory
+             identityPriorities, blockedIdentifierValues, timeZone, tagsDirectory, allowPrivateDestinations,
+             deliveryRetryWaitsMs, deliveryMaxAgeMs
     }
 }
 

@@ -63,6 +63,31 @@ enum SQLiteSchema {
                 CREATE INDEX tag_history_tag ON tag_history(tag_id, id);
                 """)
         }
+        migrator.registerMigration("v3-delivery") { db in
+            try db.execute(sql: """
+                CREATE TABLE destinations(
+                    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, url TEXT NOT NULL, headers TEXT NOT NULL,
+                    secret TEXT NOT NULL, previous_secret TEXT, previous_secret_until INTEGER,
+                    timeout_ms INTEGER NOT NULL, status TEXT NOT NULL, status_reason TEXT,
+                    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+                CREATE TABLE automations(
+                    id INTEGER PRIMARY KEY, name TEXT NOT NULL, trigger TEXT NOT NULL, destination_id INTEGER NOT NULL,
+                    enabled INTEGER NOT NULL, created_at INTEGER NOT NULL);
+                CREATE TABLE outbox(
+                    id INTEGER PRIMARY KEY, destination_id INTEGER NOT NULL, profile_id INTEGER NOT NULL,
+                    automation_id INTEGER, type TEXT NOT NULL, body TEXT NOT NULL, created_at INTEGER NOT NULL,
+                    status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at INTEGER NOT NULL, last_status INTEGER, last_error TEXT, finished_at INTEGER);
+                CREATE INDEX outbox_queue ON outbox(destination_id, profile_id, id) WHERE status = 'pending';
+                CREATE INDEX outbox_due ON outbox(next_attempt_at, id) WHERE status = 'pending';
+                CREATE INDEX outbox_dead ON outbox(destination_id, id) WHERE status = 'dead';
+                CREATE TABLE delivery_attempts(
+                    id INTEGER PRIMARY KEY, outbox_id INTEGER NOT NULL, destination_id INTEGER NOT NULL,
+                    attempt INTEGER NOT NULL, at INTEGER NOT NULL, status INTEGER, latency_ms INTEGER NOT NULL, error TEXT);
+                CREATE INDEX delivery_attempts_destination ON delivery_attempts(destination_id, id);
+                CREATE INDEX delivery_attempts_outbox ON delivery_attempts(outbox_id, id);
+                """)
+        }
         return migrator
     }
 }

@@ -10,6 +10,7 @@ extension SQLiteStore {
     @discardableResult
     public func advanceTags(to now: EpochMillis) throws -> Int {
         guard let due = nextTagDue, due <= now else { return 0 }
+        defer { announceOutbox() }
         return try pool.write { db in
             try self.tagRuntime.withLock { runtime in
                 var changes: [TagChange] = []
@@ -84,7 +85,8 @@ extension SQLiteStore {
     /// `apply`, it also does it: new versions and the audit log are written, tag state is back-filled, and
     /// every gain and loss is recorded as a `definition` change — all in one transaction.
     public func planTags(_ change: TagDefinitionChange, actor: String, now: EpochMillis, apply: Bool) throws -> TagPlan {
-        try pool.write { db in
+        defer { announceOutbox() }
+        return try pool.write { db in
             try self.tagRuntime.withLock { runtime in
                 try TagPlanner(db: db, calendar: self.calendar, policy: self.policy)
                     .plan(change, actor: actor, now: now, apply: apply, into: &runtime)

@@ -24,6 +24,8 @@ public final class SQLiteStore: Sendable {
     let policy: IdentityPolicy
     /// The tag engine and the definitions in force.
     let tagRuntime: Mutex<TagRuntime>
+    /// Moves on every commit that put messages in the outbox: the dispatcher watches it.
+    public let outboxCommits = Atomic<Int>(0)
     /// Calendar windows (`today`, `this month`) follow this time zone.
     public let calendar: WorkspaceCalendar
     public let path: String
@@ -89,6 +91,7 @@ extension SQLiteStore {
     /// Nothing is acknowledged before the commit. Blocks until the commit is durable: call it from a
     /// thread of its own (the write queue's writer thread), not from the cooperative pool under load.
     public func ingest(_ submissions: [IngestSubmission]) throws -> [IngestReceipt] {
+        defer { announceOutbox() }
         do {
             return try pool.write { db in
                 try self.graph.withLock { graph in

@@ -145,8 +145,8 @@ struct TagPlanner {
                 runtime.records[entry.tag] = try TagRuntime.record(row)
             }
         }
-        try TagStateWriter.write(changes, clock: candidate.now, db)
         runtime.engine = candidate
+        try runtime.record(changes, clock: candidate.now, db)
         // Tags changed kind or went away: the bitmaps are rebuilt from the state just written.
         runtime.index = try MembershipIndex.load(db, tagSet: tagSet)
         return plan

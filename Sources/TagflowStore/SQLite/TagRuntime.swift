@@ -13,15 +13,22 @@ struct TagRuntime: @unchecked Sendable {
     var records: [String: TagDefinitionRecord]
     /// Who has each tag and segment, as bitmaps; moves with every change `record` writes.
     var index: MembershipIndex
+    /// Which changes go to which destinations.
+    var automations: AutomationIndex
+    /// Outbox messages written since the store last told the dispatcher.
+    var enqueued = 0
 
     static func empty(calendar: WorkspaceCalendar) -> TagRuntime {
-        TagRuntime(engine: TagEngine(tagSet: .empty, calendar: calendar), records: [:], index: MembershipIndex(valuedTags: []))
+        TagRuntime(engine: TagEngine(tagSet: .empty, calendar: calendar), records: [:], index: MembershipIndex(valuedTags: []),
+                   automations: AutomationIndex())
     }
 
-    /// Writes tag changes (current state and history) and applies them to the membership bitmaps.
+    /// Writes tag changes (current state and history), applies them to the membership bitmaps, and puts the
+    /// ones automations send into the outbox — all in the caller's transaction.
     mutating func record(_ changes: [TagChange], clock: EpochMillis, _ db: Database) throws {
         try TagStateWriter.write(changes, clock: clock, db)
         for change in changes { index.apply(change) }
+        enqueued += try automations.enqueue(changes, tagSet: engine.tagSet, db)
     }
 
     /// A stored definition, compiled beside the texts of a change; its diagnostics name it.
@@ -75,7 +82,8 @@ struct TagRuntime: @unchecked Sendable {
                     profile: profile, tag: tag, old: before[tag]?.0, new: rebuilt[tag], at: engine.now, cause: .recovery))
             }
         }
-        var runtime = TagRuntime(engine: engine, records: records, index: try MembershipIndex.load(db, tagSet: tagSet))
+        var runtime = TagRuntime(engine: engine, records: records, index: try MembershipIndex.load(db, tagSet: tagSet),
+                                 automations: try AutomationIndex.load(db))
         try runtime.record(corrections, clock: engine.now, db)
         return runtime
     }

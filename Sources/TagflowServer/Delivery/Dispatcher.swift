@@ -1,0 +1,178 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+import Synchronization
+import TagflowCore
+import TagflowStore
+
+/// Sends one signed webhook and reports how it went. Redirects are not followed (a 3xx is a failure).
+struct WebhookSender: Sendable {
+    let client: HTTPClient
+    let allowPrivate: Bool
+
+    static func makeClient() -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        configuration.connectionPool = .init(idleTimeout: .seconds(60))
+        // The dispatcher bounds requests per destination itself; the pool's own per-host limit (8) would let
+        // a slow destination starve another on the same host.
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = Dispatcher.maxInFlight
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    func send(id: String, body: String, to destination: Destination, now: EpochMillis) async -> DeliveryOutcome {
+        let started = ContinuousClock.now
+        func elapsed() -> Int64 {
+            let duration = ContinuousClock.now - started
+            return duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        }
+        do {
+            if !allowPrivate, let host = URL(string: destination.url)?.host, OutboundAddress.isPrivate(host),
+               host.allSatisfy({ $0.isNumber || $0 == "." || $0 == ":" }) {
+                throw OutboundAddress.Refused(description: "`\(host)` is a private address")
+            }
+            let bytes = Array(body.utf8)
+            var secrets = [destination.secret]
+            if let previous = destination.previousSecret, let until = destination.previousSecretUntil.flatMap(Timestamp.parse),
+               until > now {
+                secrets.append(previous)
+            }
+            var request = HTTPClientRequest(url: destination.url)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "User-Agent", value: "Tagflow-Webhooks/1")
+            for (name, value) in destination.headers { request.headers.replaceOrAdd(name: name, value: value) }
+            for (name, value) in try WebhookSigner.headers(secrets: secrets, id: id, timestamp: now / 1000, body: bytes) {
+                request.headers.replaceOrAdd(name: name, value: value)
+            }
+            request.body = .bytes(ByteBuffer(bytes: bytes))
+            let response = try await client.execute(request, timeout: .milliseconds(Int64(destination.timeoutMs)))
+            let answer = try await response.body.collect(upTo: 64 << 10)
+            let status = Int(response.status.code)
+            let retryAfter = response.headers.first(name: "Retry-After").flatMap(Self.retryAfterMillis)
+            var error: String?
+            if !(200..<300).contains(status) {
+                let text = String(buffer: answer).prefix(200)
+                error = "HTTP \(status)" + (text.isEmpty ? "" : ": \(text)")
+            }
+            return DeliveryOutcome(status: status, latencyMs: elapsed(), error: error, retryAfterMs: retryAfter)
+        } catch {
+            return DeliveryOutcome(status: nil, latencyMs: elapsed(), error: "\(error)")
+        }
+    }
+
+    /// `Retry-After` as seconds or an HTTP date, in milliseconds from now (capped at a day).
+    static func retryAfterMillis(_ value: String) -> Int64? {
+        if let seconds = Double(value.trimmingCharacters(in: .whitespaces)) { return min(Int64(seconds * 1000), 86_400_000) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: value) else { return nil }
+        return min(max(Int64(date.timeIntervalSinceNow * 1000), 0), 86_400_000)
+    }
+}
+
+/// Delivers the outbox: at least once, in order per (destination, profile), many pairs at a time. Each pair's
+/// oldest pending message goes first and the next waits for it; other people's messages and other
+/// destinations flow meanwhile, so one failing or slow receiver never holds up another. Wakes as soon as a
+/// commit adds messages, when a retry falls due, and when a delivery finishes.
+final class Dispatcher: Service, Sendable {
+    let store: SQLiteStore
+    let sender: WebhookSender
+    let policy: RetryPolicy
+    let logger: Logger
+    /// Most deliveries in flight at once, and per destination.
+    static let maxInFlight = 64
+    static let maxInFlightPerDestination = 16
+
+    private struct Flight {
+        var messages: Set<Int64> = []
+        /// Finished since the last outbox read began: that read may still show them pending.
+        var recentlyFinished: Set<Int64> = []
+        var perDestination: [Int64: Int] = [:]
+        var finished = 0
+    }
+
+    private let flight = Mutex(Flight())
+
+    init(store: SQLiteStore, sender: WebhookSender, policy: RetryPolicy, logger: Logger) {
+        self.store = store
+        self.sender = sender
+        self.policy = policy
+        self.logger = logger
+    }
+
+    func run() async throws {
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled, !Task.isShuttingDownGracefully {
+                let commits = store.outboxCommits.load(ordering: .acquiring)
+                let finished = flight.withLock { $0.finished }
+                launchDue(into: &group)
+                await waitForWork(commits: commits, finished: finished)
+            }
+        }
+        try await sender.client.shutdown()
+    }
+
+    private func launchDue(into group: inout DiscardingTaskGroup) {
+        flight.withLock { $0.recentlyFinished.removeAll() }
+        let now = nowMillis()
+        let due: [OutboxMessage]
+        let destinations: [Int64: Destination]
+        do {
+            due = try store.dueMessages(now: now, limit: Self.maxInFlight * 2)
+            destinations = Dictionary(uniqueKeysWithValues: try store.destinations().map { ($0.id, $0) })
+        } catch {
+            logger.error("the dispatcher cannot read the outbox: \(error)")
+            return
+        }
+        for message in due {
+            guard let destination = destinations[message.destination] else { continue }
+            let admitted = flight.withLock { flight in
+                guard !flight.messages.contains(message.id), !flight.recentlyFinished.contains(message.id),
+                      flight.messages.count < Self.maxInFlight,
+                      flight.perDestination[message.destination, default: 0] < Self.maxInFlightPerDestination else { return false }
+                flight.messages.insert(message.id)
+                flight.perDestination[message.destination, default: 0] += 1
+                return true
+            }
+            guard admitted else { continue }
+            group.addTask { await self.deliver(message, to: destination) }
+        }
+    }
+
+    private func deliver(_ message: OutboxMessage, to destination: Destination) async {
+        let outcome = await sender.send(id: message.webhookID, body: message.body, to: destination, now: nowMillis())
+        do {
+            let status = try store.recordAttempt(message, outcome, policy: policy, now: nowMillis())
+            if status == "dead" {
+                logger.warning("gave up \(message.webhookID) to \(destination.name) after \(message.attempts + 1) attempts: \(outcome.error ?? "")")
+            }
+        } catch {
+            logger.error("could not record the delivery of \(message.webhookID): \(error)")
+        }
+        flight.withLock { flight in
+            flight.messages.remove(message.id)
+            flight.recentlyFinished.insert(message.id)
+            flight.perDestination[message.destination, default: 1] -= 1
+            flight.finished += 1
+        }
+    }
+
+    /// Sleeps in short steps until new messages are committed, a delivery finishes (the next of its pair may
+    /// go), the next retry is due, or a quarter second passes.
+    private func waitForWork(commits: Int, finished: Int) async {
+        let now = nowMillis()
+        // Messages due now are either on their way or waiting behind one that is: a finish wakes for them.
+        let due = ((try? store.nextMessageDue()) ?? nil).flatMap { $0 > now ? $0 : nil }
+        let deadline = min(due ?? .max, now + 250)
+        while nowMillis() < deadline, !Task.isCancelled, !Task.isShuttingDownGracefully {
+            if store.outboxCommits.load(ordering: .acquiring) != commits { return }
+            if flight.withLock({ $0.finished }) != finished { return }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+    }
+}

@@ -1,0 +1,165 @@
+import TagflowCore
+
+/// A receiver of change events: an HTTP endpoint (a marketing-automation system, a CDP, a bot) that gets
+/// each change signed per Standard Webhooks.
+public struct Destination: Sendable, Codable, Equatable {
+    public enum Status: String, Sendable, Codable {
+        case active, disabled
+    }
+
+    public var id: Int64
+    public var name: String
+    public var url: String
+    /// Sent with every request (an API key of the receiver, say).
+    public var headers: [String: String]
+    /// `whsec_` + base64 of the signing key.
+    public var secret: String
+    /// The secret before the last rotation, still signing (as a second signature) until `previousSecretUntil`.
+    public var previousSecret: String?
+    public var previousSecretUntil: String?
+    public var timeoutMs: Int
+    public var status: Status
+    /// Why it is disabled: by an operator, or by the receiver answering 410 Gone.
+    public var statusReason: String?
+    public var createdAt: String
+    public var updatedAt: String
+}
+
+/// What a destination is created or changed with; absent fields keep their value (or take the default).
+public struct DestinationInput: Sendable {
+    public var name: String?
+    public var url: String?
+    public var headers: [String: String]?
+    public var secret: String?
+    public var timeoutMs: Int?
+
+    public init(name: String? = nil, url: String? = nil, headers: [String: String]? = nil, secret: String? = nil,
+                timeoutMs: Int? = nil) {
+        self.name = name
+        self.url = url
+        self.headers = headers
+        self.secret = secret
+        self.timeoutMs = timeoutMs
+    }
+}
+
+/// When a change is sent where: a trigger on one tag or segment, and a destination.
+public struct Automation: Sendable, Codable, Equatable {
+    public var id: Int64
+    public var name: String
+    public var trigger: AutomationTrigger
+    public var destination: Int64
+    public var enabled: Bool
+    public var createdAt: String
+}
+
+/// The change an automation reacts to.
+public struct AutomationTrigger: Sendable, Codable, Equatable {
+    /// `tag.added`, `tag.removed`, `tag.changed`, `segment.entered` or `segment.exited`.
+    public var on: String
+    /// The tag (for `tag.*`) or segment (for `segment.*`).
+    public var tag: String?
+    public var segment: String?
+    /// Only changes to this value (`tag.added`, `tag.changed`).
+    public var value: JSONValue?
+
+    public static let kinds = ["tag.added", "tag.removed", "tag.changed", "segment.entered", "segment.exited"]
+
+    public init(on: String, tag: String? = nil, segment: String? = nil, value: JSONValue? = nil) {
+        self.on = on
+        self.tag = tag
+        self.segment = segment
+        self.value = value
+    }
+
+    /// The tag or segment it watches.
+    var subject: String? { on.hasPrefix("segment.") ? segment : tag }
+
+    /// Whether `change` (of a tag, or of a segment when `isSegment`) is one this trigger reacts to.
+    func matches(_ change: TagChange, isSegment: Bool) -> Bool {
+        guard change.tag == subject, on.hasPrefix("segment.") == isSegment else { return false }
+        if let value, change.new?.json != value { return false }
+        switch on {
+        case "tag.added", "segment.entered": return change.old == nil && change.new != nil
+        case "tag.removed", "segment.exited": return change.old != nil && change.new == nil
+        case "tag.changed": return change.old != nil && change.new != nil && change.old != change.new
+        default: return false
+        }
+    }
+}
+
+/// One change for one destination, as kept in the outbox until it is delivered.
+public struct OutboxMessage: Sendable, Codable, Equatable {
+    public var id: Int64
+    /// `msg_<id>`: the `webhook-id`, the same on every attempt, for the receiver to drop duplicates.
+    public var webhookID: String { "msg_\(id)" }
+    public var destination: Int64
+    public var profile: ProfileID
+    public var type: String
+    public var body: String
+    public var createdAt: EpochMillis
+    /// `pending`, `delivered` or `dead`.
+    public var status: String
+    public var attempts: Int
+    public var nextAttemptAt: EpochMillis
+    public var lastStatus: Int?
+    public var lastError: String?
+}
+
+/// How one attempt went.
+public struct DeliveryOutcome: Sendable {
+    /// The receiver's HTTP status; nil when there was no answer (refused, timed out).
+    public var status: Int?
+    public var latencyMs: Int64
+    public var error: String?
+    /// The receiver's `Retry-After`, in milliseconds.
+    public var retryAfterMs: Int64?
+
+    public init(status: Int?, latencyMs: Int64, error: String? = nil, retryAfterMs: Int64? = nil) {
+        self.status = status
+        self.latencyMs = latencyMs
+        self.error = error
+        self.retryAfterMs = retryAfterMs
+    }
+
+    public var succeeded: Bool { status.map { (200..<300).contains($0) } ?? false }
+}
+
+/// One attempt, as logged.
+public struct DeliveryAttempt: Sendable, Codable, Equatable {
+    public var id: Int64
+    public var message: Int64
+    public var webhookID: String
+    public var attempt: Int
+    public var at: String
+    public var status: Int?
+    public var latencyMs: Int64
+    public var error: String?
+}
+
+/// When to try again: after each failed attempt, the next wait (the last attempt is the one after the final
+/// wait), and how old a message may grow before it is given up.
+public struct RetryPolicy: Sendable, Codable, Equatable {
+    /// Waits after the 1st, 2nd… failure, in milliseconds; jittered ±20 %.
+    public var waitsMs: [Int64]
+    /// A message older than this is given up (dead-lettered) at its next failure.
+    public var maxAgeMs: Int64
+
+    /// Standard Webhooks' schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h (ten attempts over
+    /// about three days).
+    public static let standard = RetryPolicy(
+        waitsMs: [5, 300, 1800, 7200, 18_000, 36_000, 50_400, 72_000, 86_400].map { $0 * 1000 },
+        maxAgeMs: 3 * 86_400_000)
+
+    public init(waitsMs: [Int64], maxAgeMs: Int64) {
+        self.waitsMs = waitsMs
+        self.maxAgeMs = maxAgeMs
+    }
+}
+
+/// Delivery problems an API caller can fix.
+public enum DeliveryError: Error, Sendable, Equatable {
+    case unknownDestination(String)
+    case unknownAutomation(Int64)
+    case invalid(String)
+}

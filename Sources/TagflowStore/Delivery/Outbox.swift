@@ -1,0 +1,81 @@
+import Foundation
+import GRDB
+import TagflowCore
+
+/// The automations in force, by the tag or segment they watch, and how matching changes enter the outbox:
+/// in the transaction that records the change, so a change is never recorded without its messages, nor a
+/// message written for a change that was rolled back.
+struct AutomationIndex: Sendable {
+    private var bySubject: [String: [Automation]] = [:]
+
+    var isEmpty: Bool { bySubject.isEmpty }
+
+    static func load(_ db: Database) throws -> AutomationIndex {
+        var index = AutomationIndex()
+        for automation in try SQLiteStore.automations(db) where automation.enabled {
+            guard let subject = automation.trigger.subject else { continue }
+            index.bySubject[subject, default: []].append(automation)
+        }
+        return index
+    }
+
+    /// Writes one outbox message per (change, matching automation), in change order.
+    func enqueue(_ changes: [TagChange], tagSet: TagSet, _ db: Database) throws -> Int {
+        guard !bySubject.isEmpty else { return 0 }
+        var written = 0
+        let now = EpochMillis((Date().timeIntervalSince1970 * 1000).rounded())
+        for change in changes {
+            guard let automations = bySubject[change.tag] else { continue }
+            let definition = tagSet[change.tag]
+            let isSegment = definition?.isSegment ?? false
+            for automation in automations where automation.trigger.matches(change, isSegment: isSegment) {
+                let type = Self.type(of: change, isSegment: isSegment)
+                let body = try Self.body(type: type, change: change, name: definition?.displayName, isSegment: isSegment, db)
+                try db.execute(sql: """
+                    INSERT INTO outbox(destination_id, profile_id, automation_id, type, body, created_at, next_attempt_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [automation.destination, change.profile.rawValue, automation.id, type, body, now, now])
+                written += 1
+            }
+        }
+        return written
+    }
+
+    static func type(of change: TagChange, isSegment: Bool) -> String {
+        if isSegment { return change.new == nil ? "segment.exited" : "segment.entered" }
+        if change.old == nil { return "tag.added" }
+        return change.new == nil ? "tag.removed" : "tag.changed"
+    }
+
+    /// The JSON a receiver gets: what changed, for whom (every identifier), when and why.
+    static func body(type: String, change: TagChange, name: String?, isSegment: Bool, _ db: Database) throws -> String {
+        var identifiers = JSONObject()
+        for row in try Row.fetchAll(db, sql: """
+            SELECT type, value FROM identifiers WHERE profile_id = ? ORDER BY type, value
+            """, arguments: [change.profile.rawValue]) {
+            let type: String = row[0]
+            var values: [JSONValue] = if case .array(let items)? = identifiers[type] { items } else { [] }
+            values.append(.string(row[1] as String))
+            identifiers[type] = .array(values)
+        }
+        var data: JSONObject = [
+            "profile": ["id": .int(change.profile.rawValue), "identifiers": .object(identifiers)],
+            "cause": .string(change.cause.kind),
+        ]
+        switch change.cause {
+        case .event(let seq): data["causeRef"] = .int(seq)
+        case .merge(let from, let into): data["causeRef"] = .int(change.profile == from ? into.rawValue : from.rawValue)
+        default: break
+        }
+        if isSegment {
+            data["segment"] = .string(change.tag)
+        } else {
+            data["tag"] = .string(change.tag)
+            data["old"] = change.old?.json ?? .null
+            data["new"] = change.new?.json ?? .null
+        }
+        data["name"] = .string(name ?? change.tag)
+        let event: JSONObject = ["type": .string(type), "timestamp": .string(Timestamp.format(change.at)), "data": .object(data)]
+        return JSONValue.object(event).jsonString
+    }
+}

@@ -1,0 +1,276 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Synchronization
+import Testing
+
+@testable import TagflowCore
+@testable import TagflowServer
+@testable import TagflowStore
+
+/// Change events delivered to real HTTP receivers on loopback: signed, in order per person, retried,
+/// throttled, disabled by 410, isolated from each other, dead-lettered and replayed.
+@Suite struct DeliveryTests {
+    static let secret = "whsec_" + Data((0..<32).map { UInt8($0 * 7 % 251) }).base64EncodedString()
+    static let tags = """
+        tag views "浏览次数"
+          value count(view_item)
+        tag high_intent "高意向"
+          when count(view_item) >= 2
+        """
+
+    @Test func signaturesMatchTheStandardWebhooksTestVector() throws {
+        let body = Array(#"{"test": 2432232314}"#.utf8)
+        let signature = try WebhookSigner.signature(
+            secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: body)
+        #expect(signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+        #expect(WebhookSigner.verify(header: "v1,bm9wZQ== " + signature, secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                                     id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: body))
+        #expect(!WebhookSigner.verify(header: signature, secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                                      id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_331, body: body))
+    }
+
+    @Test func changesArriveSignedAndInOrderPerPersonThroughFailures() async throws {
+        let receiver = Receiver(secret: Self.secret)
+        try await receiver.serve { port in
+            try await withTagflow { client in
+                // Given a receiver that fails every message twice before taking it, and an automation on `views`
+                let destination = try await create(client, "ma", url: "http://127.0.0.1:\(port)/hook/flaky")
+                try await automate(client, "views-added", on: "tag.added", tag: "views", destination: destination)
+                try await automate(client, "views-changed", on: "tag.changed", tag: "views", destination: destination)
+
+                // when two people view three times each
+                for _ in 0..<3 {
+                    for user in ["u-1", "u-2"] { try await view(client, user) }
+                }
+
+                // then each person's changes arrive once each, in the order they happened, every one signed.
+                try await eventually { receiver.taken.count == 6 }
+                for user in ["u-1", "u-2"] {
+                    let values = receiver.taken.filter { $0.user == user }.map { $0.body["data"]?["new"] }
+                    #expect(values == [1, 2, 3], "\(user): \(values)")
+                }
+                #expect(receiver.taken.allSatisfy { $0.signed })
+                #expect(Set(receiver.attempts.values) == [3])  // the same webhook-id on every attempt
+                let first = try #require(receiver.taken.first)
+                #expect(first.body["type"] == "tag.added" && first.body["data"]?["cause"] == "event")
+                #expect(arrayOf(first.body["data"]?["profile"]?["identifiers"]?["user_id"]) == [.string(first.user)])
+                let log = arrayOf(try await client.admin("/api/destinations/ma/deliveries?limit=100")["deliveries"])
+                #expect(log.count == 18 && log.filter { $0["status"] == 500 }.count == 12)
+            }
+        }
+    }
+
+    @Test func retryAfterIsHonouredAnd410DisablesTheDestination() async throws {
+        let receiver = Receiver(secret: Self.secret)
+        try await receiver.serve { port in
+            try await withTagflow { client in
+                let throttled = try await create(client, "throttled", url: "http://127.0.0.1:\(port)/hook/throttled")
+                let gone = try await create(client, "gone", url: "http://127.0.0.1:\(port)/hook/gone")
+                try await automate(client, "to-throttled", on: "tag.added", tag: "views", destination: throttled)
+                try await automate(client, "to-gone", on: "tag.added", tag: "views", destination: gone)
+
+                try await view(client, "u-1")
+
+                // The throttled receiver said `Retry-After: 1`: the retry waits a second, not the 30 ms schedule.
+                try await eventually { receiver.taken.count == 1 }
+                let delay = try #require(receiver.delays.first)
+                #expect(delay >= .milliseconds(900), "retried after \(delay)")
+                // The gone one answered 410: it is disabled, with the reason, and its message waits.
+                try await eventually { try await client.admin("/api/destinations/gone")["status"] == "disabled" }
+                let disabled = try await client.admin("/api/destinations/gone")
+                #expect(disabled["statusReason"]?.stringValue?.contains("410") == true)
+                #expect(disabled["outbox"]?["pending"] == 1)
+            }
+        }
+    }
+
+    @Test func aDeadReceiverDoesNotDelayAHealthyOne() async throws {
+        let receiver = Receiver(secret: Self.secret)
+        try await receiver.serve { port in
+            try await withTagflow { client in
+                let slow = try await create(client, "slow", url: "http://127.0.0.1:\(port)/hook/slow", timeoutMs: 2000)
+                let healthy = try await create(client, "healthy", url: "http://127.0.0.1:\(port)/hook/ok")
+                try await automate(client, "to-slow", on: "tag.changed", tag: "views", destination: slow)
+                try await automate(client, "to-slow-added", on: "tag.added", tag: "views", destination: slow)
+                try await automate(client, "to-healthy", on: "tag.added", tag: "views", destination: healthy)
+
+                let started = ContinuousClock.now
+                for user in (1...20).map({ "u-\($0)" }) { try await view(client, user) }
+
+                // Every healthy delivery lands while the slow receiver is still sitting on its first requests.
+                try await eventually { receiver.taken.filter { $0.path == "ok" }.count == 20 }
+                #expect(ContinuousClock.now - started < .milliseconds(1900))
+            }
+        }
+    }
+
+    @Test func givenUpMessagesAreDeadLetteredAndReplayed() async throws {
+        let receiver = Receiver(secret: Self.secret)
+        try await receiver.serve { port in
+            try await withTagflow { client in
+                let broken = try await create(client, "broken", url: "http://127.0.0.1:\(port)/hook/broken")
+                try await automate(client, "to-broken", on: "tag.added", tag: "high_intent", destination: broken)
+                try await view(client, "u-1")
+                try await view(client, "u-1")
+
+                // After the last attempt (the schedule has three waits) the message is a dead letter.
+                try await eventually { !arrayOf(try await client.admin("/api/dead-letters")["deadLetters"]).isEmpty }
+                let letter = try #require(arrayOf(try await client.admin("/api/dead-letters?destination=broken")["deadLetters"]).first)
+                #expect(letter["attempts"] == 4 && letter["lastStatus"] == 500 && letter["type"] == "tag.added")
+
+                // When the receiver is fixed and the letters replayed, it arrives, with the same webhook-id.
+                let patched = try await client.execute(uri: "/api/destinations/broken", method: .patch, headers: .admin,
+                                                       body: ByteBuffer(json: ["url": .string("http://127.0.0.1:\(port)/hook/ok")]))
+                #expect(patched.status == .ok)
+                let replay = try await client.execute(uri: "/api/dead-letters/replay", method: .post, headers: .admin,
+                                                      body: ByteBuffer(json: ["destination": "broken"]))
+                #expect(replay.body.json["replayed"] == 1)
+                try await eventually { receiver.taken.count == 1 }
+                #expect(receiver.taken.first?.id == letter["webhookID"]?.stringValue)
+            }
+        }
+    }
+
+    @Test func privateAddressesAreRefusedAndRedirectsNotFollowed() async throws {
+        let receiver = Receiver(secret: Self.secret)
+        try await receiver.serve { port in
+            // Without the setting, loopback destinations are refused.
+            try await withTagflow(allowPrivate: false) { client in
+                let refused = try await client.execute(uri: "/api/destinations", method: .post, headers: .admin, body: ByteBuffer(json: [
+                    "name": "local", "url": .string("http://127.0.0.1:\(port)/hook/ok"),
+                ]))
+                #expect(refused.status == .unprocessableContent)
+                #expect(refused.body.json["message"]?.stringValue?.contains("private") == true)
+            }
+            try await withTagflow { client in
+                let redirecting = try await create(client, "redirecting", url: "http://127.0.0.1:\(port)/hook/redirect")
+                try await automate(client, "to-redirecting", on: "tag.added", tag: "views", destination: redirecting)
+                try await view(client, "u-1")
+                try await eventually {
+                    arrayOf(try await client.admin("/api/destinations/redirecting/deliveries")["deliveries"]).first?["status"] == 302
+                }
+                #expect(receiver.taken.isEmpty)
+
+                // A misspelt tag in a trigger is refused with a suggestion.
+                let typo = try await client.execute(uri: "/api/automations", method: .post, headers: .admin, body: ByteBuffer(json: [
+                    "name": "typo", "destination": "redirecting", "trigger": ["on": "tag.added", "tag": "veiws"],
+                ]))
+                #expect(typo.status == .unprocessableContent)
+                #expect(typo.body.json["message"]?.stringValue?.contains("did you mean `views`?") == true)
+            }
+        }
+    }
+
+    // MARK: - Helpers
+
+    func withTagflow(allowPrivate: Bool = true, _ body: @Sendable @escaping (any TestClientProtocol) async throws -> Void) async throws {
+        let directory = TestDirectory()
+        let tagflow = try await makeTestTagflow(directory) { config in
+            config.allowPrivateDestinations = allowPrivate
+            config.deliveryRetryWaitsMs = [30, 30, 30]
+            config.durability = .normal
+        }
+        try await tagflow.application.test(.live) { client in
+            let created = try await client.execute(uri: "/api/tags", method: .post, headers: .admin,
+                                                   body: ByteBuffer(json: ["source": .string(Self.tags)]))
+            #expect(created.status == .ok)
+            try await body(client)
+        }
+    }
+
+    func create(_ client: some TestClientProtocol, _ name: String, url: String, timeoutMs: Int64 = 1000) async throws -> String {
+        let response = try await client.execute(uri: "/api/destinations", method: .post, headers: .admin, body: ByteBuffer(json: [
+            "name": .string(name), "url": .string(url), "secret": .string(Self.secret), "timeoutMs": .int(timeoutMs),
+        ]))
+        #expect(response.status == .created, "\(response.body.text)")
+        return name
+    }
+
+    func automate(_ client: some TestClientProtocol, _ name: String, on: String, tag: String, destination: String) async throws {
+        let response = try await client.execute(uri: "/api/automations", method: .post, headers: .admin, body: ByteBuffer(json: [
+            "name": .string(name), "destination": .string(destination), "trigger": ["on": .string(on), "tag": .string(tag)],
+        ]))
+        #expect(response.status == .created, "\(response.body.text)")
+    }
+
+    func view(_ client: some TestClientProtocol, _ user: String) async throws {
+        let response = try await client.collect("/v1/track", ["userId": .string(user), "event": "view_item"])
+        #expect(response.status == .ok)
+    }
+}
+
+/// Polls `condition` until it holds, failing after `seconds`.
+func eventually(seconds: Double = 10, _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    Issue.record("condition still false after \(seconds) s")
+    throw CancellationError()
+}
+
+/// A webhook receiver on loopback. `/hook/ok` takes everything; `flaky` fails each message twice first;
+/// `throttled` answers the first attempt of each message 429 with `Retry-After: 1`; `gone` answers 410;
+/// `broken` 500; `slow` takes 5 s; `redirect` answers 302 to `/hook/ok`. It checks every signature.
+final class Receiver: Sendable {
+    struct Taken: Sendable {
+        var id: String
+        var path: String
+        var body: JSONValue
+        var signed: Bool
+        var user: String { body["data"]?["profile"]?["identifiers"]?["user_id"].map { arrayOf($0).first?.stringValue ?? "" } ?? "" }
+    }
+
+    let secret: String
+    private let state = Mutex<(taken: [Taken], attempts: [String: Int], firstSeen: [String: ContinuousClock.Instant],
+                               delays: [Duration])>(([], [:], [:], []))
+
+    init(secret: String) { self.secret = secret }
+
+    var taken: [Taken] { state.withLock { $0.taken } }
+    var attempts: [String: Int] { state.withLock { $0.attempts } }
+    /// For each message taken, the time from its first attempt.
+    var delays: [Duration] { state.withLock { $0.delays } }
+
+    func serve(_ body: @Sendable @escaping (Int) async throws -> Void) async throws {
+        let router = Router()
+        router.post("hook/:mode") { request, context in
+            try await self.handle(request, mode: context.parameters.get("mode") ?? "ok")
+        }
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.live) { client in try await body(client.port!) }
+    }
+
+    private func handle(_ request: Request, mode: String) async throws -> Response {
+        let bytes = Array(buffer: try await request.body.collect(upTo: 1 << 20))
+        let id = request.headers[HTTPField.Name("webhook-id")!] ?? ""
+        let timestamp = Int64(request.headers[HTTPField.Name("webhook-timestamp")!] ?? "") ?? 0
+        let signature = request.headers[HTTPField.Name("webhook-signature")!] ?? ""
+        let signed = WebhookSigner.verify(header: signature, secret: secret, id: id, timestamp: timestamp, body: bytes)
+            && abs(timestamp - Int64(Date().timeIntervalSince1970)) < 300
+        let attempt = state.withLock { state in
+            state.attempts[id, default: 0] += 1
+            if state.firstSeen[id] == nil { state.firstSeen[id] = .now }
+            return state.attempts[id]!
+        }
+        switch mode {
+        case "flaky" where attempt <= 2, "broken": return Response(status: .internalServerError)
+        case "throttled" where attempt == 1:
+            return Response(status: .tooManyRequests, headers: [HTTPField.Name("Retry-After")!: "1"])
+        case "gone": return Response(status: .gone)
+        case "redirect": return Response(status: .found, headers: [.location: "/hook/ok"])
+        case "slow": try await Task.sleep(for: .seconds(5))
+        default: break
+        }
+        let body = (try? JSONParser.parse(bytes)) ?? .null
+        state.withLock { state in
+            state.taken.append(Taken(id: id, path: mode, body: body, signed: signed))
+            if let first = state.firstSeen[id] { state.delays.append(.now - first) }
+        }
+        return Response(status: .noContent)
+    }
+}
