@@ -32,6 +32,39 @@ import Testing
                                       id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_331, body: body))
     }
 
+    @Test func bodyTemplatesShapeTheBodyAndKeepItValidJSON() throws {
+        let event = #"{"type":"tag.added","data":{"name":"高意向 \"VIP\"\n","profile":{"id":7}}}"#
+        let body = try BodyTemplate.render(
+            #"{"msgtype": "text", "text": {"content": "{{data.name}} — 用户 {{data.profile.id}} ({{type}})"}}"#, event: event)
+        let parsed = try JSONParser.parse(body)
+        #expect(parsed["text"]?["content"] == "高意向 \"VIP\"\n — 用户 7 (tag.added)")
+        #expect(throws: BodyTemplate.Invalid.self) { try BodyTemplate.compile("{{#data}} never closed") }
+    }
+
+    @Test func aTemplatedDestinationGetsItsOwnBodySigned() async throws {
+        let receiver = Receiver(secret: Self.secret)
+        try await receiver.serve { port in
+            try await withTagflow { client in
+                let response = try await client.execute(uri: "/api/destinations", method: .post, headers: .admin, body: ByteBuffer(json: [
+                    "name": "wecom", "url": .string("http://127.0.0.1:\(port)/hook/ok"), "secret": .string(Self.secret),
+                    "template": #"{"msgtype": "text", "text": {"content": "{{data.name}}: 用户 {{data.profile.id}} 进入"}}"#,
+                ]))
+                #expect(response.status == .created)
+                try await automate(client, "bot", on: "tag.added", tag: "high_intent", destination: "wecom")
+                try await view(client, "u-1")
+                try await view(client, "u-1")
+                try await eventually { receiver.taken.count == 1 }
+                let taken = try #require(receiver.taken.first)
+                #expect(taken.signed && taken.body["msgtype"] == "text")
+                #expect(taken.body["text"]?["content"]?.stringValue?.hasPrefix("高意向: 用户 ") == true)
+
+                let broken = try await client.execute(uri: "/api/destinations/wecom", method: .patch, headers: .admin,
+                                                      body: ByteBuffer(json: ["template": "{{#data}}"]))
+                #expect(broken.status == .unprocessableContent)
+            }
+        }
+    }
+
     @Test func changesArriveSignedAndInOrderPerPersonThroughFailures() async throws {
         let receiver = Receiver(secret: Self.secret)
         try await receiver.serve { port in

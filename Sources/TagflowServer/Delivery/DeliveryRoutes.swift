@@ -145,6 +145,13 @@ struct DeliveryRoutes: Sendable {
             guard case .int(let value) = raw else { throw APIError.badRequest("`timeoutMs` is a whole number of milliseconds") }
             timeout = Int(value)
         }
+        if let template = body["template"]?.stringValue, !template.isEmpty {
+            do {
+                _ = try BodyTemplate.compile(template)
+            } catch {
+                throw APIError(.unprocessableContent, "invalid_destination", "\(error)")
+            }
+        }
         if let url = body["url"]?.stringValue {
             do {
                 try OutboundAddress.check(url, allowPrivate: sender.allowPrivate)
@@ -155,7 +162,7 @@ struct DeliveryRoutes: Sendable {
             throw APIError.badRequest("`url` is text")
         }
         return DestinationInput(name: body["name"]?.stringValue, url: body["url"]?.stringValue, headers: headers,
-                                secret: body["secret"]?.stringValue, timeoutMs: timeout)
+                                secret: body["secret"]?.stringValue, timeoutMs: timeout, template: body["template"]?.stringValue)
     }
 
     /// A destination named by its name or number.

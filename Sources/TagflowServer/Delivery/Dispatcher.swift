@@ -34,7 +34,7 @@ struct WebhookSender: Sendable {
                host.allSatisfy({ $0.isNumber || $0 == "." || $0 == ":" }) {
                 throw OutboundAddress.Refused(description: "`\(host)` is a private address")
             }
-            let bytes = Array(body.utf8)
+            let bytes = Array((try destination.template.map { try BodyTemplate.render($0, event: body) } ?? body).utf8)
             var secrets = [destination.secret]
             if let previous = destination.previousSecret, let until = destination.previousSecretUntil.flatMap(Timestamp.parse),
                until > now {

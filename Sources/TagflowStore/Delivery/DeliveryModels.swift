@@ -17,6 +17,9 @@ public struct Destination: Sendable, Codable, Equatable {
     /// The secret before the last rotation, still signing (as a second signature) until `previousSecretUntil`.
     public var previousSecret: String?
     public var previousSecretUntil: String?
+    /// A Mustache template for the request body, rendered from the change event (`{{type}}`,
+    /// `{{data.name}}`, `{{data.profile.id}}`...); values are escaped for JSON strings. Nil: the event's JSON.
+    public var template: String?
     public var timeoutMs: Int
     public var status: Status
     /// Why it is disabled: by an operator, or by the receiver answering 410 Gone.
@@ -32,14 +35,17 @@ public struct DestinationInput: Sendable {
     public var headers: [String: String]?
     public var secret: String?
     public var timeoutMs: Int?
+    /// A body template; the empty text removes it.
+    public var template: String?
 
     public init(name: String? = nil, url: String? = nil, headers: [String: String]? = nil, secret: String? = nil,
-                timeoutMs: Int? = nil) {
+                timeoutMs: Int? = nil, template: String? = nil) {
         self.name = name
         self.url = url
         self.headers = headers
         self.secret = secret
         self.timeoutMs = timeoutMs
+        self.template = template
     }
 }
 
