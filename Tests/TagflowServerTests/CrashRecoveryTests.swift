@@ -13,7 +13,7 @@ final class ChildServer {
     let port: Int
     let log: String
 
-    init(data: String, environment: [String: String] = [:]) throws {
+    init(data: String, environment: [String: String] = [:], arguments: [String] = []) throws {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tagflow")
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             throw ChildServerError("the tagflow executable is not at \(binary.path); run `swift build` first")
@@ -21,7 +21,7 @@ final class ChildServer {
         log = data + "-serve-\(UUID().uuidString.prefix(6)).log"
         FileManager.default.createFile(atPath: log, contents: nil)
         process.executableURL = binary
-        process.arguments = ["serve", "--data", data, "--port", "0"]
+        process.arguments = ["serve", "--data", data, "--port", "0"] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(
             ["TAGFLOW_ADMIN_TOKEN": adminToken, "TAGFLOW_WRITE_KEY": writeKey]) { $1 }.merging(environment) { $1 }
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))

@@ -248,7 +248,8 @@ func eventually(seconds: Double = 10, _ condition: () async throws -> Bool) asyn
 
 /// A webhook receiver on loopback. `/hook/ok` takes everything; `flaky` fails each message twice first;
 /// `throttled` answers the first attempt of each message 429 with `Retry-After: 1`; `gone` answers 410;
-/// `broken` 500; `slow` takes 5 s; `redirect` answers 302 to `/hook/ok`. It checks every signature.
+/// `broken` 500; `sometimes` 503 to a third of the attempts; `slow` takes 5 s; `redirect` answers 302 to
+/// `/hook/ok`. It checks every signature.
 final class Receiver: Sendable {
     struct Taken: Sendable {
         var id: String
@@ -278,6 +279,11 @@ final class Receiver: Sendable {
         try await app.test(.live) { client in try await body(client.port!) }
     }
 
+    /// A hash that is the same in every run (Swift's `hashValue` is seeded per process).
+    static func stableHash(_ text: String) -> Int {
+        text.utf8.reduce(5381) { ($0 &* 33) &+ Int($1) } & 0x7fff_ffff
+    }
+
     private func handle(_ request: Request, mode: String) async throws -> Response {
         let bytes = Array(buffer: try await request.body.collect(upTo: 1 << 20))
         let id = request.headers[HTTPField.Name("webhook-id")!] ?? ""
@@ -292,6 +298,8 @@ final class Receiver: Sendable {
         }
         switch mode {
         case "flaky" where attempt <= 2, "broken": return Response(status: .internalServerError)
+        case "sometimes" where (Self.stableHash(id) &+ attempt) % 3 == 0:
+            return Response(status: .serviceUnavailable)
         case "throttled" where attempt == 1:
             return Response(status: .tooManyRequests, headers: [HTTPField.Name("Retry-After")!: "1"])
         case "gone": return Response(status: .gone)
