@@ -125,7 +125,7 @@ enum SourceLine {
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (use a release build: swift run -c release tagflow bench ...).",
-        subcommands: [Ingest.self, Engine.self, Expiry.self, Bitmaps.self])
+        subcommands: [Ingest.self, Engine.self, Expiry.self, Bitmaps.self, Latency.self])
 
     static func report(_ result: JSONValue, json: Bool) {
         if json {
@@ -163,6 +163,24 @@ struct Bench: AsyncParsableCommand {
         func run() async throws {
             let script = noCroaring ? nil : CheckoutFile.path("scripts/bench_pyroaring.py")
             Bench.report(try BitmapBenchmark(universe: universe, repeats: repeats, pyroaringScript: script).run(), json: json)
+        }
+    }
+
+    struct Latency: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "From an event's request to its webhook's arrival at a signature-checking receiver on loopback.")
+        @Option(help: "Tag changes per second offered (one event each).") var rate = 1000
+        @Option(help: "Seconds of load.") var seconds = 10.0
+        @Option(help: "Distinct users.") var users = 5000
+        @Option(help: "full or normal.") var durability = "full"
+        @Flag(help: "Print one JSON object.") var json = false
+
+        func run() async throws {
+            guard let level = Durability(rawValue: durability) else {
+                throw ValidationError("--durability must be full or normal, not \(durability)")
+            }
+            Bench.report(try await LatencyBenchmark(changesPerSecond: rate, seconds: seconds, users: users, durability: level).run(),
+                         json: json)
         }
     }
 
