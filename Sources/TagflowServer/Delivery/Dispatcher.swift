@@ -92,6 +92,8 @@ final class Dispatcher: Service, Sendable {
         var messages: Set<Int64> = []
         /// Finished since the last outbox read began: that read may still show them pending.
         var recentlyFinished: Set<Int64> = []
+        /// Attempts made and not yet recorded: recorded together, in one transaction, by the main loop.
+        var results: [(message: OutboxMessage, outcome: DeliveryOutcome, destination: String)] = []
         var perDestination: [Int64: Int] = [:]
         var finished = 0
     }
@@ -109,12 +111,40 @@ final class Dispatcher: Service, Sendable {
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled, !Task.isShuttingDownGracefully {
                 let commits = store.outboxCommits.load(ordering: .acquiring)
+                recordResults()
                 let finished = flight.withLock { $0.finished }
                 launchDue(into: &group)
                 await waitForWork(commits: commits, finished: finished)
             }
         }
+        recordResults()
         try await sender.client.shutdown()
+    }
+
+    /// Records the attempts made since the last call in one transaction; only then are their messages done
+    /// (the next message of each pair may go once its predecessor is recorded as delivered).
+    private func recordResults() {
+        let results = flight.withLock { flight in
+            defer { flight.results.removeAll() }
+            return flight.results
+        }
+        guard !results.isEmpty else { return }
+        do {
+            let statuses = try store.recordAttempts(results.map { ($0.message, $0.outcome) }, policy: policy, now: nowMillis())
+            for (result, status) in zip(results, statuses) where status == "dead" {
+                logger.warning("gave up \(result.message.webhookID) to \(result.destination) after \(result.message.attempts + 1) attempts: \(result.outcome.error ?? "")")
+            }
+        } catch {
+            logger.error("could not record \(results.count) deliveries (they will be attempted again): \(error)")
+        }
+        flight.withLock { flight in
+            for result in results {
+                flight.messages.remove(result.message.id)
+                flight.recentlyFinished.insert(result.message.id)
+                flight.perDestination[result.message.destination, default: 1] -= 1
+            }
+            flight.finished += results.count
+        }
     }
 
     private func launchDue(into group: inout DiscardingTaskGroup) {
@@ -146,20 +176,7 @@ final class Dispatcher: Service, Sendable {
 
     private func deliver(_ message: OutboxMessage, to destination: Destination) async {
         let outcome = await sender.send(id: message.webhookID, body: message.body, to: destination, now: nowMillis())
-        do {
-            let status = try store.recordAttempt(message, outcome, policy: policy, now: nowMillis())
-            if status == "dead" {
-                logger.warning("gave up \(message.webhookID) to \(destination.name) after \(message.attempts + 1) attempts: \(outcome.error ?? "")")
-            }
-        } catch {
-            logger.error("could not record the delivery of \(message.webhookID): \(error)")
-        }
-        flight.withLock { flight in
-            flight.messages.remove(message.id)
-            flight.recentlyFinished.insert(message.id)
-            flight.perDestination[message.destination, default: 1] -= 1
-            flight.finished += 1
-        }
+        flight.withLock { $0.results.append((message, outcome, destination.name)) }
     }
 
     /// Sleeps in short steps until new messages are committed, a delivery finishes (the next of its pair may
@@ -171,7 +188,7 @@ final class Dispatcher: Service, Sendable {
         let deadline = min(due ?? .max, now + 250)
         while nowMillis() < deadline, !Task.isCancelled, !Task.isShuttingDownGracefully {
             if store.outboxCommits.load(ordering: .acquiring) != commits { return }
-            if flight.withLock({ $0.finished }) != finished { return }
+            if flight.withLock({ $0.finished != finished || !$0.results.isEmpty }) { return }
             try? await Task.sleep(for: .milliseconds(2))
         }
     }

@@ -259,33 +259,46 @@ extension SQLiteStore {
     /// disables the destination (the message waits for it to be enabled again).
     @discardableResult
     public func recordAttempt(_ message: OutboxMessage, _ outcome: DeliveryOutcome, policy: RetryPolicy, now: EpochMillis) throws -> String {
+        try recordAttempts([(message, outcome)], policy: policy, now: now)[0]
+    }
+
+    /// Records several attempts in one transaction (one disk flush for all); returns each message's new status.
+    public func recordAttempts(
+        _ attempts: [(message: OutboxMessage, outcome: DeliveryOutcome)], policy: RetryPolicy, now: EpochMillis
+    ) throws -> [String] {
         try pool.write { db in
-            let attempt = message.attempts + 1
-            try db.execute(sql: """
-                INSERT INTO delivery_attempts(outbox_id, destination_id, attempt, at, status, latency_ms, error) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [message.id, message.destination, attempt, now, outcome.status, outcome.latencyMs, outcome.error])
-            let status: String
-            var next = now
-            if outcome.succeeded {
-                status = "delivered"
-            } else if outcome.status == 410 {
-                status = "pending"
-                try db.execute(sql: "UPDATE destinations SET status = 'disabled', status_reason = ?, updated_at = ? WHERE id = ?",
-                               arguments: ["the receiver answered 410 Gone to \(message.webhookID)", now, message.destination])
-            } else if attempt > policy.waitsMs.count || now - message.createdAt >= policy.maxAgeMs {
-                status = "dead"
-            } else {
-                status = "pending"
-                let wait = Double(policy.waitsMs[attempt - 1]) * Double.random(in: 0.8...1.2)
-                next = now + max(Int64(wait), outcome.retryAfterMs ?? 0)
-            }
-            try db.execute(sql: """
-                UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_status = ?, last_error = ?,
-                       finished_at = CASE WHEN ?1 = 'pending' THEN NULL ELSE ?7 END
-                WHERE id = ?6
-                """, arguments: [status, attempt, next, outcome.status, outcome.error, message.id, now])
-            return status
+            try attempts.map { try Self.recordAttempt($0.message, $0.outcome, policy: policy, now: now, db) }
         }
+    }
+
+    private static func recordAttempt(
+        _ message: OutboxMessage, _ outcome: DeliveryOutcome, policy: RetryPolicy, now: EpochMillis, _ db: Database
+    ) throws -> String {
+        let attempt = message.attempts + 1
+        try db.execute(sql: """
+            INSERT INTO delivery_attempts(outbox_id, destination_id, attempt, at, status, latency_ms, error) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [message.id, message.destination, attempt, now, outcome.status, outcome.latencyMs, outcome.error])
+        let status: String
+        var next = now
+        if outcome.succeeded {
+            status = "delivered"
+        } else if outcome.status == 410 {
+            status = "pending"
+            try db.execute(sql: "UPDATE destinations SET status = 'disabled', status_reason = ?, updated_at = ? WHERE id = ?",
+                           arguments: ["the receiver answered 410 Gone to \(message.webhookID)", now, message.destination])
+        } else if attempt > policy.waitsMs.count || now - message.createdAt >= policy.maxAgeMs {
+            status = "dead"
+        } else {
+            status = "pending"
+            let wait = Double(policy.waitsMs[attempt - 1]) * Double.random(in: 0.8...1.2)
+            next = now + max(Int64(wait), outcome.retryAfterMs ?? 0)
+        }
+        try db.execute(sql: """
+            UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_status = ?, last_error = ?,
+                   finished_at = CASE WHEN ?1 = 'pending' THEN NULL ELSE ?7 END
+            WHERE id = ?6
+            """, arguments: [status, attempt, next, outcome.status, outcome.error, message.id, now])
+        return status
     }
 
     /// Messages given up on, newest first, for one destination or all.
