@@ -34,6 +34,11 @@ public struct LatencyBenchmark: Sendable {
         let state = Mutex<(arrived: [String: ContinuousClock.Instant], badSignatures: Int)>(([:], 0))
     }
 
+    /// Milliseconds measured from several tasks.
+    final class Samples: Sendable {
+        let values = Mutex<[Double]>([])
+    }
+
     public func run() async throws -> JSONValue {
         let arrivals = Arrivals()
         let (receiverPorts, receiverPort) = AsyncStream.makeStream(of: Int.self)
@@ -118,6 +123,7 @@ public struct LatencyBenchmark: Sendable {
         var counts = [Int](repeating: 0, count: users)
         var sent: [String: ContinuousClock.Instant] = [:]
         var next = 0
+        let requestTimes = Samples()
         let start = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             for t in 0..<ticks {
@@ -134,7 +140,12 @@ public struct LatencyBenchmark: Sendable {
                 let now = ContinuousClock.now
                 for key in keys { sent[key] = now }
                 let body: JSONValue = ["batch": .array(events)]
-                group.addTask { _ = try await send(url + "/v1/batch", body, headers: auth) }
+                group.addTask {
+                    let posted = ContinuousClock.now
+                    _ = try await send(url + "/v1/batch", body, headers: auth)
+                    let took = Self.milliseconds(ContinuousClock.now - posted)
+                    requestTimes.values.withLock { $0.append(took) }
+                }
             }
             try await group.waitForAll()
         }
@@ -153,6 +164,7 @@ public struct LatencyBenchmark: Sendable {
         }
         latencies.sort()
         baseline.sort()
+        let ingest = requestTimes.values.withLock { $0 }.sorted()
         func percentile(_ values: [Double], _ p: Double) -> Double {
             guard !values.isEmpty else { return 0 }
             return (values[min(values.count - 1, Int(Double(values.count - 1) * p))] * 100).rounded() / 100
@@ -169,6 +181,8 @@ public struct LatencyBenchmark: Sendable {
             "p50_ms": .double(percentile(latencies, 0.50)),
             "p99_ms": .double(percentile(latencies, 0.99)),
             "max_ms": .double(percentile(latencies, 1.0)),
+            "ingest_request_p50_ms": .double(percentile(ingest, 0.50)),
+            "ingest_request_p99_ms": .double(percentile(ingest, 0.99)),
             "deliveries_per_second": .double((Double(latencies.count) / Self.seconds(last - start)).rounded()),
             "baseline_receiver_p50_ms": .double(percentile(baseline, 0.50)),
             "baseline_receiver_p99_ms": .double(percentile(baseline, 0.99)),

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Dispatch
 import Foundation
 import Logging
 import NIOCore
@@ -99,6 +100,7 @@ final class Dispatcher: Service, Sendable {
     }
 
     private let flight = Mutex(Flight())
+    private let queue = DispatchQueue(label: "tagflow.dispatcher")
 
     init(store: SQLiteStore, sender: WebhookSender, policy: RetryPolicy, logger: Logger) {
         self.store = store
@@ -111,14 +113,44 @@ final class Dispatcher: Service, Sendable {
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled, !Task.isShuttingDownGracefully {
                 let commits = store.outboxCommits.load(ordering: .acquiring)
-                recordResults()
-                let finished = flight.withLock { $0.finished }
-                launchDue(into: &group)
-                await waitForWork(commits: commits, finished: finished)
+                let turn = await offPool { self.readTurn() }
+                launch(turn.due, to: turn.destinations, into: &group)
+                await waitForWork(commits: commits, finished: turn.finished, nextDue: turn.nextDue)
             }
         }
-        recordResults()
+        await offPool { self.recordResults() }
         try await sender.client.shutdown()
+    }
+
+    /// Runs database work on the dispatcher's own thread: a write may wait for the disk or for the ingest
+    /// writer, and the cooperative pool (one thread per core) must keep serving requests meanwhile.
+    private func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { done in queue.async { done.resume(returning: body()) } }
+    }
+
+    private struct Turn: Sendable {
+        var due: [OutboxMessage] = []
+        var destinations: [Int64: Destination] = [:]
+        var finished = 0
+        var nextDue: EpochMillis?
+    }
+
+    /// Records the attempts finished so far, then reads what is due.
+    private func readTurn() -> Turn {
+        recordResults()
+        var turn = Turn()
+        turn.finished = flight.withLock { flight in
+            flight.recentlyFinished.removeAll()
+            return flight.finished
+        }
+        do {
+            turn.due = try store.dueMessages(now: nowMillis(), limit: Self.maxInFlight * 2)
+            turn.destinations = Dictionary(uniqueKeysWithValues: try store.destinations().map { ($0.id, $0) })
+            turn.nextDue = try store.nextMessageDue()
+        } catch {
+            logger.error("the dispatcher cannot read the outbox: \(error)")
+        }
+        return turn
     }
 
     /// Records the attempts made since the last call in one transaction; only then are their messages done
@@ -147,18 +179,7 @@ final class Dispatcher: Service, Sendable {
         }
     }
 
-    private func launchDue(into group: inout DiscardingTaskGroup) {
-        flight.withLock { $0.recentlyFinished.removeAll() }
-        let now = nowMillis()
-        let due: [OutboxMessage]
-        let destinations: [Int64: Destination]
-        do {
-            due = try store.dueMessages(now: now, limit: Self.maxInFlight * 2)
-            destinations = Dictionary(uniqueKeysWithValues: try store.destinations().map { ($0.id, $0) })
-        } catch {
-            logger.error("the dispatcher cannot read the outbox: \(error)")
-            return
-        }
+    private func launch(_ due: [OutboxMessage], to destinations: [Int64: Destination], into group: inout DiscardingTaskGroup) {
         for message in due {
             guard let destination = destinations[message.destination] else { continue }
             let admitted = flight.withLock { flight in
@@ -181,10 +202,10 @@ final class Dispatcher: Service, Sendable {
 
     /// Sleeps in short steps until new messages are committed, a delivery finishes (the next of its pair may
     /// go), the next retry is due, or a quarter second passes.
-    private func waitForWork(commits: Int, finished: Int) async {
+    private func waitForWork(commits: Int, finished: Int, nextDue: EpochMillis?) async {
         let now = nowMillis()
         // Messages due now are either on their way or waiting behind one that is: a finish wakes for them.
-        let due = ((try? store.nextMessageDue()) ?? nil).flatMap { $0 > now ? $0 : nil }
+        let due = nextDue.flatMap { $0 > now ? $0 : nil }
         let deadline = min(due ?? .max, now + 250)
         while nowMillis() < deadline, !Task.isCancelled, !Task.isShuttingDownGracefully {
             if store.outboxCommits.load(ordering: .acquiring) != commits { return }
