@@ -197,6 +197,46 @@ import Testing
         }
     }
 
+    @Test func aProfileThatWithdrewConsentIsNotSentToThatPurposesDestinations() async throws {
+        let receiver = Receiver(secret: Self.secret)
+        try await receiver.serve { port in
+            try await withTagflow { client in
+                // Given a CRM (no purpose) and an SMS gateway serving `marketing`, both told about every `views` change
+                _ = try await create(client, "crm", url: "http://127.0.0.1:\(port)/hook/crm")
+                let sms = try await client.execute(uri: "/api/destinations", method: .post, headers: .admin, body: ByteBuffer(json: [
+                    "name": "sms", "url": .string("http://127.0.0.1:\(port)/hook/sms"), "purpose": "marketing",
+                ]))
+                #expect(sms.status == .created && sms.body.json["purpose"] == "marketing")
+                for (name, on, destination) in [("a", "tag.added", "crm"), ("b", "tag.added", "sms"), ("c", "tag.changed", "sms")] {
+                    try await automate(client, name, on: on, tag: "views", destination: destination)
+                }
+
+                // when u-1 withdrew marketing consent (an identify trait) and u-2 did not,
+                let identify = try await client.collect("/v1/identify", ["userId": "u-1", "traits": ["consent": ["marketing": false]]])
+                #expect(identify.status == .ok)
+                try await view(client, "u-1")
+                try await view(client, "u-2")
+
+                // then the CRM hears of both, the SMS gateway only of u-2, and the skip is logged.
+                try await eventually { receiver.taken.filter { $0.path == "crm" }.count == 2 }
+                // (u-1's identify already gave it `views` = 0, and the view changed it to 1: two changes skipped)
+                try await eventually { try await client.admin("/api/destinations/sms")["outbox"]?["skipped"] == 2 }
+                #expect(receiver.taken.filter { $0.path == "sms" }.map(\.user) == ["u-2"])
+                let log = arrayOf(try await client.admin("/api/destinations/sms/deliveries")["deliveries"])
+                #expect(log.contains { $0["error"]?.stringValue?.contains("withdrew consent for `marketing`") == true })
+
+                // And when u-1 gives consent again through the admin API, u-1's next change reaches it.
+                let u1 = try #require(try await client.admin("/api/profiles/lookup?type=user_id&value=u-1")["id"])
+                let given = try await client.execute(uri: "/api/profiles/\(u1.jsonString)/consent", method: .put, headers: .admin,
+                                                     body: ByteBuffer(json: ["marketing": true]))
+                #expect(given.body.json["consent"]?["marketing"] == true)
+                try await view(client, "u-1")
+                try await eventually { receiver.taken.filter { $0.path == "sms" }.count == 2 }
+                #expect(receiver.taken.filter { $0.path == "sms" }.last?.user == "u-1")
+            }
+        }
+    }
+
     // MARK: - Helpers
 
     func withTagflow(allowPrivate: Bool = true, _ body: @Sendable @escaping (any TestClientProtocol) async throws -> Void) async throws {

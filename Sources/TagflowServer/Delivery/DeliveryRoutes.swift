@@ -72,6 +72,24 @@ struct DeliveryRoutes: Sendable {
             return try JSONResponse.make(AttemptsBody(deliveries: attempts, next: attempts.count == limit ? attempts.last?.id : nil))
         }
 
+        // Consent given or withdrawn per purpose: {"marketing": false}.
+        api.put("profiles/:id/consent") { request, context in
+            let id = ProfileID(try AdminRoutes.integer(context, "id"))
+            let body = try await TagRoutes.body(request)
+            guard !body.isEmpty else { throw APIError.badRequest("send purposes with true or false: {\"marketing\": false}") }
+            let purposes = try Dictionary(body.fields.map { field -> (String, Bool) in
+                guard case .bool(let granted) = field.value else {
+                    throw APIError.badRequest("consent for `\(field.key)` must be true or false")
+                }
+                return (field.key, granted)
+            }, uniquingKeysWith: { _, b in b })
+            do {
+                return try JSONResponse.make(["consent": JSONValue.object(try store.setConsent(purposes, of: id, now: nowMillis()))])
+            } catch let error as StoreError {
+                throw error.apiError
+            }
+        }
+
         api.get("automations") { _, _ in try JSONResponse.make(["automations": try store.automations()]) }
         api.post("automations") { request, _ in
             let body = try await TagRoutes.body(request)
@@ -162,7 +180,8 @@ struct DeliveryRoutes: Sendable {
             throw APIError.badRequest("`url` is text")
         }
         return DestinationInput(name: body["name"]?.stringValue, url: body["url"]?.stringValue, headers: headers,
-                                secret: body["secret"]?.stringValue, timeoutMs: timeout, template: body["template"]?.stringValue)
+                                secret: body["secret"]?.stringValue, timeoutMs: timeout, template: body["template"]?.stringValue,
+                                purpose: body["purpose"]?.stringValue)
     }
 
     /// A destination named by its name or number.

@@ -114,7 +114,7 @@ final class Dispatcher: Service, Sendable {
             while !Task.isCancelled, !Task.isShuttingDownGracefully {
                 let commits = store.outboxCommits.load(ordering: .acquiring)
                 let turn = await offPool { self.readTurn() }
-                launch(turn.due, to: turn.destinations, into: &group)
+                launch(turn, into: &group)
                 await waitForWork(commits: commits, finished: turn.finished, nextDue: turn.nextDue)
             }
         }
@@ -131,6 +131,8 @@ final class Dispatcher: Service, Sendable {
     private struct Turn: Sendable {
         var due: [OutboxMessage] = []
         var destinations: [Int64: Destination] = [:]
+        /// `"<profile>#<purpose>"` for the due messages whose profile withdrew their destination's purpose.
+        var withdrawn: Set<String> = []
         var finished = 0
         var nextDue: EpochMillis?
     }
@@ -146,6 +148,10 @@ final class Dispatcher: Service, Sendable {
         do {
             turn.due = try store.dueMessages(now: nowMillis(), limit: Self.maxInFlight * 2)
             turn.destinations = Dictionary(uniqueKeysWithValues: try store.destinations().map { ($0.id, $0) })
+            let destinations = turn.destinations
+            turn.withdrawn = try store.withdrawnConsent(turn.due.compactMap { message in
+                destinations[message.destination]?.purpose.map { (message.profile, $0) }
+            })
             turn.nextDue = try store.nextMessageDue()
         } catch {
             logger.error("the dispatcher cannot read the outbox: \(error)")
@@ -179,9 +185,9 @@ final class Dispatcher: Service, Sendable {
         }
     }
 
-    private func launch(_ due: [OutboxMessage], to destinations: [Int64: Destination], into group: inout DiscardingTaskGroup) {
-        for message in due {
-            guard let destination = destinations[message.destination] else { continue }
+    private func launch(_ turn: Turn, into group: inout DiscardingTaskGroup) {
+        for message in turn.due {
+            guard let destination = turn.destinations[message.destination] else { continue }
             let admitted = flight.withLock { flight in
                 guard !flight.messages.contains(message.id), !flight.recentlyFinished.contains(message.id),
                       flight.messages.count < Self.maxInFlight,
@@ -191,6 +197,11 @@ final class Dispatcher: Service, Sendable {
                 return true
             }
             guard admitted else { continue }
+            if let purpose = destination.purpose, turn.withdrawn.contains("\(message.profile.rawValue)#\(purpose)") {
+                logger.info("not sending \(message.webhookID) to \(destination.name): profile \(message.profile) withdrew consent for \(purpose)")
+                flight.withLock { $0.results.append((message, .consentWithdrawn(purpose), destination.name)) }
+                continue
+            }
             group.addTask { await self.deliver(message, to: destination) }
         }
     }

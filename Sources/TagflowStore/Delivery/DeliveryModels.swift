@@ -20,6 +20,8 @@ public struct Destination: Sendable, Codable, Equatable {
     /// A Mustache template for the request body, rendered from the change event (`{{type}}`,
     /// `{{data.name}}`, `{{data.profile.id}}`...); values are escaped for JSON strings. Nil: the event's JSON.
     public var template: String?
+    /// The consent purpose it serves (`marketing`): profiles that withdrew it are not sent to it.
+    public var purpose: String?
     public var timeoutMs: Int
     public var status: Status
     /// Why it is disabled: by an operator, or by the receiver answering 410 Gone.
@@ -37,9 +39,12 @@ public struct DestinationInput: Sendable {
     public var timeoutMs: Int?
     /// A body template; the empty text removes it.
     public var template: String?
+    /// A consent purpose; the empty text removes it.
+    public var purpose: String?
 
     public init(name: String? = nil, url: String? = nil, headers: [String: String]? = nil, secret: String? = nil,
-                timeoutMs: Int? = nil, template: String? = nil) {
+                timeoutMs: Int? = nil, template: String? = nil, purpose: String? = nil) {
+        self.purpose = purpose
         self.name = name
         self.url = url
         self.headers = headers
@@ -104,7 +109,7 @@ public struct OutboxMessage: Sendable, Codable, Equatable {
     public var type: String
     public var body: String
     public var createdAt: EpochMillis
-    /// `pending`, `delivered` or `dead`.
+    /// `pending`, `delivered`, `skipped` (consent withdrawn) or `dead`.
     public var status: String
     public var attempts: Int
     public var nextAttemptAt: EpochMillis
@@ -120,12 +125,21 @@ public struct DeliveryOutcome: Sendable {
     public var error: String?
     /// The receiver's `Retry-After`, in milliseconds.
     public var retryAfterMs: Int64?
+    /// Not sent at all: the profile withdrew the destination's consent purpose (`error` says which).
+    public var skipped = false
 
     public init(status: Int?, latencyMs: Int64, error: String? = nil, retryAfterMs: Int64? = nil) {
         self.status = status
         self.latencyMs = latencyMs
         self.error = error
         self.retryAfterMs = retryAfterMs
+    }
+
+    /// A message not sent because the profile withdrew consent for `purpose`.
+    public static func consentWithdrawn(_ purpose: String) -> DeliveryOutcome {
+        var outcome = DeliveryOutcome(status: nil, latencyMs: 0, error: "not sent: the profile withdrew consent for `\(purpose)`")
+        outcome.skipped = true
+        return outcome
     }
 
     public var succeeded: Bool { status.map { (200..<300).contains($0) } ?? false }

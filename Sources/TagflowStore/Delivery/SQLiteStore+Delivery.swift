@@ -48,10 +48,11 @@ extension SQLiteStore {
                 throw DeliveryError.invalid("a destination called `\(name)` exists already")
             }
             try db.execute(sql: """
-                INSERT INTO destinations(name, url, headers, secret, template, timeout_ms, status, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?)
+                INSERT INTO destinations(name, url, headers, secret, template, purpose, timeout_ms, status, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)
                 """, arguments: [name, url, Self.headersJSON(input.headers ?? [:]), secret,
-                                 input.template.flatMap { $0.isEmpty ? nil : $0 }, timeout, now, now])
+                                 input.template.flatMap { $0.isEmpty ? nil : $0 }, input.purpose.flatMap { $0.isEmpty ? nil : $0 },
+                                 timeout, now, now])
             return try Self.destination(String(db.lastInsertedRowID), db)
         }
     }
@@ -66,11 +67,13 @@ extension SQLiteStore {
             if let secret = input.secret { destination.secret = try Self.checkedSecret(secret) }
             if let timeout = input.timeoutMs { destination.timeoutMs = try Self.checkedTimeout(timeout) }
             if let template = input.template { destination.template = template.isEmpty ? nil : template }
+            if let purpose = input.purpose { destination.purpose = purpose.isEmpty ? nil : purpose }
             try db.execute(sql: """
-                UPDATE destinations SET name = ?, url = ?, headers = ?, secret = ?, template = ?, timeout_ms = ?, updated_at = ?
+                UPDATE destinations SET name = ?, url = ?, headers = ?, secret = ?, template = ?, purpose = ?, timeout_ms = ?,
+                       updated_at = ?
                 WHERE id = ?
                 """, arguments: [destination.name, destination.url, Self.headersJSON(destination.headers), destination.secret,
-                                 destination.template, destination.timeoutMs, now, destination.id])
+                                 destination.template, destination.purpose, destination.timeoutMs, now, destination.id])
             return try Self.destination(String(destination.id), db)
         }
     }
@@ -112,7 +115,7 @@ extension SQLiteStore {
 
     static let destinationColumns = """
         SELECT id, name, url, headers, secret, previous_secret, previous_secret_until, timeout_ms, status, status_reason,
-               created_at, updated_at, template FROM destinations
+               created_at, updated_at, template, purpose FROM destinations
         """
 
     static func destination(_ row: Row) -> Destination {
@@ -121,7 +124,7 @@ extension SQLiteStore {
         } ?? [:]
         return Destination(
             id: row[0], name: row[1], url: row[2], headers: headers, secret: row[4], previousSecret: row[5],
-            previousSecretUntil: (row[6] as Int64?).map(Timestamp.format), template: row[12], timeoutMs: row[7],
+            previousSecretUntil: (row[6] as Int64?).map(Timestamp.format), template: row[12], purpose: row[13], timeoutMs: row[7],
             status: Destination.Status(rawValue: row[8]) ?? .disabled, statusReason: row[9],
             createdAt: Timestamp.format(row[10]), updatedAt: Timestamp.format(row[11]))
     }
@@ -282,6 +285,8 @@ extension SQLiteStore {
         var next = now
         if outcome.succeeded {
             status = "delivered"
+        } else if outcome.skipped {
+            status = "skipped"
         } else if outcome.status == 410 {
             status = "pending"
             try db.execute(sql: "UPDATE destinations SET status = 'disabled', status_reason = ?, updated_at = ? WHERE id = ?",
