@@ -96,6 +96,26 @@ import Testing
         }
     }
 
+    @Test func aTestSendAndARotatedSecretBothVerify() async throws {
+        let receiver = Receiver(secret: Self.secret)
+        try await receiver.serve { port in
+            try await withTagflow { client in
+                _ = try await create(client, "ma", url: "http://127.0.0.1:\(port)/hook/ok")
+                let test = try await client.execute(uri: "/api/destinations/ma/test", method: .post, headers: .admin)
+                #expect(test.body.json["delivered"] == true && test.body.json["status"] == 204)
+                #expect(receiver.taken.first?.body["type"] == "tagflow.test" && receiver.taken.first?.signed == true)
+
+                // After a rotation the old secret still verifies (a second signature) while receivers switch over.
+                let rotated = try await client.execute(uri: "/api/destinations/ma/rotate-secret", method: .post, headers: .admin)
+                let newSecret = try #require(rotated.body.json["secret"]?.stringValue)
+                #expect(newSecret != Self.secret && rotated.body.json["previousSecret"]?.stringValue == Self.secret)
+                _ = try await client.execute(uri: "/api/destinations/ma/test", method: .post, headers: .admin)
+                #expect(receiver.taken.count == 2 && receiver.taken.last?.signed == true)
+                #expect(receiver.signatures.last?.split(separator: " ").count == 2)
+            }
+        }
+    }
+
     @Test func retryAfterIsHonouredAnd410DisablesTheDestination() async throws {
         let receiver = Receiver(secret: Self.secret)
         try await receiver.serve { port in
@@ -301,7 +321,7 @@ final class Receiver: Sendable {
 
     let secret: String
     private let state = Mutex<(taken: [Taken], attempts: [String: Int], firstSeen: [String: ContinuousClock.Instant],
-                               delays: [Duration])>(([], [:], [:], []))
+                               delays: [Duration], signatures: [String])>(([], [:], [:], [], []))
 
     init(secret: String) { self.secret = secret }
 
@@ -309,6 +329,8 @@ final class Receiver: Sendable {
     var attempts: [String: Int] { state.withLock { $0.attempts } }
     /// For each message taken, the time from its first attempt.
     var delays: [Duration] { state.withLock { $0.delays } }
+    /// Every `webhook-signature` header received, in order.
+    var signatures: [String] { state.withLock { $0.signatures } }
 
     func serve(_ body: @Sendable @escaping (Int) async throws -> Void) async throws {
         let router = Router()
@@ -333,6 +355,7 @@ final class Receiver: Sendable {
             && abs(timestamp - Int64(Date().timeIntervalSince1970)) < 300
         let attempt = state.withLock { state in
             state.attempts[id, default: 0] += 1
+            state.signatures.append(signature)
             if state.firstSeen[id] == nil { state.firstSeen[id] = .now }
             return state.attempts[id]!
         }
