@@ -116,6 +116,29 @@ import Testing
         }
     }
 
+    @Test func mergesAreSentAsProfileMerged() async throws {
+        let receiver = Receiver(secret: Self.secret)
+        try await receiver.serve { port in
+            try await withTagflow { client in
+                _ = try await create(client, "cdp", url: "http://127.0.0.1:\(port)/hook/ok")
+                let created = try await client.execute(uri: "/api/automations", method: .post, headers: .admin, body: ByteBuffer(json: [
+                    "name": "merges", "destination": "cdp", "trigger": ["on": "profile.merged"],
+                ]))
+                #expect(created.status == .created)
+                // An anonymous visitor and a logged-in user, then one event carrying both ids.
+                _ = try await client.collect("/v1/track", ["anonymousId": "a-1", "event": "view_item"])
+                _ = try await client.collect("/v1/track", ["userId": "u-1", "event": "view_item"])
+                _ = try await client.collect("/v1/track", ["userId": "u-1", "anonymousId": "a-1", "event": "view_item"])
+                try await eventually { !receiver.taken.isEmpty }
+                let merged = try #require(receiver.taken.first?.body)
+                #expect(merged["type"] == "profile.merged" && merged["data"]?["cause"] == "event")
+                #expect(merged["data"]?["via"]?["type"] != nil && merged["data"]?["merged"]?["id"] != nil)
+                let identifiers = merged["data"]?["profile"]?["identifiers"]
+                #expect(arrayOf(identifiers?["user_id"]) == ["u-1"] && arrayOf(identifiers?["anonymous_id"]) == ["a-1"])
+            }
+        }
+    }
+
     @Test func retryAfterIsHonouredAnd410DisablesTheDestination() async throws {
         let receiver = Receiver(secret: Self.secret)
         try await receiver.serve { port in

@@ -66,7 +66,7 @@ public struct Automation: Sendable, Codable, Equatable {
 
 /// The change an automation reacts to.
 public struct AutomationTrigger: Sendable, Codable, Equatable {
-    /// `tag.added`, `tag.removed`, `tag.changed`, `segment.entered` or `segment.exited`.
+    /// `tag.added`, `tag.removed`, `tag.changed`, `segment.entered`, `segment.exited` or `profile.merged`.
     public var on: String
     /// The tag (for `tag.*`) or segment (for `segment.*`).
     public var tag: String?
@@ -74,7 +74,7 @@ public struct AutomationTrigger: Sendable, Codable, Equatable {
     /// Only changes to this value (`tag.added`, `tag.changed`).
     public var value: JSONValue?
 
-    public static let kinds = ["tag.added", "tag.removed", "tag.changed", "segment.entered", "segment.exited"]
+    public static let kinds = ["tag.added", "tag.removed", "tag.changed", "segment.entered", "segment.exited", "profile.merged"]
 
     public init(on: String, tag: String? = nil, segment: String? = nil, value: JSONValue? = nil) {
         self.on = on
@@ -83,8 +83,8 @@ public struct AutomationTrigger: Sendable, Codable, Equatable {
         self.value = value
     }
 
-    /// The tag or segment it watches.
-    var subject: String? { on.hasPrefix("segment.") ? segment : tag }
+    /// The tag or segment it watches (none for `profile.merged`).
+    var subject: String? { on == "profile.merged" ? nil : on.hasPrefix("segment.") ? segment : tag }
 
     /// Whether `change` (of a tag, or of a segment when `isSegment`) is one this trigger reacts to.
     func matches(_ change: TagChange, isSegment: Bool) -> Bool {

@@ -7,12 +7,14 @@ import TagflowCore
 /// message written for a change that was rolled back.
 struct AutomationIndex: Sendable {
     private var bySubject: [String: [Automation]] = [:]
+    private var onMerge: [Automation] = []
 
-    var isEmpty: Bool { bySubject.isEmpty }
+    var isEmpty: Bool { bySubject.isEmpty && onMerge.isEmpty }
 
     static func load(_ db: Database) throws -> AutomationIndex {
         var index = AutomationIndex()
         for automation in try SQLiteStore.automations(db) where automation.enabled {
+            if automation.trigger.on == "profile.merged" { index.onMerge.append(automation) }
             guard let subject = automation.trigger.subject else { continue }
             index.bySubject[subject, default: []].append(automation)
         }
@@ -41,6 +43,31 @@ struct AutomationIndex: Sendable {
         return written
     }
 
+    /// Writes one `profile.merged` message per (merge, automation on merges).
+    func enqueue(_ merges: [(merge: ProfileMerge, at: EpochMillis, eventSeq: Int64?)], _ db: Database) throws -> Int {
+        guard !onMerge.isEmpty, !merges.isEmpty else { return 0 }
+        let now = EpochMillis((Date().timeIntervalSince1970 * 1000).rounded())
+        var written = 0
+        for (merge, at, seq) in merges {
+            var data: JSONObject = [
+                "profile": ["id": .int(merge.survivor.rawValue), "identifiers": .object(try Self.identifiers(of: merge.survivor, db))],
+                "merged": ["id": .int(merge.loser.rawValue)],
+                "via": ["type": .string(merge.via.type), "value": .string(merge.via.value)],
+                "cause": "event",
+            ]
+            if let seq { data["causeRef"] = .int(seq) }
+            let body = JSONValue.object(["type": "profile.merged", "timestamp": .string(Timestamp.format(at)), "data": .object(data)]).jsonString
+            for automation in onMerge {
+                try db.execute(sql: """
+                    INSERT INTO outbox(destination_id, profile_id, automation_id, type, body, created_at, next_attempt_at)
+                    VALUES (?, ?, ?, 'profile.merged', ?, ?, ?)
+                    """, arguments: [automation.destination, merge.survivor.rawValue, automation.id, body, now, now])
+                written += 1
+            }
+        }
+        return written
+    }
+
     static func type(of change: TagChange, isSegment: Bool) -> String {
         if isSegment { return change.new == nil ? "segment.exited" : "segment.entered" }
         if change.old == nil { return "tag.added" }
@@ -49,17 +76,8 @@ struct AutomationIndex: Sendable {
 
     /// The JSON a receiver gets: what changed, for whom (every identifier), when and why.
     static func body(type: String, change: TagChange, name: String?, isSegment: Bool, _ db: Database) throws -> String {
-        var identifiers = JSONObject()
-        for row in try Row.fetchAll(db, sql: """
-            SELECT type, value FROM identifiers WHERE profile_id = ? ORDER BY type, value
-            """, arguments: [change.profile.rawValue]) {
-            let type: String = row[0]
-            var values: [JSONValue] = if case .array(let items)? = identifiers[type] { items } else { [] }
-            values.append(.string(row[1] as String))
-            identifiers[type] = .array(values)
-        }
         var data: JSONObject = [
-            "profile": ["id": .int(change.profile.rawValue), "identifiers": .object(identifiers)],
+            "profile": ["id": .int(change.profile.rawValue), "identifiers": .object(try identifiers(of: change.profile, db))],
             "cause": .string(change.cause.kind),
         ]
         switch change.cause {
@@ -77,5 +95,18 @@ struct AutomationIndex: Sendable {
         data["name"] = .string(name ?? change.tag)
         let event: JSONObject = ["type": .string(type), "timestamp": .string(Timestamp.format(change.at)), "data": .object(data)]
         return JSONValue.object(event).jsonString
+    }
+
+    /// A profile's identifiers by type: `{"user_id": ["u-42"], "phone": ["13800138000"]}`.
+    static func identifiers(of profile: ProfileID, _ db: Database) throws -> JSONObject {
+        var identifiers = JSONObject()
+        let statement = try db.cachedStatement(sql: "SELECT type, value FROM identifiers WHERE profile_id = ? ORDER BY type, value")
+        for row in try Row.fetchAll(statement, arguments: [profile.rawValue]) {
+            let type: String = row[0]
+            var values: [JSONValue] = if case .array(let items)? = identifiers[type] { items } else { [] }
+            values.append(.string(row[1] as String))
+            identifiers[type] = .array(values)
+        }
+        return identifiers
     }
 }

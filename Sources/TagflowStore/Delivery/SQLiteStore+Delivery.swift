@@ -176,20 +176,12 @@ extension SQLiteStore {
         }
         let wantsSegment = trigger.on.hasPrefix("segment.")
         let field = wantsSegment ? "segment" : "tag"
-        guard let subject = trigger.subject, !subject.isEmpty else { throw DeliveryError.invalid("`\(trigger.on)` needs `trigger.\(field)`") }
         if trigger.value != nil, trigger.on != "tag.added", trigger.on != "tag.changed" {
             throw DeliveryError.invalid("`trigger.value` only goes with tag.added and tag.changed")
         }
-        try tagRuntime.withLock { runtime in
-            guard let record = runtime.records[subject], record.status == .active else {
-                let candidates = runtime.records.values.filter { $0.status == .active && ($0.kind == "segment") == wantsSegment }.map(\.id)
-                let hint = closestMatch(to: subject, in: candidates).map { "; did you mean `\($0)`?" } ?? ""
-                throw DeliveryError.invalid("no active \(field) `\(subject)`\(hint)")
-            }
-            guard (record.kind == "segment") == wantsSegment else {
-                throw DeliveryError.invalid("`\(subject)` is a \(wantsSegment ? "tag" : "segment"); use "
-                    + (wantsSegment ? "tag.added / tag.removed / tag.changed" : "segment.entered / segment.exited"))
-            }
+        if trigger.on != "profile.merged" {
+            guard let subject = trigger.subject, !subject.isEmpty else { throw DeliveryError.invalid("`\(trigger.on)` needs `trigger.\(field)`") }
+            try checkSubject(subject, wantsSegment: wantsSegment)
         }
         let encoded = String(decoding: try JSONEncoder().encode(trigger), as: UTF8.self)
         return try pool.write { db in
@@ -201,6 +193,22 @@ extension SQLiteStore {
             try self.reloadAutomations(db)
             guard let automation = try Self.automations(db).first(where: { $0.id == id }) else { throw DeliveryError.unknownAutomation(id) }
             return automation
+        }
+    }
+
+    /// Refuses a trigger on a tag or segment that is not active, or of the other kind.
+    private func checkSubject(_ subject: String, wantsSegment: Bool) throws {
+        let field = wantsSegment ? "segment" : "tag"
+        try tagRuntime.withLock { runtime in
+            guard let record = runtime.records[subject], record.status == .active else {
+                let candidates = runtime.records.values.filter { $0.status == .active && ($0.kind == "segment") == wantsSegment }.map(\.id)
+                let hint = closestMatch(to: subject, in: candidates).map { "; did you mean `\($0)`?" } ?? ""
+                throw DeliveryError.invalid("no active \(field) `\(subject)`\(hint)")
+            }
+            guard (record.kind == "segment") == wantsSegment else {
+                throw DeliveryError.invalid("`\(subject)` is a \(wantsSegment ? "tag" : "segment"); use "
+                    + (wantsSegment ? "tag.added / tag.removed / tag.changed" : "segment.entered / segment.exited"))
+            }
         }
     }
 

@@ -100,6 +100,7 @@ extension SQLiteStore {
                         var receipts: [IngestReceipt] = []
                         for submission in submissions { receipts.append(try writer.write(submission, graph: &graph)) }
                         try writer.finish()
+                        runtime.enqueued += try runtime.automations.enqueue(writer.merges, db)
                         try runtime.record(writer.tagChanges, clock: runtime.engine.now, db)
                         return receipts
                     }
@@ -124,6 +125,8 @@ struct IngestWriter {
     var deduplicated: Int64 = 0
     var quarantined: Int64 = 0
     var tagChanges: [TagChange] = []
+    /// The merges made, for `profile.merged` automations.
+    var merges: [(merge: ProfileMerge, at: EpochMillis, eventSeq: Int64?)] = []
 
     init(db: Database, engine: TagEngine) {
         self.db = db
@@ -159,6 +162,7 @@ struct IngestWriter {
             let seq: Int64? = inserted ? db.lastInsertedRowID : nil
             for merge in resolution.merges {
                 try apply(merge, at: event.timestamp, eventSeq: seq)
+                merges.append((merge, event.timestamp, seq))
                 engine.merge(merge.loser, into: merge.survivor, now: submission.receivedAt, changes: &tagChanges)
             }
             for refusal in resolution.refusals {
