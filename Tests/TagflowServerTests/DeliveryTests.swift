@@ -92,6 +92,14 @@ import Testing
                 #expect(arrayOf(first.body["data"]?["profile"]?["identifiers"]?["user_id"]) == [.string(first.user)])
                 let log = arrayOf(try await client.admin("/api/destinations/ma/deliveries?limit=100")["deliveries"])
                 #expect(log.count == 18 && log.filter { $0["status"] == 500 }.count == 12)
+
+                // /metrics (Prometheus text) counts the same.
+                let metrics = try await client.execute(uri: "/metrics", method: .get, headers: .admin).body.text
+                #expect(metrics.contains(#"tagflow_delivery_attempts_total{destination="ma",result="success"} 6"#))
+                #expect(metrics.contains(#"tagflow_delivery_attempts_total{destination="ma",result="failure"} 12"#))
+                #expect(metrics.contains(#"tagflow_outbox_pending{destination="ma"} 0"#))
+                #expect(metrics.contains(#"tagflow_tag_members{tag="views"} 2"#))
+                #expect(try await client.execute(uri: "/metrics", method: .get).status == .unauthorized)
             }
         }
     }

@@ -34,6 +34,15 @@ struct AdminRoutes: Sendable {
     func register(on router: Router<BasicRequestContext>) {
         let api = router.group("api").add(middleware: AdminAuthMiddleware(store: store))
 
+        // Prometheus scrapes with the admin token (`authorization: {credentials: <token>}` in its config).
+        router.group("metrics").add(middleware: AdminAuthMiddleware(store: store)).get { _, _ in
+            let page = MetricsPage.render(
+                stats: try await store.stats(), queueWaiting: queue.waitingEvents, tags: try await store.tagDefinitions(),
+                segments: try store.segmentDefinitions(), destinations: try store.deliveryMetrics())
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: page)))
+        }
+
         TagRoutes(store: store).register(on: api)
         SegmentRoutes(store: store).register(on: api)
         DeliveryRoutes(store: store, sender: sender).register(on: api)

@@ -177,6 +177,19 @@ public struct RetryPolicy: Sendable, Codable, Equatable {
     }
 }
 
+/// One destination's delivery figures, for `/metrics`.
+public struct DestinationMetrics: Sendable, Equatable {
+    public var name: String
+    public var active: Bool
+    public var pending: Int64
+    public var dead: Int64
+    public var succeeded: Int64
+    public var failed: Int64
+    public var skipped: Int64
+    /// Summed over every sent attempt (`succeeded + failed` of them).
+    public var latencyMsSum: Int64
+}
+
 /// Delivery problems an API caller can fix.
 public enum DeliveryError: Error, Sendable, Equatable {
     case unknownDestination(String)

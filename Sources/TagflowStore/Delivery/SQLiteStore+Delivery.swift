@@ -306,6 +306,12 @@ extension SQLiteStore {
             let wait = Double(policy.waitsMs[attempt - 1]) * Double.random(in: 0.8...1.2)
             next = now + max(Int64(wait), outcome.retryAfterMs ?? 0)
         }
+        let result = outcome.succeeded ? "success" : outcome.skipped ? "skipped" : "failure"
+        let bump = try db.cachedStatement(sql: """
+            INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value
+            """)
+        try bump.execute(arguments: ["delivery_\(result):\(message.destination)", 1])
+        if !outcome.skipped { try bump.execute(arguments: ["delivery_latency_ms:\(message.destination)", outcome.latencyMs]) }
         try db.execute(sql: """
             UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_status = ?, last_error = ?,
                    finished_at = CASE WHEN ?1 = 'pending' THEN NULL ELSE ?7 END
@@ -351,6 +357,25 @@ extension SQLiteStore {
                 """, arguments: [destination.id, before, limit]).map { row in
                 DeliveryAttempt(id: row[0], message: row[1], webhookID: "msg_\(row[1] as Int64)", attempt: row[2],
                                 at: Timestamp.format(row[3]), status: row[4], latencyMs: row[5], error: row[6])
+            }
+        }
+    }
+
+    /// Per destination, for `/metrics`: messages waiting and given up, attempts by result, summed latency.
+    public func deliveryMetrics() throws -> [DestinationMetrics] {
+        try pool.read { db in
+            let counters = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: """
+                SELECT name, value FROM counters WHERE name LIKE 'delivery_%'
+                """).map { ($0[0] as String, $0[1] as Int64) })
+            func waiting(_ status: String, _ id: Int64) throws -> Int64 {
+                try Int64.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE status = ? AND destination_id = ?", arguments: [status, id]) ?? 0
+            }
+            return try Row.fetchAll(db, sql: "SELECT id, name, status FROM destinations ORDER BY id").map { row in
+                let id: Int64 = row[0]
+                return DestinationMetrics(
+                    name: row[1], active: (row[2] as String) == "active", pending: try waiting("pending", id), dead: try waiting("dead", id),
+                    succeeded: counters["delivery_success:\(id)"] ?? 0, failed: counters["delivery_failure:\(id)"] ?? 0,
+                    skipped: counters["delivery_skipped:\(id)"] ?? 0, latencyMsSum: counters["delivery_latency_ms:\(id)"] ?? 0)
             }
         }
     }
