@@ -191,6 +191,31 @@ import Testing
         }
     }
 
+    @Test func aRateLimitSpreadsRequestsAndABreakerRestsAFailingReceiver() async throws {
+        let receiver = Receiver(secret: Self.secret)
+        try await receiver.serve { port in
+            try await withTagflow(breakerCooldownMs: 3000) { client in
+                let limited = try await client.execute(uri: "/api/destinations", method: .post, headers: .admin, body: ByteBuffer(json: [
+                    "name": "limited", "url": .string("http://127.0.0.1:\(port)/hook/ok"), "rateLimit": 10,
+                ]))
+                #expect(limited.status == .created && limited.body.json["rateLimit"] == 10)
+                _ = try await create(client, "broken", url: "http://127.0.0.1:\(port)/hook/broken")
+                try await automate(client, "to-limited", on: "tag.added", tag: "views", destination: "limited")
+                try await automate(client, "to-broken", on: "tag.added", tag: "views", destination: "broken")
+
+                let started = ContinuousClock.now
+                for user in (1...20).map({ "u-\($0)" }) { try await view(client, user) }
+
+                // 20 messages at 10 a second: a burst of 10, then the rest over about a second.
+                try await eventually { receiver.taken.count == 20 }
+                #expect(ContinuousClock.now - started >= .milliseconds(800))
+                // The broken receiver failed 5 times in a row: it rests, instead of taking 20 x 4 attempts at once.
+                let attempts = receiver.attempts.filter { id, _ in !receiver.taken.contains { $0.id == id } }.values.reduce(0, +)
+                #expect(attempts < 40, "\(attempts) attempts reached the broken receiver")
+            }
+        }
+    }
+
     @Test func givenUpMessagesAreDeadLetteredAndReplayed() async throws {
         let receiver = Receiver(secret: Self.secret)
         try await receiver.serve { port in
@@ -290,11 +315,15 @@ import Testing
 
     // MARK: - Helpers
 
-    func withTagflow(allowPrivate: Bool = true, _ body: @Sendable @escaping (any TestClientProtocol) async throws -> Void) async throws {
+    func withTagflow(
+        allowPrivate: Bool = true, breakerCooldownMs: Int64? = nil,
+        _ body: @Sendable @escaping (any TestClientProtocol) async throws -> Void
+    ) async throws {
         let directory = TestDirectory()
         let tagflow = try await makeTestTagflow(directory) { config in
             config.allowPrivateDestinations = allowPrivate
             config.deliveryRetryWaitsMs = [30, 30, 30]
+            config.deliveryBreakerCooldownMs = breakerCooldownMs
             config.durability = .normal
         }
         try await tagflow.application.test(.live) { client in

@@ -72,7 +72,8 @@ import Testing
     }
 
     @Test func aSegmentIsBackFilledKeptLiveAndRecordsEveryEntryAndExit() async throws {
-        let app = try await makeTestTagflow(TestDirectory()).application
+        let directory = TestDirectory()
+        let app = try await makeTestTagflow(directory).application
         try await app.test(.router) { client in
             try await givenClinicVisitors(client)
 
@@ -109,7 +110,8 @@ import Testing
     }
 
     @Test func exportsStreamEveryMemberAsCSVAndJSONLines() async throws {
-        let app = try await makeTestTagflow(TestDirectory()).application
+        let directory = TestDirectory()
+        let app = try await makeTestTagflow(directory).application
         try await app.test(.router) { client in
             try await givenClinicVisitors(client)
             #expect(try await send(client, "/api/segments", ["source": """
@@ -140,7 +142,8 @@ import Testing
     }
 
     @Test func previewsAreInstantForTagAlgebraAndReplayedOtherwiseAndBadTextIsRefusedWithWhere() async throws {
-        let app = try await makeTestTagflow(TestDirectory()).application
+        let directory = TestDirectory()
+        let app = try await makeTestTagflow(directory).application
         try await app.test(.router) { client in
             try await givenClinicVisitors(client)
 
@@ -188,7 +191,8 @@ import Testing
     }
 
     @Test func overlapsAndTheGovernanceMatrixFlagRedundantTags() async throws {
-        let app = try await makeTestTagflow(TestDirectory()).application
+        let directory = TestDirectory()
+        let app = try await makeTestTagflow(directory).application
         try await app.test(.router) { client in
             try await givenClinicVisitors(client)
             #expect(try await send(client, "/api/segments", ["source": .string(Self.leads)]).status == .ok)
@@ -221,7 +225,8 @@ import Testing
     }
 
     @Test func aSegmentWhoseTagIsDeletedIsFlaggedBrokenNotSilentlyEmpty() async throws {
-        let app = try await makeTestTagflow(TestDirectory()).application
+        let directory = TestDirectory()
+        let app = try await makeTestTagflow(directory).application
         try await app.test(.router) { client in
             try await givenClinicVisitors(client)
             #expect(try await send(client, "/api/segments", ["source": .string(Self.leads)]).status == .ok)

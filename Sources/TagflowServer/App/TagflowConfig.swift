@@ -39,6 +39,9 @@ public struct TagflowConfig: Sendable, Codable, Equatable {
     public var deliveryRetryWaitsMs: [Int64]?
     /// A message older than this many milliseconds is dead-lettered at its next failure (default: 3 days).
     public var deliveryMaxAgeMs: Int64?
+    /// How long a destination rests after five failures in a row before one message probes it (default 30 s,
+    /// doubling while it keeps failing, up to ten minutes).
+    public var deliveryBreakerCooldownMs: Int64?
 
     public init() {}
 
@@ -66,6 +69,7 @@ public struct TagflowConfig: Sendable, Codable, Equatable {
         allowPrivateDestinations = try c.decodeIfPresent(Bool.self, forKey: .allowPrivateDestinations) ?? false
         deliveryRetryWaitsMs = try c.decodeIfPresent([Int64].self, forKey: .deliveryRetryWaitsMs)
         deliveryMaxAgeMs = try c.decodeIfPresent(Int64.self, forKey: .deliveryMaxAgeMs)
+        deliveryBreakerCooldownMs = try c.decodeIfPresent(Int64.self, forKey: .deliveryBreakerCooldownMs)
     }
 
     /// Reads a JSON config file; unknown keys are an error so that typos do not pass silently.
@@ -118,7 +122,7 @@ public struct TagflowConfig: Sendable, Codable, Equatable {
         case dataDirectory, host, port, durability, maxEventBytes, maxRequestBytes, maxBatchEvents,
              futureToleranceSeconds, ingestQueueCapacity, maxEventsPerCommit, adminToken, writeKey, identityLimits,
              identityPriorities, blockedIdentifierValues, timeZone, tagsDirectory, allowPrivateDestinations,
-             deliveryRetryWaitsMs, deliveryMaxAgeMs
+             deliveryRetryWaitsMs, deliveryMaxAgeMs, deliveryBreakerCooldownMs
     }
 }
 

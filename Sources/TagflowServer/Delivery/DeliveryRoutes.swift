@@ -181,7 +181,15 @@ struct DeliveryRoutes: Sendable {
         }
         return DestinationInput(name: body["name"]?.stringValue, url: body["url"]?.stringValue, headers: headers,
                                 secret: body["secret"]?.stringValue, timeoutMs: timeout, template: body["template"]?.stringValue,
-                                purpose: body["purpose"]?.stringValue)
+                                purpose: body["purpose"]?.stringValue, rateLimit: try Self.integer(body["rateLimit"], "rateLimit"))
+    }
+
+    static func integer(_ value: JSONValue?, _ name: String) throws -> Int? {
+        switch value {
+        case nil: return nil
+        case .int(let n)?: return Int(n)
+        default: throw APIError.badRequest("`\(name)` is a whole number")
+        }
     }
 
     /// A destination named by its name or number.

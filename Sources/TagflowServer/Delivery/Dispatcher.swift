@@ -85,6 +85,10 @@ final class Dispatcher: Service, Sendable {
     let sender: WebhookSender
     let policy: RetryPolicy
     let logger: Logger
+    /// How long a destination rests after `breakerThreshold` failures in a row (doubling while it keeps
+    /// failing, up to ten minutes); then one message probes it.
+    let breakerCooldown: Duration
+    static let breakerThreshold = 5
     /// Most deliveries in flight at once, and per destination.
     static let maxInFlight = 64
     static let maxInFlightPerDestination = 16
@@ -95,14 +99,27 @@ final class Dispatcher: Service, Sendable {
         var recentlyFinished: Set<Int64> = []
         /// Attempts made and not yet recorded: recorded together, in one transaction, by the main loop.
         var results: [(message: OutboxMessage, outcome: DeliveryOutcome, destination: String)] = []
+        var gates: [Int64: Gate] = [:]
         var perDestination: [Int64: Int] = [:]
         var finished = 0
+    }
+
+    /// Per destination: the rate limit's tokens, and the circuit breaker that rests a failing receiver so it
+    /// is not sent every other person's first attempt meanwhile.
+    private struct Gate {
+        var tokens: Double?
+        var refilled = ContinuousClock.now
+        var failuresInARow = 0
+        var openUntil: ContinuousClock.Instant?
+        var opens = 0
+        var probing = false
     }
 
     private let flight = Mutex(Flight())
     private let queue = DispatchQueue(label: "tagflow.dispatcher")
 
-    init(store: SQLiteStore, sender: WebhookSender, policy: RetryPolicy, logger: Logger) {
+    init(store: SQLiteStore, sender: WebhookSender, policy: RetryPolicy, logger: Logger, breakerCooldown: Duration = .seconds(30)) {
+        self.breakerCooldown = breakerCooldown
         self.store = store
         self.sender = sender
         self.policy = policy
@@ -177,6 +194,7 @@ final class Dispatcher: Service, Sendable {
         }
         flight.withLock { flight in
             for result in results {
+                if !result.outcome.skipped { note(result.outcome, of: result.message.destination, named: result.destination, in: &flight) }
                 flight.messages.remove(result.message.id)
                 flight.recentlyFinished.insert(result.message.id)
                 flight.perDestination[result.message.destination, default: 1] -= 1
@@ -191,7 +209,9 @@ final class Dispatcher: Service, Sendable {
             let admitted = flight.withLock { flight in
                 guard !flight.messages.contains(message.id), !flight.recentlyFinished.contains(message.id),
                       flight.messages.count < Self.maxInFlight,
-                      flight.perDestination[message.destination, default: 0] < Self.maxInFlightPerDestination else { return false }
+                      flight.perDestination[message.destination, default: 0] < Self.maxInFlightPerDestination,
+                      Self.pass(&flight.gates[message.destination, default: Gate()], limit: destination.rateLimit)
+                else { return false }
                 flight.messages.insert(message.id)
                 flight.perDestination[message.destination, default: 0] += 1
                 return true
@@ -204,6 +224,45 @@ final class Dispatcher: Service, Sendable {
             }
             group.addTask { await self.deliver(message, to: destination) }
         }
+    }
+
+    /// Whether the gate lets one more request through now: not resting (or this is the probe after a rest),
+    /// and a token left under the rate limit.
+    private static func pass(_ gate: inout Gate, limit: Int?) -> Bool {
+        let now = ContinuousClock.now
+        if let openUntil = gate.openUntil, now < openUntil || gate.probing { return false }
+        if let limit {
+            let elapsed = now - gate.refilled
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            gate.tokens = min(Double(limit), (gate.tokens ?? Double(limit)) + seconds * Double(limit))
+            gate.refilled = now
+            guard gate.tokens! >= 1 else { return false }
+            gate.tokens! -= 1
+        }
+        if gate.openUntil != nil { gate.probing = true }
+        return true
+    }
+
+    /// Counts failures in a row; opens the breaker at the threshold, or when the probe fails; closes it on success.
+    private func note(_ outcome: DeliveryOutcome, of destination: Int64, named name: String, in flight: inout Flight) {
+        var gate = flight.gates[destination, default: Gate()]
+        defer { flight.gates[destination] = gate }
+        if outcome.succeeded {
+            gate.failuresInARow = 0
+            gate.openUntil = nil
+            gate.opens = 0
+            gate.probing = false
+            return
+        }
+        guard outcome.status != 410 else { return }
+        gate.failuresInARow += 1
+        guard gate.probing || gate.failuresInARow >= Self.breakerThreshold else { return }
+        gate.opens += 1
+        let rest = min(breakerCooldown * (1 << min(gate.opens - 1, 10)), .seconds(600))
+        gate.openUntil = .now + rest
+        gate.probing = false
+        gate.failuresInARow = 0
+        logger.warning("\(name) failed \(Self.breakerThreshold) times in a row; resting it for \(rest) before one probe")
     }
 
     private func deliver(_ message: OutboxMessage, to destination: Destination) async {

@@ -22,6 +22,8 @@ public struct Destination: Sendable, Codable, Equatable {
     public var template: String?
     /// The consent purpose it serves (`marketing`): profiles that withdrew it are not sent to it.
     public var purpose: String?
+    /// At most this many requests a second (nil: as fast as the receiver answers).
+    public var rateLimit: Int?
     public var timeoutMs: Int
     public var status: Status
     /// Why it is disabled: by an operator, or by the receiver answering 410 Gone.
@@ -41,10 +43,13 @@ public struct DestinationInput: Sendable {
     public var template: String?
     /// A consent purpose; the empty text removes it.
     public var purpose: String?
+    /// Requests per second at most; 0 removes the limit.
+    public var rateLimit: Int?
 
     public init(name: String? = nil, url: String? = nil, headers: [String: String]? = nil, secret: String? = nil,
-                timeoutMs: Int? = nil, template: String? = nil, purpose: String? = nil) {
+                timeoutMs: Int? = nil, template: String? = nil, purpose: String? = nil, rateLimit: Int? = nil) {
         self.purpose = purpose
+        self.rateLimit = rateLimit
         self.name = name
         self.url = url
         self.headers = headers

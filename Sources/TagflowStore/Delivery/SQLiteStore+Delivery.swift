@@ -48,11 +48,12 @@ extension SQLiteStore {
                 throw DeliveryError.invalid("a destination called `\(name)` exists already")
             }
             try db.execute(sql: """
-                INSERT INTO destinations(name, url, headers, secret, template, purpose, timeout_ms, status, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)
+                INSERT INTO destinations(name, url, headers, secret, template, purpose, rate_limit, timeout_ms, status, created_at,
+                                         updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)
                 """, arguments: [name, url, Self.headersJSON(input.headers ?? [:]), secret,
                                  input.template.flatMap { $0.isEmpty ? nil : $0 }, input.purpose.flatMap { $0.isEmpty ? nil : $0 },
-                                 timeout, now, now])
+                                 try input.rateLimit.flatMap(Self.checkedRateLimit), timeout, now, now])
             return try Self.destination(String(db.lastInsertedRowID), db)
         }
     }
@@ -68,12 +69,14 @@ extension SQLiteStore {
             if let timeout = input.timeoutMs { destination.timeoutMs = try Self.checkedTimeout(timeout) }
             if let template = input.template { destination.template = template.isEmpty ? nil : template }
             if let purpose = input.purpose { destination.purpose = purpose.isEmpty ? nil : purpose }
+            if let limit = input.rateLimit { destination.rateLimit = try Self.checkedRateLimit(limit) }
             try db.execute(sql: """
-                UPDATE destinations SET name = ?, url = ?, headers = ?, secret = ?, template = ?, purpose = ?, timeout_ms = ?,
-                       updated_at = ?
+                UPDATE destinations SET name = ?, url = ?, headers = ?, secret = ?, template = ?, purpose = ?, rate_limit = ?,
+                       timeout_ms = ?, updated_at = ?
                 WHERE id = ?
                 """, arguments: [destination.name, destination.url, Self.headersJSON(destination.headers), destination.secret,
-                                 destination.template, destination.purpose, destination.timeoutMs, now, destination.id])
+                                 destination.template, destination.purpose, destination.rateLimit, destination.timeoutMs, now,
+                                 destination.id])
             return try Self.destination(String(destination.id), db)
         }
     }
@@ -115,7 +118,7 @@ extension SQLiteStore {
 
     static let destinationColumns = """
         SELECT id, name, url, headers, secret, previous_secret, previous_secret_until, timeout_ms, status, status_reason,
-               created_at, updated_at, template, purpose FROM destinations
+               created_at, updated_at, template, purpose, rate_limit FROM destinations
         """
 
     static func destination(_ row: Row) -> Destination {
@@ -124,7 +127,7 @@ extension SQLiteStore {
         } ?? [:]
         return Destination(
             id: row[0], name: row[1], url: row[2], headers: headers, secret: row[4], previousSecret: row[5],
-            previousSecretUntil: (row[6] as Int64?).map(Timestamp.format), template: row[12], purpose: row[13], timeoutMs: row[7],
+            previousSecretUntil: (row[6] as Int64?).map(Timestamp.format), template: row[12], purpose: row[13], rateLimit: row[14], timeoutMs: row[7],
             status: Destination.Status(rawValue: row[8]) ?? .disabled, statusReason: row[9],
             createdAt: Timestamp.format(row[10]), updatedAt: Timestamp.format(row[11]))
     }
@@ -143,6 +146,15 @@ extension SQLiteStore {
             throw DeliveryError.invalid("`secret` must be `whsec_` followed by the base64 of 24 to 64 random bytes (or leave it out to have one made)")
         }
         return secret
+    }
+
+    /// A rate limit of 1 to 10,000 requests a second; 0 means none.
+    static func checkedRateLimit(_ perSecond: Int) throws -> Int? {
+        guard perSecond != 0 else { return nil }
+        guard (1...10_000).contains(perSecond) else {
+            throw DeliveryError.invalid("`rateLimit` must be from 1 to 10000 requests a second, or 0 for none (\(perSecond) given)")
+        }
+        return perSecond
     }
 
     static func checkedTimeout(_ milliseconds: Int) throws -> Int {

@@ -68,6 +68,7 @@ enum SQLiteSchema {
                 CREATE TABLE destinations(
                     id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, url TEXT NOT NULL, headers TEXT NOT NULL,
                     secret TEXT NOT NULL, previous_secret TEXT, previous_secret_until INTEGER, template TEXT, purpose TEXT,
+                    rate_limit INTEGER,
                     timeout_ms INTEGER NOT NULL, status TEXT NOT NULL, status_reason TEXT,
                     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
                 CREATE TABLE automations(
