@@ -147,6 +147,41 @@ import Testing
         }
     }
 
+    @Test func rawEventsMatchingAFilterAreForwarded() async throws {
+        let receiver = Receiver(secret: Self.secret)
+        try await receiver.serve { port in
+            try await withTagflow { client in
+                _ = try await create(client, "erp", url: "http://127.0.0.1:\(port)/hook/ok")
+                let created = try await client.execute(uri: "/api/automations", method: .post, headers: .admin, body: ByteBuffer(json: [
+                    "name": "big orders", "destination": "erp",
+                    "trigger": ["on": "event", "event": "pay_order", "where": #"amount >= 1000 and project = "玻尿酸""#],
+                ]))
+                #expect(created.status == .created, "\(created.body.text)")
+                for (amount, project) in [(500, "玻尿酸"), (3000, "热玛吉"), (2000, "玻尿酸")] {
+                    _ = try await client.collect("/v1/track", [
+                        "userId": "u-1", "event": "pay_order",
+                        "properties": ["amount": .int(Int64(amount)), "project": .string(project)],
+                    ])
+                }
+                try await view(client, "u-1")
+                try await eventually { receiver.taken.count == 1 }
+                try await Task.sleep(for: .milliseconds(200))
+                let forwarded = try #require(receiver.taken.first?.body)
+                #expect(receiver.taken.count == 1)
+                #expect(forwarded["type"] == "event" && forwarded["data"]?["name"] == "pay_order")
+                #expect(forwarded["data"]?["event"]?["properties"]?["amount"] == 2000)
+                #expect(arrayOf(forwarded["data"]?["profile"]?["identifiers"]?["user_id"]) == ["u-1"])
+
+                // A filter that does not check is refused with what is wrong.
+                let bad = try await client.execute(uri: "/api/automations", method: .post, headers: .admin, body: ByteBuffer(json: [
+                    "name": "bad", "destination": "erp", "trigger": ["on": "event", "event": "pay_order", "where": "amount >= "],
+                ]))
+                #expect(bad.status == .unprocessableContent)
+                #expect(bad.body.json["message"]?.stringValue?.contains("where") == true)
+            }
+        }
+    }
+
     @Test func retryAfterIsHonouredAnd410DisablesTheDestination() async throws {
         let receiver = Receiver(secret: Self.secret)
         try await receiver.serve { port in

@@ -102,7 +102,8 @@ struct DeliveryRoutes: Sendable {
                     + "(on: \(AutomationTrigger.kinds.joined(separator: ", ")))")
             }
             let parsed = AutomationTrigger(on: on, tag: trigger["tag"]?.stringValue, segment: trigger["segment"]?.stringValue,
-                                           value: trigger["value"])
+                                           value: trigger["value"], event: trigger["event"]?.stringValue,
+                                           condition: trigger["where"]?.stringValue)
             return try run {
                 try JSONResponse.make(try store.createAutomation(name: name, trigger: parsed, destination: destination, now: nowMillis()),
                                       status: .created)

@@ -71,25 +71,39 @@ public struct Automation: Sendable, Codable, Equatable {
 
 /// The change an automation reacts to.
 public struct AutomationTrigger: Sendable, Codable, Equatable {
-    /// `tag.added`, `tag.removed`, `tag.changed`, `segment.entered`, `segment.exited` or `profile.merged`.
+    /// `tag.added`, `tag.removed`, `tag.changed`, `segment.entered`, `segment.exited`, `profile.merged`, or
+    /// `event` (raw events forwarded as they arrive).
     public var on: String
     /// The tag (for `tag.*`) or segment (for `segment.*`).
     public var tag: String?
     public var segment: String?
     /// Only changes to this value (`tag.added`, `tag.changed`).
     public var value: JSONValue?
+    /// For `event`: the event name (or `any`), and a condition on its properties in the rule language.
+    public var event: String?
+    public var condition: String?
 
-    public static let kinds = ["tag.added", "tag.removed", "tag.changed", "segment.entered", "segment.exited", "profile.merged"]
+    enum CodingKeys: String, CodingKey {
+        case on, tag, segment, value, event
+        case condition = "where"
+    }
 
-    public init(on: String, tag: String? = nil, segment: String? = nil, value: JSONValue? = nil) {
+    public static let kinds = [
+        "tag.added", "tag.removed", "tag.changed", "segment.entered", "segment.exited", "profile.merged", "event",
+    ]
+
+    public init(on: String, tag: String? = nil, segment: String? = nil, value: JSONValue? = nil, event: String? = nil,
+                condition: String? = nil) {
         self.on = on
         self.tag = tag
         self.segment = segment
         self.value = value
+        self.event = event
+        self.condition = condition
     }
 
-    /// The tag or segment it watches (none for `profile.merged`).
-    var subject: String? { on == "profile.merged" ? nil : on.hasPrefix("segment.") ? segment : tag }
+    /// The tag or segment it watches (none for `profile.merged` and `event`).
+    var subject: String? { on == "profile.merged" || on == "event" ? nil : on.hasPrefix("segment.") ? segment : tag }
 
     /// Whether `change` (of a tag, or of a segment when `isSegment`) is one this trigger reacts to.
     func matches(_ change: TagChange, isSegment: Bool) -> Bool {

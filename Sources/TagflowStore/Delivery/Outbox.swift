@@ -8,13 +8,20 @@ import TagflowCore
 struct AutomationIndex: Sendable {
     private var bySubject: [String: [Automation]] = [:]
     private var onMerge: [Automation] = []
+    private var onEvent: [(automation: Automation, filter: EventFilter)] = []
 
-    var isEmpty: Bool { bySubject.isEmpty && onMerge.isEmpty }
+    var isEmpty: Bool { bySubject.isEmpty && onMerge.isEmpty && onEvent.isEmpty }
+    /// Whether some automation forwards raw events (the ingest path keeps them for it only then).
+    var forwardsEvents: Bool { !onEvent.isEmpty }
 
     static func load(_ db: Database) throws -> AutomationIndex {
         var index = AutomationIndex()
         for automation in try SQLiteStore.automations(db) where automation.enabled {
             if automation.trigger.on == "profile.merged" { index.onMerge.append(automation) }
+            if automation.trigger.on == "event", let event = automation.trigger.event,
+               let filter = try? EventFilter(event: event, where: automation.trigger.condition) {
+                index.onEvent.append((automation, filter))
+            }
             guard let subject = automation.trigger.subject else { continue }
             index.bySubject[subject, default: []].append(automation)
         }
@@ -68,6 +75,30 @@ struct AutomationIndex: Sendable {
         return written
     }
 
+    /// Writes one `event` message per (arriving event, automation whose filter it passes), the event as sent.
+    func enqueue(_ events: [ForwardedEvent], _ db: Database) throws -> Int {
+        guard !onEvent.isEmpty, !events.isEmpty else { return 0 }
+        let now = EpochMillis((Date().timeIntervalSince1970 * 1000).rounded())
+        var written = 0
+        for forwarded in events {
+            let matching = onEvent.filter { $0.filter.matches(forwarded.event) }
+            guard !matching.isEmpty else { continue }
+            let profile: JSONValue = ["id": .int(forwarded.profile.rawValue), "identifiers": .object(try Self.identifiers(of: forwarded.profile, db))]
+            // The stored payload is spliced in as it is: it is already JSON.
+            let body = #"{"type":"event","timestamp":"# + JSONValue.string(Timestamp.format(forwarded.event.timestamp)).jsonString
+                + #","data":{"profile":"# + profile.jsonString + #","seq":\#(forwarded.event.seq),"name":"#
+                + JSONValue.string(forwarded.event.name).jsonString + #","event":"# + forwarded.payload + "}}"
+            for (automation, _) in matching {
+                try db.execute(sql: """
+                    INSERT INTO outbox(destination_id, profile_id, automation_id, type, body, created_at, next_attempt_at)
+                    VALUES (?, ?, ?, 'event', ?, ?, ?)
+                    """, arguments: [automation.destination, forwarded.profile.rawValue, automation.id, body, now, now])
+                written += 1
+            }
+        }
+        return written
+    }
+
     static func type(of change: TagChange, isSegment: Bool) -> String {
         if isSegment { return change.new == nil ? "segment.exited" : "segment.entered" }
         if change.old == nil { return "tag.added" }
@@ -109,4 +140,12 @@ struct AutomationIndex: Sendable {
         }
         return identifiers
     }
+}
+
+/// An event as it arrived, kept for forwarding automations.
+struct ForwardedEvent {
+    var event: RuleEvent
+    var profile: ProfileID
+    /// The stored payload (JSON text).
+    var payload: String
 }

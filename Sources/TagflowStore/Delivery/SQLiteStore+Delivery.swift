@@ -191,7 +191,16 @@ extension SQLiteStore {
         if trigger.value != nil, trigger.on != "tag.added", trigger.on != "tag.changed" {
             throw DeliveryError.invalid("`trigger.value` only goes with tag.added and tag.changed")
         }
-        if trigger.on != "profile.merged" {
+        if trigger.on == "event" {
+            guard let event = trigger.event, !event.isEmpty else {
+                throw DeliveryError.invalid("`event` needs `trigger.event`: an event name, or `any`")
+            }
+            do {
+                _ = try EventFilter(event: event, where: trigger.condition)
+            } catch let error as RuleError {
+                throw DeliveryError.invalid("`trigger.where` does not check: " + error.diagnostics.map(\.description).joined(separator: "; "))
+            }
+        } else if trigger.on != "profile.merged" {
             guard let subject = trigger.subject, !subject.isEmpty else { throw DeliveryError.invalid("`\(trigger.on)` needs `trigger.\(field)`") }
             try checkSubject(subject, wantsSegment: wantsSegment)
         }

@@ -96,10 +96,11 @@ extension SQLiteStore {
             return try pool.write { db in
                 try self.graph.withLock { graph in
                     try self.tagRuntime.withLock { runtime in
-                        var writer = IngestWriter(db: db, engine: runtime.engine)
+                        var writer = IngestWriter(db: db, engine: runtime.engine, forwarding: runtime.automations.forwardsEvents)
                         var receipts: [IngestReceipt] = []
                         for submission in submissions { receipts.append(try writer.write(submission, graph: &graph)) }
                         try writer.finish()
+                        runtime.enqueued += try runtime.automations.enqueue(writer.forwarded ?? [], db)
                         runtime.enqueued += try runtime.automations.enqueue(writer.merges, db)
                         try runtime.record(writer.tagChanges, clock: runtime.engine.now, db)
                         return receipts
@@ -127,10 +128,13 @@ struct IngestWriter {
     var tagChanges: [TagChange] = []
     /// The merges made, for `profile.merged` automations.
     var merges: [(merge: ProfileMerge, at: EpochMillis, eventSeq: Int64?)] = []
+    /// The events stored, when an automation forwards events.
+    var forwarded: [ForwardedEvent]?
 
-    init(db: Database, engine: TagEngine) {
+    init(db: Database, engine: TagEngine, forwarding: Bool = false) {
         self.db = db
         self.engine = engine
+        forwarded = forwarding ? [] : nil
     }
 
     mutating func write(_ submission: IngestSubmission, graph: inout IdentityGraph) throws -> IngestReceipt {
@@ -177,7 +181,9 @@ struct IngestWriter {
                 continue
             }
             receipt.accepted += 1
-            engine.apply(RuleEvent(event, seq: seq), to: profile, now: submission.receivedAt, changes: &tagChanges)
+            let ruleEvent = RuleEvent(event, seq: seq)
+            engine.apply(ruleEvent, to: profile, now: submission.receivedAt, changes: &tagChanges)
+            forwarded?.append(ForwardedEvent(event: ruleEvent, profile: profile, payload: event.payloadJSON))
             if !event.traits.isEmpty { try setTraits(event.traits, of: profile, at: event.timestamp) }
             if let replayOf = submission.replayOf {
                 try db.execute(sql: """
