@@ -15,7 +15,7 @@ import Testing
         let directory = TestDirectory()
         let receiver = Receiver(secret: DeliveryTests.secret)
         let configFile = directory.path + "-config.json"
-        try #"{"allowPrivateDestinations": true, "deliveryRetryWaitsMs": [40, 80, 160, 320, 640, 1000, 1000, 1000, 1000, 1000]}"#
+        try #"{"allowPrivateDestinations": true, "deliveryRetryWaitsMs": [40, 80, 160, 320, 640, 1000, 1000, 1000, 1000, 1000], "deliveryBreakerCooldownMs": 500}"#
             .write(toFile: configFile, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: configFile) }
         let users = (1...10).map { "u-\($0)" }

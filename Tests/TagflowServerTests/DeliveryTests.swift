@@ -244,7 +244,7 @@ import Testing
                 // 20 messages at 10 a second: a burst of 10, then the rest over about a second.
                 try await eventually { receiver.taken.count == 20 }
                 #expect(ContinuousClock.now - started >= .milliseconds(800))
-                // The broken receiver failed 5 times in a row: it rests, instead of taking 20 x 4 attempts at once.
+                // The broken receiver failed 10 times in a row: it rests, instead of taking 20 x 4 attempts at once.
                 let attempts = receiver.attempts.filter { id, _ in !receiver.taken.contains { $0.id == id } }.values.reduce(0, +)
                 #expect(attempts < 40, "\(attempts) attempts reached the broken receiver")
             }

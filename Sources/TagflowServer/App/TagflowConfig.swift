@@ -39,7 +39,7 @@ public struct TagflowConfig: Sendable, Codable, Equatable {
     public var deliveryRetryWaitsMs: [Int64]?
     /// A message older than this many milliseconds is dead-lettered at its next failure (default: 3 days).
     public var deliveryMaxAgeMs: Int64?
-    /// How long a destination rests after five failures in a row before one message probes it (default 30 s,
+    /// How long a destination rests after ten failures in a row before one message probes it (default 30 s,
     /// doubling while it keeps failing, up to ten minutes).
     public var deliveryBreakerCooldownMs: Int64?
 

@@ -88,7 +88,7 @@ final class Dispatcher: Service, Sendable {
     /// How long a destination rests after `breakerThreshold` failures in a row (doubling while it keeps
     /// failing, up to ten minutes); then one message probes it.
     let breakerCooldown: Duration
-    static let breakerThreshold = 5
+    static let breakerThreshold = 10
     /// Most deliveries in flight at once, and per destination.
     static let maxInFlight = 64
     static let maxInFlightPerDestination = 16
