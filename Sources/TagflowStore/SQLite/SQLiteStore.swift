@@ -29,6 +29,7 @@ public final class SQLiteStore: Sendable {
     /// Calendar windows (`today`, `this month`) follow this time zone.
     public let calendar: WorkspaceCalendar
     public let path: String
+    private let checkpointer: Checkpointer
 
     /// Opens (creating if needed) `tagflow.sqlite` in `directory` and loads the identity graph.
     public init(
@@ -41,14 +42,16 @@ public final class SQLiteStore: Sendable {
         configuration.busyMode = .timeout(30)
         configuration.prepareDatabase { db in
             // Large pages mean fewer WAL frames and syscalls per commit (effective only for a new database);
-            // a bigger cache keeps the indexes hot; rarer checkpoints copy more at once.
+            // a bigger cache keeps the indexes hot. Checkpoints are the checkpointer's job; SQLite's own, at
+            // 256 MB of WAL, is only a safety net.
             try db.execute(sql: "PRAGMA page_size = 16384")
             try db.execute(sql: "PRAGMA cache_size = -65536")
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = 4096")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 16384")
             try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try SQLiteSchema.migrator.migrate(pool)
+        checkpointer = try Checkpointer(path: path)
         self.policy = policy
         self.calendar = calendar
         graph = Mutex(try pool.read { try Self.loadGraph($0, policy: policy) })
@@ -80,6 +83,7 @@ public final class SQLiteStore: Sendable {
 
     /// Closes the database; later calls fail.
     public func close() throws {
+        try checkpointer.stop()
         try pool.close()
     }
 }
