@@ -142,12 +142,6 @@ extension RoaringBitmap {
     /// A use of a built result, so that building it is not optimised away.
     var keysCount: Int { isEmpty ? 0 : 1 }
 }
-
-extension Duration {
-    /// The duration in seconds, as benchmarks report it.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}
-
 /// Profile ids for bitmap benchmarks.
 extension SplitMix64 {
     /// Each id of the universe with probability `density`, in order.

@@ -183,17 +183,13 @@ public struct LatencyBenchmark: Sendable {
             "max_ms": .double(percentile(latencies, 1.0)),
             "ingest_request_p50_ms": .double(percentile(ingest, 0.50)),
             "ingest_request_p99_ms": .double(percentile(ingest, 0.99)),
-            "deliveries_per_second": .double((Double(latencies.count) / Self.seconds(last - start)).rounded()),
+            "deliveries_per_second": .double((Double(latencies.count) / (last - start).seconds).rounded()),
             "baseline_receiver_p50_ms": .double(percentile(baseline, 0.50)),
             "baseline_receiver_p99_ms": .double(percentile(baseline, 0.99)),
         ]
     }
 
-    static func milliseconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
-    }
-
-    static func seconds(_ duration: Duration) -> Double { milliseconds(duration) / 1000 }
+    static func milliseconds(_ duration: Duration) -> Double { duration.seconds * 1000 }
 
     private func send(_ url: String, _ body: JSONValue, headers: [String: String]) async throws -> UInt {
         var request = HTTPClientRequest(url: url)

@@ -26,10 +26,7 @@ struct WebhookSender: Sendable {
 
     func send(id: String, body: String, to destination: Destination, now: EpochMillis) async -> DeliveryOutcome {
         let started = ContinuousClock.now
-        func elapsed() -> Int64 {
-            let duration = ContinuousClock.now - started
-            return duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-        }
+        func elapsed() -> Int64 { Int64((ContinuousClock.now - started).seconds * 1000) }
         do {
             if !allowPrivate, let host = URL(string: destination.url)?.host, OutboundAddress.isPrivate(host),
                host.allSatisfy({ $0.isNumber || $0 == "." || $0 == ":" }) {
@@ -232,8 +229,7 @@ final class Dispatcher: Service, Sendable {
         let now = ContinuousClock.now
         if let openUntil = gate.openUntil, now < openUntil || gate.probing { return false }
         if let limit {
-            let elapsed = now - gate.refilled
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = (now - gate.refilled).seconds
             gate.tokens = min(Double(limit), (gate.tokens ?? Double(limit)) + seconds * Double(limit))
             gate.refilled = now
             guard gate.tokens! >= 1 else { return false }
