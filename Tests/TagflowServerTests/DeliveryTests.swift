@@ -346,6 +346,21 @@ import Testing
                 try await view(client, "u-1")
                 try await eventually { receiver.taken.filter { $0.path == "sms" }.count == 2 }
                 #expect(receiver.taken.filter { $0.path == "sms" }.last?.user == "u-1")
+
+                // And rules see consent given through the admin API like consent sent by a client.
+                let rule = try await client.execute(uri: "/api/tags", method: .post, headers: .admin, body: ByteBuffer(json: [
+                    "source": "tag no_marketing \"拒绝营销\"\n  when trait.consent.marketing = false",
+                ]))
+                #expect(rule.status == .ok)
+                func tagged() async throws -> [JSONValue?] {
+                    arrayOf(try await client.admin("/api/profiles/\(u1.jsonString)/tags")["tags"]).map { $0["tag"] }
+                }
+                #expect(try await !tagged().contains("no_marketing"))
+                _ = try await client.execute(uri: "/api/profiles/\(u1.jsonString)/consent", method: .put, headers: .admin,
+                                             body: ByteBuffer(json: ["marketing": false, "sms": true]))
+                #expect(try await tagged().contains("no_marketing"))
+                let traits = try await client.admin("/api/profiles/\(u1.jsonString)")["traits"]
+                #expect(traits?["consent"]?["marketing"] == false && traits?["consent"]?["sms"] == true)
             }
         }
     }

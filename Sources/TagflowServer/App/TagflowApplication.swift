@@ -102,7 +102,8 @@ public func makeTagflow(
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "tagflow"),
         services: [queue, TagClock(store: store, logger: logger),
                    Dispatcher(store: store, sender: sender, policy: config.retryPolicy, logger: logger,
-                              breakerCooldown: .milliseconds(config.deliveryBreakerCooldownMs ?? 30_000))],
+                              breakerCooldown: .milliseconds(config.deliveryBreakerCooldownMs ?? 30_000),
+                              retention: .seconds(3600 * (config.deliveryRetentionHours ?? 168)))],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? config.port
             portContinuation.yield(port)

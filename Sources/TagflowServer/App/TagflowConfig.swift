@@ -42,6 +42,8 @@ public struct TagflowConfig: Sendable, Codable, Equatable {
     /// How long a destination rests after ten failures in a row before one message probes it (default 30 s,
     /// doubling while it keeps failing, up to ten minutes).
     public var deliveryBreakerCooldownMs: Int64?
+    /// How many hours delivered messages and their attempts stay in the delivery log (default 168, a week).
+    public var deliveryRetentionHours: Int?
 
     public init() {}
 
@@ -70,6 +72,10 @@ public struct TagflowConfig: Sendable, Codable, Equatable {
         deliveryRetryWaitsMs = try c.decodeIfPresent([Int64].self, forKey: .deliveryRetryWaitsMs)
         deliveryMaxAgeMs = try c.decodeIfPresent(Int64.self, forKey: .deliveryMaxAgeMs)
         deliveryBreakerCooldownMs = try c.decodeIfPresent(Int64.self, forKey: .deliveryBreakerCooldownMs)
+        deliveryRetentionHours = try c.decodeIfPresent(Int.self, forKey: .deliveryRetentionHours)
+        if let hours = deliveryRetentionHours, hours < 1 {
+            throw ConfigError("`deliveryRetentionHours` must be at least 1 (\(hours) given)")
+        }
     }
 
     /// Reads a JSON config file; unknown keys are an error so that typos do not pass silently.
@@ -122,7 +128,7 @@ public struct TagflowConfig: Sendable, Codable, Equatable {
         case dataDirectory, host, port, durability, maxEventBytes, maxRequestBytes, maxBatchEvents,
              futureToleranceSeconds, ingestQueueCapacity, maxEventsPerCommit, adminToken, writeKey, identityLimits,
              identityPriorities, blockedIdentifierValues, timeZone, tagsDirectory, allowPrivateDestinations,
-             deliveryRetryWaitsMs, deliveryMaxAgeMs, deliveryBreakerCooldownMs
+             deliveryRetryWaitsMs, deliveryMaxAgeMs, deliveryBreakerCooldownMs, deliveryRetentionHours
     }
 }
 

@@ -114,9 +114,16 @@ final class Dispatcher: Service, Sendable {
 
     private let flight = Mutex(Flight())
     private let queue = DispatchQueue(label: "tagflow.dispatcher")
+    /// The destinations as last read, and the store's `destinationChanges` when they were read.
+    private let known = Mutex<(version: Int, byID: [Int64: Destination])>((-1, [:]))
+    /// How long delivered and skipped messages are kept (for the delivery log) before they are pruned.
+    let retention: Duration
+    private let lastPruned = Mutex(ContinuousClock.now - .seconds(3600))
 
-    init(store: SQLiteStore, sender: WebhookSender, policy: RetryPolicy, logger: Logger, breakerCooldown: Duration = .seconds(30)) {
+    init(store: SQLiteStore, sender: WebhookSender, policy: RetryPolicy, logger: Logger, breakerCooldown: Duration = .seconds(30),
+         retention: Duration = .seconds(7 * 86_400)) {
         self.breakerCooldown = breakerCooldown
+        self.retention = retention
         self.store = store
         self.sender = sender
         self.policy = policy
@@ -160,17 +167,43 @@ final class Dispatcher: Service, Sendable {
             return flight.finished
         }
         do {
-            turn.due = try store.dueMessages(now: nowMillis(), limit: Self.maxInFlight * 2)
-            turn.destinations = Dictionary(uniqueKeysWithValues: try store.destinations().map { ($0.id, $0) })
+            turn.destinations = try activeDestinations()
+            let active = turn.destinations.keys.sorted()
+            turn.due = try store.dueMessages(now: nowMillis(), destinations: active, limit: Self.maxInFlightPerDestination * 2)
             let destinations = turn.destinations
             turn.withdrawn = try store.withdrawnConsent(turn.due.compactMap { message in
                 destinations[message.destination]?.purpose.map { (message.profile, $0) }
             })
-            turn.nextDue = try store.nextMessageDue()
+            turn.nextDue = try store.nextMessageDue(destinations: active)
+            try pruneNowAndThen()
         } catch {
             logger.error("the dispatcher cannot read the outbox: \(error)")
         }
         return turn
+    }
+
+    /// The active destinations, read again only after one of them changed.
+    private func activeDestinations() throws -> [Int64: Destination] {
+        let version = store.destinationChanges.load(ordering: .acquiring)
+        if let cached = known.withLock({ $0.version == version ? $0.byID : nil }) { return cached }
+        let active = Dictionary(uniqueKeysWithValues: try store.destinations().filter { $0.status == .active }.map { ($0.id, $0) })
+        known.withLock { $0 = (version, active) }
+        return active
+    }
+
+    /// Once a minute, deletes delivered and skipped messages older than `retention`, a batch at a time so
+    /// ingestion never waits long for the write lock.
+    private func pruneNowAndThen() throws {
+        guard lastPruned.withLock({ ContinuousClock.now - $0 > .seconds(60) }) else { return }
+        lastPruned.withLock { $0 = .now }
+        let before = nowMillis() - Int64(retention.seconds * 1000)
+        var pruned = 0
+        while true {
+            let batch = try store.pruneOutbox(finishedBefore: before, limit: 2000)
+            pruned += batch
+            if batch < 2000 { break }
+        }
+        if pruned > 0 { logger.info("pruned \(pruned) delivered messages finished before \(Timestamp.format(before))") }
     }
 
     /// Records the attempts made since the last call in one transaction; only then are their messages done

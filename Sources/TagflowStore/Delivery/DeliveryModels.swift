@@ -131,9 +131,13 @@ public struct OutboxMessage: Sendable, Codable, Equatable {
     /// `pending`, `delivered`, `skipped` (consent withdrawn) or `dead`.
     public var status: String
     public var attempts: Int
+    /// When it is due; `waiting` while an earlier message of its (destination, profile) pair is pending.
     public var nextAttemptAt: EpochMillis
     public var lastStatus: Int?
     public var lastError: String?
+
+    /// The `nextAttemptAt` of a message waiting behind an earlier one of its pair.
+    public static let waiting = Int64.max
 }
 
 /// How one attempt went.

@@ -40,10 +40,7 @@ struct AutomationIndex: Sendable {
             for automation in automations where automation.trigger.matches(change, isSegment: isSegment) {
                 let type = Self.type(of: change, isSegment: isSegment)
                 let body = try Self.body(type: type, change: change, name: definition?.displayName, isSegment: isSegment, db)
-                try db.execute(sql: """
-                    INSERT INTO outbox(destination_id, profile_id, automation_id, type, body, created_at, next_attempt_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [automation.destination, change.profile.rawValue, automation.id, type, body, now, now])
+                try Self.insert(automation, profile: change.profile, type: type, body: body, now: now, db)
                 written += 1
             }
         }
@@ -65,10 +62,7 @@ struct AutomationIndex: Sendable {
             if let seq { data["causeRef"] = .int(seq) }
             let body = JSONValue.object(["type": "profile.merged", "timestamp": .string(Timestamp.format(at)), "data": .object(data)]).jsonString
             for automation in onMerge {
-                try db.execute(sql: """
-                    INSERT INTO outbox(destination_id, profile_id, automation_id, type, body, created_at, next_attempt_at)
-                    VALUES (?, ?, ?, 'profile.merged', ?, ?, ?)
-                    """, arguments: [automation.destination, merge.survivor.rawValue, automation.id, body, now, now])
+                try Self.insert(automation, profile: merge.survivor, type: "profile.merged", body: body, now: now, db)
                 written += 1
             }
         }
@@ -89,14 +83,20 @@ struct AutomationIndex: Sendable {
                 + #","data":{"profile":"# + profile.jsonString + #","seq":\#(forwarded.event.seq),"name":"#
                 + JSONValue.string(forwarded.event.name).jsonString + #","event":"# + forwarded.payload + "}}"
             for (automation, _) in matching {
-                try db.execute(sql: """
-                    INSERT INTO outbox(destination_id, profile_id, automation_id, type, body, created_at, next_attempt_at)
-                    VALUES (?, ?, ?, 'event', ?, ?, ?)
-                    """, arguments: [automation.destination, forwarded.profile.rawValue, automation.id, body, now, now])
+                try Self.insert(automation, profile: forwarded.profile, type: "event", body: body, now: now, db)
                 written += 1
             }
         }
         return written
+    }
+
+    /// One message for an automation's destination: due now, or waiting if the person has one pending there.
+    static func insert(_ automation: Automation, profile: ProfileID, type: String, body: String, now: EpochMillis, _ db: Database) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO outbox(destination_id, profile_id, automation_id, type, body, created_at, next_attempt_at)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, CASE WHEN EXISTS (SELECT 1 FROM outbox WHERE status = 'pending'
+                                                 AND destination_id = ?1 AND profile_id = ?2) THEN ?7 ELSE ?6 END)
+            """).execute(arguments: [automation.destination, profile.rawValue, automation.id, type, body, now, OutboxMessage.waiting])
     }
 
     static func type(of change: TagChange, isSegment: Bool) -> String {

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import TagflowCore
 
@@ -30,22 +31,33 @@ extension SQLiteStore {
     }
 
     /// Records consent given (`true`) or withdrawn (`false`) per purpose for a profile (its survivor if it was
-    /// merged), as of `now`; returns the profile's whole consent afterwards.
+    /// merged), as of `now`; returns the profile's whole consent afterwards. It enters the event log as an
+    /// identify call from the admin API (source 0) setting the `consent` trait, so rules (`trait.consent.sms`),
+    /// the profile's history and a rebuild all see it like consent sent by a client.
     public func setConsent(_ purposes: [String: Bool], of profile: ProfileID, now: EpochMillis) throws -> JSONObject {
-        try pool.write { db in
-            guard let live = try Int64.fetchOne(db, sql: "SELECT coalesce(merged_into, id) FROM profiles WHERE id = ?",
-                                                arguments: [profile.rawValue]) else {
-                throw StoreError.notFound("profile \(profile)")
-            }
-            var consent = (try String.fetchOne(db, sql: "SELECT value FROM traits WHERE profile_id = ? AND key = 'consent'",
-                                               arguments: [live])).flatMap { (try? JSONParser.parse($0))?.objectValue } ?? JSONObject()
-            for (purpose, granted) in purposes.sorted(by: { $0.key < $1.key }) { consent[purpose] = .bool(granted) }
-            try db.execute(sql: """
-                INSERT INTO traits(profile_id, key, value, at) VALUES (?, 'consent', ?, ?)
-                ON CONFLICT(profile_id, key) DO UPDATE SET value = excluded.value, at = max(traits.at, excluded.at)
-                """, arguments: [live, JSONValue.object(consent).jsonString, now])
-            return consent
+        let identifier = try pool.read { db in
+            try Row.fetchOne(db, sql: """
+                SELECT i.type, i.value FROM profiles p JOIN identifiers i ON i.profile_id = coalesce(p.merged_into, p.id)
+                WHERE p.id = ? ORDER BY i.type, i.value LIMIT 1
+                """, arguments: [profile.rawValue]).map { Identifier($0[0], $0[1]) }
         }
+        guard let identifier else { throw StoreError.notFound("profile \(profile)") }
+        var consent = JSONObject()
+        _ = try ingest { db in
+            consent = try String.fetchOne(db, sql: """
+                SELECT t.value FROM identifiers i JOIN traits t ON t.profile_id = i.profile_id AND t.key = 'consent'
+                WHERE i.type = ? AND i.value = ?
+                """, arguments: [identifier.type, identifier.value]).flatMap { (try? JSONParser.parse($0))?.objectValue } ?? JSONObject()
+            for (purpose, granted) in purposes.sorted(by: { $0.key < $1.key }) { consent[purpose] = .bool(granted) }
+            let traits: JSONObject = ["consent": .object(consent)]
+            let payload: JSONObject = [
+                "type": "identify", "traits": .object(traits), "context": ["library": ["name": "tagflow-admin-api"]],
+            ]
+            let event = Event(messageId: "consent-\(UUID().uuidString)", type: .identify, timestamp: now, receivedAt: now,
+                              identifiers: [identifier], traits: traits, payload: payload)
+            return [IngestSubmission(sourceID: 0, receivedAt: now, events: [event])]
+        }
+        return consent
     }
 
     /// Whether a consent value says no: `false`, `0`, or text such as "no", "false", "withdrawn", "否".

@@ -14,6 +14,12 @@ extension SQLiteStore {
         if enqueued > 0 { outboxCommits.add(1, ordering: .releasing) }
     }
 
+    /// A write that changes destinations: tells the dispatcher to read them again once it is committed.
+    private func writeDestinations<T>(_ body: (Database) throws -> T) throws -> T {
+        defer { destinationChanges.add(1, ordering: .releasing) }
+        return try pool.write(body)
+    }
+
     public func destinations() throws -> [Destination] {
         try pool.read { db in try Row.fetchAll(db, sql: "\(Self.destinationColumns) ORDER BY id").map(Self.destination) }
     }
@@ -41,7 +47,7 @@ extension SQLiteStore {
         guard let url = input.url else { throw DeliveryError.invalid("give the destination a `url` (http or https)") }
         let secret = try input.secret.map(Self.checkedSecret) ?? Self.newSecret()
         let timeout = try Self.checkedTimeout(input.timeoutMs ?? 10_000)
-        return try pool.write { db in
+        return try writeDestinations { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM destinations WHERE name = ?", arguments: [name]) == true {
                 throw DeliveryError.invalid("a destination called `\(name)` exists already")
             }
@@ -58,7 +64,7 @@ extension SQLiteStore {
 
     /// Changes the given fields of a destination.
     public func updateDestination(_ key: String, _ input: DestinationInput, now: EpochMillis) throws -> Destination {
-        try pool.write { db in
+        try writeDestinations { db in
             var destination = try Self.destination(key, db)
             if let name = input.name { destination.name = name }
             if let url = input.url { destination.url = url }
@@ -81,7 +87,7 @@ extension SQLiteStore {
 
     /// Enables or disables a destination. Messages wait in the outbox while it is disabled.
     public func setDestination(_ key: String, active: Bool, reason: String?, now: EpochMillis) throws -> Destination {
-        try pool.write { db in
+        try writeDestinations { db in
             let destination = try Self.destination(key, db)
             try db.execute(sql: "UPDATE destinations SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?",
                            arguments: [active ? "active" : "disabled", active ? nil : reason, now, destination.id])
@@ -91,7 +97,7 @@ extension SQLiteStore {
 
     /// A new secret; the old one keeps signing beside it (a second signature) for `overlapMs`.
     public func rotateSecret(_ key: String, overlapMs: Int64 = 86_400_000, now: EpochMillis) throws -> Destination {
-        try pool.write { db in
+        try writeDestinations { db in
             let destination = try Self.destination(key, db)
             try db.execute(sql: """
                 UPDATE destinations SET previous_secret = secret, previous_secret_until = ?, secret = ?, updated_at = ? WHERE id = ?
@@ -102,7 +108,7 @@ extension SQLiteStore {
 
     /// Deletes a destination with its messages; refused while automations send to it.
     public func deleteDestination(_ key: String) throws {
-        try pool.write { db in
+        try writeDestinations { db in
             let destination = try Self.destination(key, db)
             let users = try String.fetchAll(db, sql: "SELECT name FROM automations WHERE destination_id = ?", arguments: [destination.id])
             guard users.isEmpty else {

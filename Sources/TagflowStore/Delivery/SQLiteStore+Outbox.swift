@@ -4,29 +4,30 @@ import Synchronization
 import TagflowCore
 
 extension SQLiteStore {
-    /// Messages ready to go: pending, due, to an active destination, and each the oldest pending message of
-    /// its (destination, profile) pair — a later change for a person waits behind an earlier one.
-    public func dueMessages(now: EpochMillis, limit: Int) throws -> [OutboxMessage] {
+    /// Messages ready to go to the given (active) destinations: pending, due, and each the oldest pending
+    /// message of its (destination, profile) pair — a later change for a person waits behind an earlier one.
+    /// At most `limit` per destination, so a destination with a long queue does not crowd out the others.
+    public func dueMessages(now: EpochMillis, destinations: [Int64], limit: Int) throws -> [OutboxMessage] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT o.id, o.destination_id, o.profile_id, o.type, o.body, o.created_at, o.status, o.attempts,
-                       o.next_attempt_at, o.last_status, o.last_error
-                FROM outbox o JOIN destinations d ON d.id = o.destination_id AND d.status = 'active'
-                WHERE o.status = 'pending' AND o.next_attempt_at <= ?1
-                  AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.destination_id = o.destination_id
-                                  AND p.profile_id = o.profile_id AND p.id < o.id)
-                ORDER BY o.next_attempt_at, o.id LIMIT ?2
-                """, arguments: [now, limit]).map(Self.message)
+            let statement = try db.cachedStatement(sql: """
+                SELECT id, destination_id, profile_id, type, body, created_at, status, attempts, next_attempt_at, last_status, last_error
+                FROM outbox WHERE status = 'pending' AND destination_id = ? AND next_attempt_at <= ?
+                ORDER BY next_attempt_at, id LIMIT ?
+                """)
+            return try destinations.flatMap { destination in
+                try Row.fetchAll(statement, arguments: [destination, now, limit]).map(Self.message)
+            }.sorted { ($0.nextAttemptAt, $0.id) < ($1.nextAttemptAt, $1.id) }
         }
     }
 
-    /// The earliest moment a pending message to an active destination is due.
-    public func nextMessageDue() throws -> EpochMillis? {
+    /// The earliest moment a pending message to one of the given destinations is due.
+    public func nextMessageDue(destinations: [Int64]) throws -> EpochMillis? {
         try pool.read { db in
-            try EpochMillis.fetchOne(db, sql: """
-                SELECT min(o.next_attempt_at) FROM outbox o JOIN destinations d ON d.id = o.destination_id AND d.status = 'active'
-                WHERE o.status = 'pending'
+            let statement = try db.cachedStatement(sql: """
+                SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending' AND destination_id = ?
                 """)
+            return try destinations.compactMap { try EpochMillis.fetchOne(statement, arguments: [$0]) }
+                .filter { $0 != OutboxMessage.waiting }.min()
         }
     }
 
@@ -38,12 +39,23 @@ extension SQLiteStore {
         try recordAttempts([(message, outcome)], policy: policy, now: now)[0]
     }
 
-    /// Records several attempts in one transaction (one disk flush for all); returns each message's new status.
+    /// Records several attempts in one transaction and returns each message's new status. The commit does
+    /// not wait for the disk even at full durability: losing it to a power cut means sending those
+    /// messages again, which at-least-once delivery allows (receivers drop repeats by `webhook-id`); the
+    /// next durable commit (any ingest) carries it to the disk anyway.
     public func recordAttempts(
         _ attempts: [(message: OutboxMessage, outcome: DeliveryOutcome)], policy: RetryPolicy, now: EpochMillis
     ) throws -> [String] {
-        try pool.write { db in
-            try attempts.map { try Self.recordAttempt($0.message, $0.outcome, policy: policy, now: now, db) }
+        defer { if attempts.contains(where: { $0.outcome.status == 410 }) { destinationChanges.add(1, ordering: .releasing) } }
+        return try pool.writeWithoutTransaction { db in
+            if durability == .full { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+            defer { if durability == .full { try? db.execute(sql: "PRAGMA synchronous = FULL") } }
+            var statuses: [String] = []
+            try db.inTransaction {
+                statuses = try attempts.map { try Self.recordAttempt($0.message, $0.outcome, policy: policy, now: now, db) }
+                return .commit
+            }
+            return statuses
         }
     }
 
@@ -71,6 +83,9 @@ extension SQLiteStore {
             let wait = Double(policy.waitsMs[attempt - 1]) * Double.random(in: 0.8...1.2)
             next = now + max(Int64(wait), outcome.retryAfterMs ?? 0)
         }
+        if status == "pending", try Self.hasEarlierPending(message, db) {
+            next = OutboxMessage.waiting  // a replayed dead letter went ahead of it meanwhile
+        }
         let result = outcome.succeeded ? "success" : outcome.skipped ? "skipped" : "failure"
         let bump = try db.cachedStatement(sql: """
             INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value
@@ -82,7 +97,23 @@ extension SQLiteStore {
                    finished_at = CASE WHEN ?1 = 'pending' THEN NULL ELSE ?7 END
             WHERE id = ?6
             """, arguments: [status, attempt, next, outcome.status, outcome.error, message.id, now])
+        if status != "pending" { try promoteNext(destination: message.destination, profile: message.profile.rawValue, now: now, db) }
         return status
+    }
+
+    private static func hasEarlierPending(_ message: OutboxMessage, _ db: Database) throws -> Bool {
+        try Bool.fetchOne(db.cachedStatement(sql: """
+            SELECT EXISTS (SELECT 1 FROM outbox WHERE status = 'pending' AND destination_id = ? AND profile_id = ? AND id < ?)
+            """), arguments: [message.destination, message.profile.rawValue, message.id]) ?? false
+    }
+
+    /// Makes the oldest pending message of a pair due now if it was waiting: its predecessor is done.
+    private static func promoteNext(destination: Int64, profile: Int64, now: EpochMillis, _ db: Database) throws {
+        try db.cachedStatement(sql: """
+            UPDATE outbox SET next_attempt_at = ?3
+            WHERE id = (SELECT min(id) FROM outbox WHERE status = 'pending' AND destination_id = ?1 AND profile_id = ?2)
+              AND next_attempt_at = ?4
+            """).execute(arguments: [destination, profile, now, OutboxMessage.waiting])
     }
 
     /// Messages given up on, newest first, for one destination or all.
@@ -98,17 +129,45 @@ extension SQLiteStore {
     }
 
     /// Puts dead letters back in the queue with fresh attempts: the ones given, or all of a destination's,
-    /// or all. Returns how many.
+    /// or all. Returns how many. Each goes before any later message of its person still pending there.
     public func replayDeadLetters(ids: [Int64]?, destination key: String?, now: EpochMillis) throws -> Int {
         defer { outboxCommits.add(1, ordering: .releasing) }
         return try pool.write { db in
             let destination = try key.map { try Self.destination($0, db).id }
-            let list = ids.map { $0.map(String.init).joined(separator: ",") }
+            let filter = "status = 'dead' AND (?1 IS NULL OR destination_id = ?1) "
+                + (ids.map { "AND id IN (\($0.map(String.init).joined(separator: ",")))" } ?? "")
+            let pairs = try Row.fetchAll(db, sql: "SELECT DISTINCT destination_id, profile_id FROM outbox WHERE \(filter)",
+                                         arguments: [destination])
             try db.execute(sql: """
-                UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, created_at = ?, finished_at = NULL
-                WHERE status = 'dead' AND (?2 IS NULL OR destination_id = ?2) \(list.map { "AND id IN (\($0))" } ?? "")
-                """, arguments: [now, destination])
-            return db.changesCount
+                UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?2, created_at = ?3, finished_at = NULL
+                WHERE \(filter)
+                """, arguments: [destination, OutboxMessage.waiting, now])
+            let replayed = db.changesCount
+            let rehead = try db.cachedStatement(sql: """
+                UPDATE outbox SET next_attempt_at = CASE
+                    WHEN id <> (SELECT min(id) FROM outbox WHERE status = 'pending' AND destination_id = ?1 AND profile_id = ?2) THEN ?4
+                    WHEN next_attempt_at = ?4 THEN ?3 ELSE next_attempt_at END
+                WHERE status = 'pending' AND destination_id = ?1 AND profile_id = ?2
+                """)
+            for pair in pairs {
+                try rehead.execute(arguments: [pair[0] as Int64, pair[1] as Int64, now, OutboxMessage.waiting])
+            }
+            return replayed
+        }
+    }
+
+    /// Deletes delivered and skipped messages finished before `before`, with their attempts, at most `limit`
+    /// of them; returns how many. Dead letters stay until they are replayed.
+    public func pruneOutbox(finishedBefore before: EpochMillis, limit: Int) throws -> Int {
+        try pool.write { db in
+            let ids = try Int64.fetchAll(db, sql: """
+                SELECT id FROM outbox WHERE status IN ('delivered', 'skipped') AND finished_at < ? ORDER BY finished_at LIMIT ?
+                """, arguments: [before, limit])
+            guard !ids.isEmpty else { return 0 }
+            let list = ids.map(String.init).joined(separator: ",")
+            try db.execute(sql: "DELETE FROM delivery_attempts WHERE outbox_id IN (\(list))")
+            try db.execute(sql: "DELETE FROM outbox WHERE id IN (\(list))")
+            return ids.count
         }
     }
 

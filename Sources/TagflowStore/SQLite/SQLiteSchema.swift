@@ -89,6 +89,19 @@ enum SQLiteSchema {
                 CREATE INDEX delivery_attempts_outbox ON delivery_attempts(outbox_id, id);
                 """)
         }
+        // Only the oldest pending message of each (destination, profile) pair is due; the ones behind it wait
+        // with `next_attempt_at` at `OutboxMessage.waiting` until it is done. The dispatcher then reads heads
+        // only, per destination, however long the queue behind a failing receiver grows.
+        migrator.registerMigration("v4-outbox-heads") { db in
+            try db.execute(sql: """
+                DROP INDEX outbox_due;
+                CREATE INDEX outbox_due ON outbox(destination_id, next_attempt_at, id) WHERE status = 'pending';
+                CREATE INDEX outbox_finished ON outbox(finished_at) WHERE status IN ('delivered', 'skipped');
+                UPDATE outbox SET next_attempt_at = \(OutboxMessage.waiting)
+                WHERE status = 'pending' AND EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending'
+                    AND p.destination_id = outbox.destination_id AND p.profile_id = outbox.profile_id AND p.id < outbox.id);
+                """)
+        }
         return migrator
     }
 }

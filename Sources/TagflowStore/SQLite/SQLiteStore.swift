@@ -26,6 +26,9 @@ public final class SQLiteStore: Sendable {
     let tagRuntime: Mutex<TagRuntime>
     /// Moves on every commit that put messages in the outbox: the dispatcher watches it.
     public let outboxCommits = Atomic<Int>(0)
+    /// Moves on every change to a destination: the dispatcher keeps them in memory until it moves.
+    public let destinationChanges = Atomic<Int>(0)
+    let durability: Durability
     /// Calendar windows (`today`, `this month`) follow this time zone.
     public let calendar: WorkspaceCalendar
     public let path: String
@@ -50,6 +53,7 @@ public final class SQLiteStore: Sendable {
             try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
+        self.durability = durability
         try SQLiteSchema.migrator.migrate(pool)
         checkpointer = try Checkpointer(path: path)
         self.policy = policy
@@ -95,6 +99,11 @@ extension SQLiteStore {
     /// Nothing is acknowledged before the commit. Blocks until the commit is durable: call it from a
     /// thread of its own (the write queue's writer thread), not from the cooperative pool under load.
     public func ingest(_ submissions: [IngestSubmission]) throws -> [IngestReceipt] {
+        try ingest { _ in submissions }
+    }
+
+    /// Writes the submissions `make` returns, in the same transaction as what `make` read to build them.
+    func ingest(_ make: (Database) throws -> [IngestSubmission]) throws -> [IngestReceipt] {
         defer { announceOutbox() }
         do {
             return try pool.write { db in
@@ -102,7 +111,7 @@ extension SQLiteStore {
                     try self.tagRuntime.withLock { runtime in
                         var writer = IngestWriter(db: db, engine: runtime.engine, forwarding: runtime.automations.forwardsEvents)
                         var receipts: [IngestReceipt] = []
-                        for submission in submissions { receipts.append(try writer.write(submission, graph: &graph)) }
+                        for submission in try make(db) { receipts.append(try writer.write(submission, graph: &graph)) }
                         try writer.finish()
                         runtime.enqueued += try runtime.automations.enqueue(writer.forwarded ?? [], db)
                         runtime.enqueued += try runtime.automations.enqueue(writer.merges, db)
