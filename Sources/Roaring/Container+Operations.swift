@@ -11,6 +11,29 @@ public enum SetOperation: Sendable {
 }
 
 extension Container {
+    /// How many of `values` are in `bits`: four lookups at a time, in four independent sums.
+    static func count(_ values: [UInt16], in bits: Bitset) -> Int {
+        bits.words.withUnsafeBufferPointer { w in
+            values.withUnsafeBufferPointer { v in
+                @inline(__always) func bit(_ value: UInt16) -> Int { Int(truncatingIfNeeded: (w[Int(value >> 6)] >> UInt64(value & 63)) & 1) }
+                var s0 = 0, s1 = 0, s2 = 0, s3 = 0
+                var i = 0
+                while i &+ 4 <= v.count {
+                    s0 &+= bit(v[i])
+                    s1 &+= bit(v[i &+ 1])
+                    s2 &+= bit(v[i &+ 2])
+                    s3 &+= bit(v[i &+ 3])
+                    i &+= 4
+                }
+                while i < v.count {
+                    s0 &+= bit(v[i])
+                    i &+= 1
+                }
+                return s0 &+ s1 &+ s2 &+ s3
+            }
+        }
+    }
+
     /// The container of `op(self, other)`, possibly empty.
     func combined(with other: Container, _ op: SetOperation) -> Container {
         switch (self, other) {
@@ -54,11 +77,9 @@ extension Container {
 
     private func intersectionCount(with other: Container) -> Int {
         switch (self, other) {
-        case (.array(let a), .array(let b)): return Self.merge(a, b, .and).count
+        case (.array(let a), .array(let b)): return SortedArrays.intersectionCount(a, b)
         case (.array(let a), .bitset(let b)), (.bitset(let b), .array(let a)):
-            return b.words.withUnsafeBufferPointer { w in
-                a.reduce(0) { $0 &+ Int((w[Int($1 >> 6)] >> UInt64($1 & 63)) & 1) }
-            }
+            return Self.count(a, in: b)
         case (.bitset(let a), .bitset(let b)): return Self.wordCount(a, b, .and)
         default: return plain().intersectionCount(with: other.plain())
         }

@@ -32,6 +32,22 @@ import Testing
         }
     }
 
+    @Test func sortedArraysCountWhatTheyShare() async {
+        await propertyCheck(count: 300, input: Gen.uint64()) { seed in
+            var random = Random(seed: seed)
+            // Sizes around the eight-value blocks and far apart (binary search), values from a narrow range
+            // (many shared) or a wide one (few).
+            let range = UInt16(random.int(1...65535))
+            func values() -> Set<UInt16> {
+                let size = random.chance(30) ? random.int(0...20) : random.int(0...4096)
+                return Set((0..<size).map { _ in UInt16(random.int(0...Int(range))) })
+            }
+            let (a, b) = (values(), values())
+            #expect(SortedArrays.intersectionCount(a.sorted(), b.sorted()) == a.intersection(b).count,
+                    "\(a.count) and \(b.count) values below \(range) (seed \(seed))")
+        }
+    }
+
     @Test func manyWayUnionAndIntersection() async {
         await propertyCheck(count: 80, input: Gen.uint64()) { seed in
             var random = Random(seed: seed)
