@@ -20,7 +20,7 @@ struct WebhookSender: Sendable {
         configuration.connectionPool = .init(idleTimeout: .seconds(60))
         // The dispatcher bounds requests per destination itself; the pool's own per-host limit (8) would let
         // a slow destination starve another on the same host.
-        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = Dispatcher.maxInFlight
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = Dispatcher.maxRequestsPerDestination
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
@@ -86,9 +86,10 @@ final class Dispatcher: Service, Sendable {
     /// failing, up to ten minutes); then one message probes it.
     let breakerCooldown: Duration
     static let breakerThreshold = 10
-    /// Most deliveries in flight at once, and per destination.
-    static let maxInFlight = 64
-    static let maxInFlightPerDestination = 16
+    /// Most messages taken and not yet recorded as done (sent, being sent, or waiting to be recorded).
+    static let maxUnrecorded = 1024
+    /// Most requests under way to one destination: a receiver answering in 50 ms can take 1,280 a second.
+    static let maxRequestsPerDestination = 64
 
     private struct Flight {
         var messages: Set<Int64> = []
@@ -97,7 +98,8 @@ final class Dispatcher: Service, Sendable {
         /// Attempts made and not yet recorded: recorded together, in one transaction, by the main loop.
         var results: [(message: OutboxMessage, outcome: DeliveryOutcome, destination: String)] = []
         var gates: [Int64: Gate] = [:]
-        var perDestination: [Int64: Int] = [:]
+        /// Requests under way, per destination.
+        var sending: [Int64: Int] = [:]
         var finished = 0
     }
 
@@ -169,7 +171,7 @@ final class Dispatcher: Service, Sendable {
         do {
             turn.destinations = try activeDestinations()
             let active = turn.destinations.keys.sorted()
-            turn.due = try store.dueMessages(now: nowMillis(), destinations: active, limit: Self.maxInFlightPerDestination * 2)
+            turn.due = try store.dueMessages(now: nowMillis(), destinations: active, limit: Self.maxRequestsPerDestination * 2)
             let destinations = turn.destinations
             turn.withdrawn = try store.withdrawnConsent(turn.due.compactMap { message in
                 destinations[message.destination]?.purpose.map { (message.profile, $0) }
@@ -227,7 +229,6 @@ final class Dispatcher: Service, Sendable {
                 if !result.outcome.skipped { note(result.outcome, of: result.message.destination, named: result.destination, in: &flight) }
                 flight.messages.remove(result.message.id)
                 flight.recentlyFinished.insert(result.message.id)
-                flight.perDestination[result.message.destination, default: 1] -= 1
             }
             flight.finished += results.count
         }
@@ -236,22 +237,26 @@ final class Dispatcher: Service, Sendable {
     private func launch(_ turn: Turn, into group: inout DiscardingTaskGroup) {
         for message in turn.due {
             guard let destination = turn.destinations[message.destination] else { continue }
+            let withdrawn = destination.purpose.flatMap { turn.withdrawn.contains("\(message.profile.rawValue)#\($0)") ? $0 : nil }
             let admitted = flight.withLock { flight in
                 guard !flight.messages.contains(message.id), !flight.recentlyFinished.contains(message.id),
-                      flight.messages.count < Self.maxInFlight,
-                      flight.perDestination[message.destination, default: 0] < Self.maxInFlightPerDestination,
+                      flight.messages.count < Self.maxUnrecorded else { return false }
+                if let withdrawn {
+                    flight.messages.insert(message.id)
+                    flight.results.append((message, .consentWithdrawn(withdrawn), destination.name))
+                    return false
+                }
+                guard flight.sending[message.destination, default: 0] < Self.maxRequestsPerDestination,
                       Self.pass(&flight.gates[message.destination, default: Gate()], limit: destination.rateLimit)
                 else { return false }
                 flight.messages.insert(message.id)
-                flight.perDestination[message.destination, default: 0] += 1
+                flight.sending[message.destination, default: 0] += 1
                 return true
             }
-            guard admitted else { continue }
-            if let purpose = destination.purpose, turn.withdrawn.contains("\(message.profile.rawValue)#\(purpose)") {
-                logger.info("not sending \(message.webhookID) to \(destination.name): profile \(message.profile) withdrew consent for \(purpose)")
-                flight.withLock { $0.results.append((message, .consentWithdrawn(purpose), destination.name)) }
-                continue
+            if let withdrawn {
+                logger.info("not sending \(message.webhookID) to \(destination.name): profile \(message.profile) withdrew consent for \(withdrawn)")
             }
+            guard admitted else { continue }
             group.addTask { await self.deliver(message, to: destination) }
         }
     }
@@ -296,7 +301,10 @@ final class Dispatcher: Service, Sendable {
 
     private func deliver(_ message: OutboxMessage, to destination: Destination) async {
         let outcome = await sender.send(id: message.webhookID, body: message.body, to: destination, now: nowMillis())
-        flight.withLock { $0.results.append((message, outcome, destination.name)) }
+        flight.withLock { flight in
+            flight.sending[message.destination, default: 1] -= 1
+            flight.results.append((message, outcome, destination.name))
+        }
     }
 
     /// Sleeps in short steps until new messages are committed, a delivery finishes (the next of its pair may
