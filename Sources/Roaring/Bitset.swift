@@ -62,18 +62,42 @@ struct Bitset: Equatable, Sendable {
     }
 
     func sortedValues() -> [UInt16] {
-        var out: [UInt16] = []
-        out.reserveCapacity(cardinality)
-        words.withUnsafeBufferPointer { w in
-            for (i, word) in w.enumerated() where word != 0 {
-                var rest = word
-                while rest != 0 {
-                    out.append(UInt16(i << 6 | rest.trailingZeroBitCount))
-                    rest &= rest - 1
+        [UInt16](unsafeUninitializedCapacity: cardinality) { out, initialized in
+            var n = 0
+            words.withUnsafeBufferPointer { w in
+                for i in 0..<w.count {
+                    var rest = w[i]
+                    while rest != 0 {
+                        out[n] = UInt16(truncatingIfNeeded: i << 6 | rest.trailingZeroBitCount)
+                        n &+= 1
+                        rest &= rest &- 1
+                    }
+                }
+            }
+            initialized = n
+        }
+    }
+
+    /// Sets the bits of `values` (or flips them, `toggling`), keeping the count without a branch per value.
+    mutating func add(_ values: [UInt16], toggling: Bool) {
+        var count = cardinality
+        words.withUnsafeMutableBufferPointer { w in
+            values.withUnsafeBufferPointer { values in
+                for v in values {
+                    let k = Int(v >> 6), shift = UInt64(v & 63)
+                    let old = w[k]
+                    let wasClear = Int(truncatingIfNeeded: (~old >> shift) & 1)
+                    if toggling {
+                        w[k] = old ^ (1 << shift)
+                        count &+= 2 &* wasClear &- 1
+                    } else {
+                        w[k] = old | (1 << shift)
+                        count &+= wasClear
+                    }
                 }
             }
         }
-        return out
+        cardinality = count
     }
 
     func runs() -> [ValueRun] {

@@ -38,6 +38,11 @@ extension Container {
     func combined(with other: Container, _ op: SetOperation) -> Container {
         switch (self, other) {
         case (.array(let a), .array(let b)):
+            // Through a bitset when both are long, and for OR / XOR only when the result is likely a bitset
+            // (reading a sparse bitset back into an array costs more than the merge saves).
+            if min(a.count, b.count) >= 128, op == .and || op == .andNot || a.count + b.count > Self.arrayLimit {
+                return Self.combinedThroughBits(a, b, op)
+            }
             return .from(sorted: Self.merge(a, b, op))
         case (.bitset(let a), .bitset(let b)):
             if op == .and {
@@ -214,6 +219,22 @@ extension Container {
         case .or: return a.cardinality + b.cardinality - both
         case .xor: return a.cardinality + b.cardinality - 2 * both
         case .andNot: return a.cardinality - both
+        }
+    }
+
+    /// Two long arrays combined through a bitset made of one of them: marking and looking up a value costs
+    /// ~1 ns, a merge ~4 ns a value (its branch is mispredicted every other value).
+    private static func combinedThroughBits(_ a: [UInt16], _ b: [UInt16], _ op: SetOperation) -> Container {
+        switch op {
+        case .and:
+            let (small, large) = a.count <= b.count ? (a, b) : (b, a)
+            return .array(filter(large, Bitset(sorted: small), keeping: true))
+        case .andNot:
+            return .array(filter(a, Bitset(sorted: b), keeping: false))
+        case .or, .xor:
+            var bits = Bitset(sorted: a)
+            bits.add(b, toggling: op == .xor)
+            return .from(bitset: bits)
         }
     }
 

@@ -39,12 +39,18 @@ import Testing
             // (many shared) or a wide one (few).
             let range = UInt16(random.int(1...65535))
             func values() -> Set<UInt16> {
-                let size = random.chance(30) ? random.int(0...20) : random.int(0...4096)
+                let size = random.chance(30) ? random.int(0...20) : random.int(0...4096)  // arrays hold up to 4,096
                 return Set((0..<size).map { _ in UInt16(random.int(0...Int(range))) })
             }
             let (a, b) = (values(), values())
             #expect(SortedArrays.intersectionCount(a.sorted(), b.sorted()) == a.intersection(b).count,
                     "\(a.count) and \(b.count) values below \(range) (seed \(seed))")
+            // and the two arrays combined (merged, or through a bitset when long) as the sets say.
+            let x = Container.array(a.sorted()), y = Container.array(b.sorted())
+            for (op, expected) in [(SetOperation.and, a.intersection(b)), (.or, a.union(b)), (.xor, a.symmetricDifference(b)),
+                                   (.andNot, a.subtracting(b))] {
+                #expect(x.combined(with: y, op).sortedValues() == expected.sorted(), "\(op) (seed \(seed))")
+            }
         }
     }
 
