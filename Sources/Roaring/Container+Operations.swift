@@ -43,6 +43,7 @@ extension Container {
             if min(a.count, b.count) >= 128, op == .and || op == .andNot || a.count + b.count > Self.arrayLimit {
                 return Self.combinedThroughBits(a, b, op)
             }
+            if op == .or, min(a.count, b.count) >= 8 { return .from(sorted: SortedArrays.union(a, b)) }
             return .from(sorted: Self.merge(a, b, op))
         case (.bitset(let a), .bitset(let b)):
             if op == .and {

@@ -1,5 +1,7 @@
-/// Counting the values two sorted, duplicate-free arrays share, without building the intersection.
+/// Counting the values two sorted, duplicate-free arrays share, without building the intersection; and
+/// uniting two such arrays eight values at a time.
 ///
+/// Counting:
 /// A merge that steps one value at a time costs a mispredicted branch (or, written without branches, a
 /// load whose address depends on the last comparison) per value: ~4 ns, 30 µs for two 4,000-value arrays.
 /// Instead, eight values of each side are compared all against all (eight comparisons of one vector with
@@ -39,7 +41,7 @@ enum SortedArrays {
             equal .|= x .== rotated(y, by: 6)
             equal .|= x .== rotated(y, by: 7)
             lanes &-= unsafeBitCast(equal, to: SIMD8<Int16>.self)  // a true lane is -1
-            let lastX = x[7], lastY = y[7]
+            let lastX = a[i &+ 7], lastY = b[j &+ 7]  // from memory: sooner than out of the vectors
             i &+= lastX <= lastY ? 8 : 0
             j &+= lastY <= lastX ? 8 : 0
         }
@@ -66,6 +68,82 @@ enum SortedArrays {
         default: Block(v[7], v[0], v[1], v[2], v[3], v[4], v[5], v[6])
         }
     }
+
+    /// The sorted union of two sorted, duplicate-free arrays of eight values or more. A merge network sorts
+    /// the eight values kept back with the next eight (taken from the side whose next value is smaller) and
+    /// writes out the lower eight: no branch and no wait for a comparison before the next load. The values
+    /// in both sides come out twice, side by side, and are dropped in a last pass.
+    static func union(_ a: [UInt16], _ b: [UInt16]) -> [UInt16] {
+        let n = a.count, m = b.count
+        precondition(n >= 8 && m >= 8)
+        return [UInt16](unsafeUninitializedCapacity: n &+ m) { out, initialized in
+            a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    let pa = UnsafeRawPointer(a.baseAddress!), pb = UnsafeRawPointer(b.baseAddress!)
+                    let po = UnsafeMutableRawPointer(out.baseAddress!)
+                    var (low, high) = merged(pa.loadUnaligned(as: Block.self), pb.loadUnaligned(as: Block.self))
+                    po.storeBytes(of: low, as: Block.self)
+                    var i = 8, j = 8, k = 8
+                    while i &+ 8 <= n, j &+ 8 <= m {
+                        let fromA = a[i] <= b[j]
+                        let x = pa.loadUnaligned(fromByteOffset: i &* 2, as: Block.self)
+                        let y = pb.loadUnaligned(fromByteOffset: j &* 2, as: Block.self)
+                        i &+= fromA ? 8 : 0
+                        j &+= fromA ? 0 : 8
+                        (low, high) = merged(high, fromA ? x : y)
+                        po.storeBytes(of: low, toByteOffset: k &* 2, as: Block.self)
+                        k &+= 8
+                    }
+                    // The eight kept back and what is left of each side, one value at a time (65,535 stands
+                    // for an exhausted source, and a real 65,535 is taken from a source that is not).
+                    var h = 0
+                    while h < 8 || i < n || j < m {
+                        let x = h < 8 ? high[h] : .max, y = i < n ? a[i] : .max, z = j < m ? b[j] : .max
+                        let v = min(x, y, z)
+                        if h < 8, x == v { h &+= 1 } else if i < n, y == v { i &+= 1 } else { j &+= 1 }
+                        out[k] = v
+                        k &+= 1
+                    }
+                    var kept = 1
+                    for r in 1..<k {
+                        let v = out[r]
+                        out[kept] = v
+                        kept &+= v != out[kept &- 1] ? 1 : 0
+                    }
+                    initialized = kept
+                }
+            }
+        }
+    }
+
+    /// Two sorted blocks as one sorted sequence of sixteen: its lower and upper eight.
+    @_transparent
+    private static func merged(_ x: Block, _ y: Block) -> (low: Block, high: Block) {
+        // x followed by y reversed rises then falls; the lane-wise min and max split it into two such
+        // sequences, every value of the first below every value of the second.
+        let reversed = Block(y[7], y[6], y[5], y[4], y[3], y[2], y[1], y[0])
+        return (sortedBitonic(minimum(x, reversed)), sortedBitonic(maximum(x, reversed)))
+    }
+
+    /// Sorts eight values that rise then fall: compare-exchange at distances 4, 2 and 1.
+    @_transparent
+    private static func sortedBitonic(_ v: Block) -> Block {
+        var p = Block(v[4], v[5], v[6], v[7], v[0], v[1], v[2], v[3])
+        var low = minimum(v, p), high = maximum(v, p)
+        let s = Block(low[0], low[1], low[2], low[3], high[4], high[5], high[6], high[7])
+        p = Block(s[2], s[3], s[0], s[1], s[6], s[7], s[4], s[5])
+        low = minimum(s, p)
+        high = maximum(s, p)
+        let t = Block(low[0], low[1], high[2], high[3], low[4], low[5], high[6], high[7])
+        p = Block(t[1], t[0], t[3], t[2], t[5], t[4], t[7], t[6])
+        low = minimum(t, p)
+        high = maximum(t, p)
+        return Block(low[0], high[1], low[2], high[3], low[4], high[5], low[6], high[7])
+    }
+
+    // Written as selects, which compile to one vector instruction (`pointwiseMin` did not).
+    @_transparent private static func minimum(_ x: Block, _ y: Block) -> Block { x.replacing(with: y, where: y .< x) }
+    @_transparent private static func maximum(_ x: Block, _ y: Block) -> Block { x.replacing(with: y, where: y .> x) }
 
     /// Each value of `small` looked up in `large` by binary search, from where the last one was found.
     private static func searchedCount(_ small: UnsafeBufferPointer<UInt16>, in large: UnsafeBufferPointer<UInt16>) -> Int {
