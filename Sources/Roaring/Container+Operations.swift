@@ -70,6 +70,7 @@ extension Container {
     }
 
     /// The number of values of `op(self, other)`, without building it.
+    @inline(__always)
     func combinedCount(with other: Container, _ op: SetOperation) -> Int {
         if case .bitset(let a) = self, case .bitset(let b) = other { return Self.wordCount(a, b, op) }
         let both = intersectionCount(with: other)
@@ -150,7 +151,7 @@ extension Container {
             }
             initialized = Bitset.wordCount
             let written = UnsafeBufferPointer(o)
-            count = HarleySeal.count { written.vector($0) }
+            count = HarleySeal.count(written)
         }
         return Bitset(words: out, cardinality: count)
     }
@@ -213,7 +214,7 @@ extension Container {
     /// cardinalities.
     static func wordCount(_ a: Bitset, _ b: Bitset, _ op: SetOperation) -> Int {
         let both = a.words.withUnsafeBufferPointer { x in
-            b.words.withUnsafeBufferPointer { y in HarleySeal.count { x.vector($0) & y.vector($0) } }
+            b.words.withUnsafeBufferPointer { y in HarleySeal.andCount(x, y) }
         }
         switch op {
         case .and: return both

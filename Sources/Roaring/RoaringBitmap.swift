@@ -126,6 +126,7 @@ public struct RoaringBitmap: Equatable, Sendable, Sequence, ExpressibleByArrayLi
     }
 
     /// The number of values of `op(self, other)`, without building it.
+    @inline(__always)  // so that each count function has its own loop with `op` known (5 µs of 70 otherwise)
     public func combinedCount(with other: RoaringBitmap, _ op: SetOperation) -> Int {
         var total = 0
         var i = 0, j = 0
