@@ -2,75 +2,91 @@
 ///
 /// Indexed: each slot is in the heap at most once and knows its place, so a profile whose due moment moves
 /// is moved, not left behind as a stale entry to be skipped (which would cost a visit to the profile).
+/// Moments and slots are kept in two arrays (the comparisons read only the moments), and a sift moves a
+/// hole down or up, writing the moving entry once at the end instead of swapping at every level.
 struct TimerHeap: Sendable {
-    private var items: [(due: EpochMillis, slot: Int32)] = []
-    /// Per slot, its index in `items`; -1 when not in the heap.
+    private var dues: [EpochMillis] = []
+    private var slots: [Int32] = []
+    /// Per slot, its index in the heap; -1 when not in it.
     private var places: [Int32] = []
 
-    var count: Int { items.count }
-    var first: (due: EpochMillis, slot: Int32)? { items.first }
+    var count: Int { dues.count }
+    var first: (due: EpochMillis, slot: Int32)? { dues.isEmpty ? nil : (dues[0], slots[0]) }
 
     /// The slot's due moment; `.max` when it has none.
     func due(of slot: Int32) -> EpochMillis {
         let place = Int(slot) < places.count ? places[Int(slot)] : -1
-        return place < 0 ? .max : items[Int(place)].due
+        return place < 0 ? .max : dues[Int(place)]
     }
 
     /// Sets when `slot` is next due; `.max` takes it out.
     mutating func set(_ slot: Int32, _ due: EpochMillis) {
-        while places.count <= Int(slot) { places.append(-1) }
+        if places.count <= Int(slot) { places.append(contentsOf: repeatElement(-1, count: Int(slot) + 1 - places.count)) }
         let place = Int(places[Int(slot)])
         if place < 0 {
             guard due != .max else { return }
-            items.append((due, slot))
-            places[Int(slot)] = Int32(items.count - 1)
-            siftUp(items.count - 1)
+            dues.append(due)
+            slots.append(slot)
+            siftUp(dues.count - 1, due, slot)
         } else if due == .max {
             remove(at: place)
+        } else if due < dues[place] {
+            siftUp(place, due, slot)
         } else {
-            let old = items[place].due
-            items[place].due = due
-            if due < old { siftUp(place) } else { siftDown(place) }
+            siftDown(place, due, slot)
         }
     }
 
     private mutating func remove(at place: Int) {
-        let slot = items[place].slot
-        let last = items.removeLast()
-        places[Int(slot)] = -1
-        guard place < items.count else { return }
-        items[place] = last
-        places[Int(last.slot)] = Int32(place)
-        siftUp(place)
-        siftDown(Int(places[Int(last.slot)]))
-    }
-
-    private mutating func swapItems(_ a: Int, _ b: Int) {
-        items.swapAt(a, b)
-        places[Int(items[a].slot)] = Int32(a)
-        places[Int(items[b].slot)] = Int32(b)
-    }
-
-    private mutating func siftUp(_ start: Int) {
-        var child = start
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard items[child].due < items[parent].due else { break }
-            swapItems(child, parent)
-            child = parent
+        places[Int(slots[place])] = -1
+        let lastDue = dues.removeLast(), lastSlot = slots.removeLast()
+        guard place < dues.count else { return }
+        if place > 0, lastDue < dues[(place - 1) / 2] {
+            siftUp(place, lastDue, lastSlot)
+        } else {
+            siftDown(place, lastDue, lastSlot)
         }
     }
 
-    private mutating func siftDown(_ start: Int) {
-        var parent = start
+    /// Puts (due, slot) at `hole` or above it, moving larger parents down.
+    private mutating func siftUp(_ start: Int, _ due: EpochMillis, _ slot: Int32) {
+        var hole = start
+        while hole > 0 {
+            let parent = (hole - 1) / 2
+            guard due < dues[parent] else { break }
+            move(from: parent, to: hole)
+            hole = parent
+        }
+        put(due, slot, at: hole)
+    }
+
+    /// Puts (due, slot) at `hole` or below it, moving smaller children up.
+    private mutating func siftDown(_ start: Int, _ due: EpochMillis, _ slot: Int32) {
+        var hole = start
+        let count = dues.count
         while true {
-            let left = 2 * parent + 1, right = left + 1
-            var smallest = parent
-            if left < items.count, items[left].due < items[smallest].due { smallest = left }
-            if right < items.count, items[right].due < items[smallest].due { smallest = right }
-            if smallest == parent { return }
-            swapItems(parent, smallest)
-            parent = smallest
+            let left = 2 * hole + 1
+            guard left < count else { break }
+            let right = left + 1
+            let child = right < count && dues[right] < dues[left] ? right : left
+            guard dues[child] < due else { break }
+            move(from: child, to: hole)
+            hole = child
         }
+        put(due, slot, at: hole)
+    }
+
+    @inline(__always)
+    private mutating func move(from: Int, to: Int) {
+        dues[to] = dues[from]
+        slots[to] = slots[from]
+        places[Int(slots[to])] = Int32(to)
+    }
+
+    @inline(__always)
+    private mutating func put(_ due: EpochMillis, _ slot: Int32, at place: Int) {
+        dues[place] = due
+        slots[place] = slot
+        places[Int(slot)] = Int32(place)
     }
 }
