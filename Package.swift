@@ -92,7 +92,10 @@ let package = Package(
         ),
         .testTarget(
             name: "TagflowStoreTests",
-            dependencies: ["TagflowStore", "Roaring", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: [
+                "TagflowStore", "Roaring", .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: settings
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 
 @testable import TagflowCore
@@ -72,6 +73,40 @@ import Testing
             next = heads.first
         }
         #expect(sent == (1...50).map { JSONValue.int(Int64($0)) })
+    }
+
+    @Test func anOutboxFromBeforeHeadsIsUpgradedWithOneDueMessagePerPerson() throws {
+        let directory = TemporaryDirectory()
+        let now = Self.now()
+        // Given a database written before messages waited behind their person's oldest pending one: three
+        // pending for one person, one for another, and one delivered
+        do {
+            try FileManager.default.createDirectory(atPath: directory.path, withIntermediateDirectories: true)
+            let queue = try DatabaseQueue(path: directory.path + "/tagflow.sqlite")
+            try SQLiteSchema.migrator.migrate(queue, upTo: "v3-delivery")
+            try queue.write { db in
+                try db.execute(sql: """
+                    INSERT INTO destinations(id, name, url, headers, secret, timeout_ms, status, created_at, updated_at)
+                    VALUES (1, 'crm', 'https://crm.example.com/hook', '{}', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 10000, 'active', ?1, ?1)
+                    """, arguments: [now])
+                for (id, profile, status) in [(1, 7, "delivered"), (2, 7, "pending"), (3, 8, "pending"), (4, 7, "pending"), (5, 7, "pending")] {
+                    try db.execute(sql: """
+                        INSERT INTO outbox(id, destination_id, profile_id, type, body, created_at, status, next_attempt_at)
+                        VALUES (?, 1, ?, 'tag.added', '{}', ?, ?, ?)
+                        """, arguments: [id, profile, now, status, now])
+                }
+            }
+        }
+
+        // when Tagflow opens it,
+        let store = try SQLiteStore(directory: directory.path, durability: .normal)
+
+        // then each person's oldest pending message is due and the others wait behind it.
+        let crm = try store.destination("crm")
+        #expect(try due(store, crm).map(\.id) == [2, 3])
+        try store.recordAttempt(try #require(try due(store, crm).first), DeliveryOutcome(status: 204, latencyMs: 1),
+                                policy: retries, now: Self.now())
+        #expect(try due(store, crm).map(\.id) == [3, 4])
     }
 
     @Test func aReplayedDeadLetterGoesBeforeThePersonsLaterMessages() throws {
