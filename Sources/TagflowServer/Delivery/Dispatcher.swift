@@ -193,19 +193,14 @@ final class Dispatcher: Service, Sendable {
         return active
     }
 
-    /// Once a minute, deletes delivered and skipped messages older than `retention`, a batch at a time so
-    /// ingestion never waits long for the write lock.
+    /// Once a minute, deletes delivered and skipped messages older than `retention`: one batch of 2,000 a
+    /// turn until none is left, so neither ingestion nor deliveries wait long for it.
     private func pruneNowAndThen() throws {
         guard lastPruned.withLock({ ContinuousClock.now - $0 > .seconds(60) }) else { return }
-        lastPruned.withLock { $0 = .now }
         let before = nowMillis() - Int64(retention.seconds * 1000)
-        var pruned = 0
-        while true {
-            let batch = try store.pruneOutbox(finishedBefore: before, limit: 2000)
-            pruned += batch
-            if batch < 2000 { break }
-        }
-        if pruned > 0 { logger.info("pruned \(pruned) delivered messages finished before \(Timestamp.format(before))") }
+        let pruned = try store.pruneOutbox(finishedBefore: before, limit: 2000)
+        if pruned < 2000 { lastPruned.withLock { $0 = .now } }
+        if pruned > 0 { logger.debug("pruned \(pruned) delivered messages finished before \(Timestamp.format(before))") }
     }
 
     /// Records the attempts made since the last call in one transaction; only then are their messages done
