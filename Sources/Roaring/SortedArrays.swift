@@ -55,7 +55,7 @@ enum SortedArrays {
         return count
     }
 
-    /// `vector` with its lanes moved `by` places towards the front, the first ones wrapping to the back.
+    /// `v` with its lanes moved `places` towards the front, the first ones wrapping to the back.
     @inline(__always)
     private static func rotated(_ v: Block, by places: Int) -> Block {
         switch places {

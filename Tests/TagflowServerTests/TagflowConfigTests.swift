@@ -43,6 +43,15 @@ import TagflowStore
         #expect { try TagflowConfig.load(file: "/nonexistent/tagflow.json") } throws: { "\($0)".contains("cannot read") }
     }
 
+    @Test func aDeliveryRetentionUnderAnHourIsRefusedWithTheValue() throws {
+        let path = try write(#"{"deliveryRetentionHours": 0}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect { try TagflowConfig.load(file: path) } throws: { "\($0)".contains("`deliveryRetentionHours` must be at least 1 (0 given)") }
+        let kept = try write(#"{"deliveryRetentionHours": 24}"#)
+        defer { try? FileManager.default.removeItem(atPath: kept) }
+        #expect(try TagflowConfig.load(file: kept).deliveryRetentionHours == 24)
+    }
+
     @Test func theEnvironmentBootstrapsCredentialsUnlessTheFileSetsThem() {
         var config = TagflowConfig()
         config.applyEnvironment(["TAGFLOW_ADMIN_TOKEN": "env-token", "TAGFLOW_WRITE_KEY": "env-key"])
