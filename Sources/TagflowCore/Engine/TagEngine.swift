@@ -32,7 +32,11 @@ public final class TagEngine {
     private var featureCache: [RuleValue?]
     private var featureUntil: [EpochMillis]
     private var cachedFeatures: [Int] = []
-    private var dirty: [Bool]
+    private var pending: PendingTags
+    /// The tags a profile's first event must evaluate besides those its features touch: the tags an empty
+    /// profile has (`not exists(...)`, an `else` case) and every tag referring to those. Every other tag
+    /// of an empty profile has no value, as it had before the profile existed.
+    private var newProfileTags: [Int] = []
     private var touched: [Int] = []
     private var counting: [Int] = []
     private var eventBits: [UInt64]
@@ -56,9 +60,31 @@ public final class TagEngine {
         patterns = tagSet.patterns
         featureCache = Array(repeating: nil, count: tagSet.features.count)
         featureUntil = Array(repeating: .max, count: tagSet.features.count)
-        dirty = Array(repeating: false, count: tagSet.tags.count)
+        pending = PendingTags(tagCount: tagSet.tags.count)
         isTimeDependent = Array(repeating: false, count: tagSet.tags.count)
         for index in tagSet.timeDependentTags { isTimeDependent[index] = true }
+        newProfileTags = tagsOfEmptyProfile()
+    }
+
+    /// The tags an empty profile has, or whose value on one could change with time, and the tags referring
+    /// to those (they were computed with those values).
+    private func tagsOfEmptyProfile() -> [Int] {
+        let empty = ProfileState()
+        var tags = Set<Int>()
+        for index in tagSet.tags.indices {
+            var early = ProfileEvaluation(engine: self, state: empty, time: 0)
+            var late = ProfileEvaluation(engine: self, state: empty, time: 4_000_000_000_000)
+            let value = rules[index].value(in: &early)
+            clearFeatureCache()
+            let lateValue = rules[index].value(in: &late)
+            clearFeatureCache()
+            if value != nil || value != lateValue || early.until != .max || late.until != .max {
+                tags.insert(index)
+                tags.formUnion(tagSet.dependentTags[index])
+            }
+            empty.setTag(Int32(index), value, since: 0)
+        }
+        return tags.sorted()
     }
 
     /// How many profiles the engine holds.
@@ -94,22 +120,14 @@ public final class TagEngine {
             record(event, in: state)
             touched.append(contentsOf: counting)
         }
-        let tags: [Int]
-        if isNew {
-            tags = Array(tagSet.tags.indices)
-        } else {
-            var marked: [Int] = []
-            for feature in touched {
-                for tag in tagSet.tagsByFeature[feature] where !dirty[tag] {
-                    dirty[tag] = true
-                    marked.append(tag)
-                }
-            }
-            for tag in marked { dirty[tag] = false }
-            tags = marked.count > 1 ? marked.sorted() : marked
+        for feature in touched {
+            for tag in tagSet.tagsByFeature[feature] { pending.mark(tag) }
         }
-        guard !tags.isEmpty else { return }
-        reevaluate(state, slot: slot, tags: tags, at: self.now, cause: .event(seq: event.seq), changes: &changes)
+        if isNew {
+            for tag in newProfileTags { pending.mark(tag) }
+        }
+        guard !pending.isEmpty else { return }
+        reevaluate(state, slot: slot, at: self.now, cause: .event(seq: event.seq), changes: &changes)
         schedule(state, slot: slot)
         compact(state)
     }
@@ -137,7 +155,8 @@ public final class TagEngine {
         profiles[Int(sourceSlot)] = nil
         slots[source] = nil
         timers.set(sourceSlot, .max)
-        reevaluate(targetState, slot: targetSlot, tags: Array(tagSet.tags.indices), at: self.now, cause: cause, changes: &changes)
+        pending.markAll()
+        reevaluate(targetState, slot: targetSlot, at: self.now, cause: cause, changes: &changes)
         schedule(targetState, slot: targetSlot)
     }
 
@@ -290,20 +309,9 @@ public final class TagEngine {
     private func fireDue(_ state: ProfileState, slot: Int32, upTo moment: EpochMillis, changes: inout [TagChange]) {
         while state.due <= moment {
             let at = state.due
-            var first = Int.max
-            for entry in state.dues where entry.due <= at {
-                dirty[Int(entry.tag)] = true
-                first = min(first, Int(entry.tag))
-            }
-            var due: [Int] = []
-            if first != .max {
-                for index in first..<tagSet.tags.count where dirty[index] {
-                    dirty[index] = false
-                    due.append(index)
-                }
-            }
+            for entry in state.dues where entry.due <= at { pending.mark(Int(entry.tag)) }
             timerFirings += 1
-            reevaluate(state, slot: slot, tags: due, at: at, cause: .time, propagate: true, changes: &changes)
+            reevaluate(state, slot: slot, at: at, cause: .time, changes: &changes)
             schedule(state, slot: slot)
         }
         compact(state)
@@ -317,22 +325,14 @@ public final class TagEngine {
         timers.set(slot, due)
     }
 
-    /// Evaluates `tags` (in dependency order) at `moment`, records what changed and when each time-dependent
-    /// one can next change. With `propagate`, tags referring to a tag that changed are evaluated too.
+    /// Evaluates the pending tags (in dependency order) at `moment`, records what changed and when each
+    /// time-dependent one can next change. Tags referring to a tag that changed are evaluated too.
     private func reevaluate(
-        _ state: ProfileState, slot: Int32, tags: [Int], at moment: EpochMillis, cause: TagChangeCause,
-        propagate: Bool = false, changes: inout [TagChange]
+        _ state: ProfileState, slot: Int32, at moment: EpochMillis, cause: TagChangeCause, changes: inout [TagChange]
     ) {
-        defer {
-            for index in cachedFeatures { featureCache[index] = nil }
-            cachedFeatures.removeAll(keepingCapacity: true)
-        }
+        defer { clearFeatureCache() }
         let profile = profileIDs[Int(slot)]
-        var queue = tags
-        var position = 0
-        while position < queue.count {
-            let index = queue[position]
-            position += 1
+        while let index = pending.next() {
             tagEvaluations += 1
             var context = ProfileEvaluation(engine: self, state: state, time: moment)
             let value = rules[index].value(in: &context)
@@ -341,13 +341,14 @@ public final class TagEngine {
             guard old != value else { continue }
             state.setTag(Int32(index), value, since: moment)
             changes.append(TagChange(profile: profile, tag: tagIDs[index], old: old, new: value, at: moment, cause: cause))
-            if propagate, !tagSet.dependentTags[index].isEmpty {
-                // Dependents come later in dependency order: merge them into what is left of the queue.
-                var rest = Set(queue[position...])
-                rest.formUnion(tagSet.dependentTags[index])
-                queue = Array(queue[..<position]) + rest.sorted()
-            }
+            for referring in tagSet.referringTags[index] { pending.mark(referring) }
         }
+    }
+
+    /// Forgets the feature values read while evaluating one profile at one moment.
+    private func clearFeatureCache() {
+        for index in cachedFeatures { featureCache[index] = nil }
+        cachedFeatures.removeAll(keepingCapacity: true)
     }
 
     func featureValue(_ index: Int, of state: ProfileState, at moment: EpochMillis, until: inout EpochMillis) -> RuleValue {

@@ -7,9 +7,10 @@ public struct TagSet: Sendable {
     public let features: [FeatureSpec]
     let patterns: [RulePattern]
     let indexByID: [String: Int]
-    /// For each feature, the tags to re-evaluate when it changes, dependents of dependents included, in
-    /// dependency order.
+    /// For each feature, the tags that read it, in dependency order.
     let tagsByFeature: [[Int]]
+    /// For each tag, the tags that refer to it directly, in dependency order: to re-evaluate when it changes.
+    let referringTags: [[Int]]
     /// For each tag, the tags that refer to it directly or through others, in dependency order.
     let dependentTags: [[Int]]
     /// Tags whose value can change with time alone, in dependency order.
@@ -43,14 +44,16 @@ public struct TagSet: Sendable {
             }
         }
         dependentTags = dependents.map { $0.sorted() }
-        var byFeature = [Set<Int>](repeating: [], count: features.count)
-        for (tag, used) in directFeatures.enumerated() {
-            for feature in used {
-                byFeature[feature].insert(tag)
-                byFeature[feature].formUnion(dependents[tag])
-            }
+        var referring = [[Int]](repeating: [], count: tags.count)
+        for (tag, referenced) in directTags.enumerated() {
+            for index in referenced { referring[index].append(tag) }
         }
-        tagsByFeature = byFeature.map { $0.sorted() }
+        referringTags = referring
+        var byFeature = [[Int]](repeating: [], count: features.count)
+        for (tag, used) in directFeatures.enumerated() {
+            for feature in used { byFeature[feature].append(tag) }
+        }
+        tagsByFeature = byFeature
 
         var timeDependent = [Bool](repeating: false, count: tags.count)
         for (index, tag) in tags.enumerated() {
