@@ -10,7 +10,7 @@ final class EntryWindow: @unchecked Sendable {
     private(set) var times: [EpochMillis] = []
     private(set) var seqs: [Int64] = []
     /// The step of a sequence each event matched.
-    private var steps: [RuleValue] = []
+    private var steps: [Int32] = []
     private(set) var head = 0
     private(set) var inWindow = 0
     private(set) var breaks = 0
@@ -26,7 +26,7 @@ final class EntryWindow: @unchecked Sendable {
     var nextToEnter: Int? { head + inWindow < times.count ? head + inWindow : nil }
 
     func entry(_ i: Int) -> FeatureEntry {
-        FeatureEntry(timestamp: times[i], seq: seqs[i], value: .null, key: countsSessions ? .null : steps[i])
+        FeatureEntry(timestamp: times[i], seq: seqs[i], value: .null, key: countsSessions ? .null : .number(Double(steps[i])))
     }
 
     @inline(__always) private func precedes(_ entry: FeatureEntry, _ i: Int) -> Bool {
@@ -50,7 +50,7 @@ final class EntryWindow: @unchecked Sendable {
         }
         times.insert(entry.timestamp, at: index)
         seqs.insert(entry.seq, at: index)
-        if !countsSessions { steps.insert(entry.key, at: index) }
+        if !countsSessions { steps.insert(Int32(entry.key.numberValue ?? 0), at: index) }
         if index < end { inWindow += 1 }
     }
 
@@ -86,6 +86,27 @@ final class EntryWindow: @unchecked Sendable {
         }
     }
 
+    /// True when some entries inside the window match the steps `0..<stepCount` in order (each strictly
+    /// after the previous in the log's time order) with the whole run inside `within`.
+    func sequenceCompletes(stepCount: Int, within: Int64?) -> Bool {
+        let end = head + inWindow
+        for start in window where steps[start] == 0 {
+            var step: Int32 = 1
+            var last = start
+            var j = start + 1
+            while step < stepCount, j < end {
+                if steps[j] == step, times[last] < times[j] || (times[last] == times[j] && seqs[last] < seqs[j]) {
+                    last = j
+                    step += 1
+                }
+                j += 1
+            }
+            if step == stepCount, within.map({ times[last] - times[start] <= $0 }) ?? true { return true }
+            if step < stepCount { return false }  // later starts cannot complete either
+        }
+        return false
+    }
+
     /// The same events, summaries rebuilt: what a merge of two profiles' windows gives.
     static func merged(_ a: EntryWindow, _ b: EntryWindow) -> EntryWindow {
         let out = EntryWindow(countsSessions: a.countsSessions)
@@ -98,7 +119,7 @@ final class EntryWindow: @unchecked Sendable {
             if takeA { i += 1 } else { j += 1 }
             out.times.append(entry.timestamp)
             out.seqs.append(entry.seq)
-            if !out.countsSessions { out.steps.append(entry.key) }
+            if !out.countsSessions { out.steps.append(takeA ? a.steps[i - 1] : b.steps[j - 1]) }
         }
         return out
     }

@@ -47,7 +47,7 @@ extension FeatureLogic {
     private func add(_ s: inout WindowSummary, _ position: Int, _ events: borrowing ProfileEvents, appending: Bool = false) {
         s.count += 1
         let value = events.value(position, slot: valueSlot, of: layout)
-        if let n = value.numberValue {
+        if readsNumbers, let n = value.numberValue {
             if function == .min || function == .max {
                 if s.numbers == 0 || (s.extremeIsStale == false && (function == .min ? n < s.sum : n > s.sum)) {
                     s.sum = n
@@ -78,7 +78,7 @@ extension FeatureLogic {
     private func remove(_ s: inout WindowSummary, _ position: Int, _ events: borrowing ProfileEvents) {
         s.count -= 1
         let value = events.value(position, slot: valueSlot, of: layout)
-        if let n = value.numberValue {
+        if readsNumbers, let n = value.numberValue {
             if function == .min || function == .max {
                 if n == s.sum { s.extremeIsStale = true }  // found again when next read
             } else {
@@ -232,9 +232,8 @@ extension FeatureLogic {
     /// event leaving the window. Each event leaving lowers such a figure by one at most, so it cannot fall
     /// below `threshold` before `figure - threshold + 1` events have left: exact for a plain count, an
     /// early (harmless) wake-up for the others. The summary must have been slid to `now`.
-    func windowMomentBelow(_ threshold: Double, _ summary: WindowSummary?, events: borrowing ProfileEvents, at now: EpochMillis) -> EpochMillis? {
+    func windowMomentBelow(_ threshold: Double, _ s: borrowing WindowSummary, events: borrowing ProfileEvents, at now: EpochMillis) -> EpochMillis? {
         if isRange { return nil }  // events enter range windows too
-        let s = summary ?? WindowSummary()
         let figure: Int
         switch function {
         case .count: figure = keySlot < 0 ? Int(s.count) : Int(s.tally.values.max() ?? 0)

@@ -84,6 +84,8 @@ final class FeatureLogic {
     /// The aggregate computed; nil for traits and identifiers.
     let function: AggregateFunction?
     let isSequence: Bool
+    /// sum / avg / min / max: the figures read the numbers of the values (others need not parse them).
+    let readsNumbers: Bool
     private let keepsEarliest: Bool
     /// For a windowed feature counting the profile's shared events: its bit and value slots there.
     let layout: WindowLayout
@@ -101,6 +103,7 @@ final class FeatureLogic {
         keySlot = layout.keySlots[index]
         if case .aggregate(let f) = spec.kind { function = f } else { function = nil }
         isSequence = function == .sequence
+        readsNumbers = [.sum, .avg, .min, .max].contains(function)
         keepsEarliest = function == .first || function == .firstTime
     }
 
@@ -297,7 +300,7 @@ final class FeatureLogic {
         switch function {
         case .sessions: return .number(Double(window.breaks + 1))
         case .sequence:
-            return .bool(Self.sequenceCompletes(entries.map(window.entry), steps: spec.steps.count, within: spec.within))
+            return .bool(window.sequenceCompletes(stepCount: spec.steps.count, within: spec.within))
         default: return emptyValue(function)  // other aggregates keep no entries
         }
     }
@@ -319,26 +322,6 @@ final class FeatureLogic {
 
     /// A session ends after 30 minutes without an event.
     static let sessionGap: Int64 = 30 * 60 * 1000
-
-    /// True when some events match the steps in order (each strictly after the previous in the log's time
-    /// order) with the whole run inside `within`.
-    static func sequenceCompletes(_ list: [FeatureEntry], steps: Int, within: Int64?) -> Bool {
-        for (i, start) in list.enumerated() where start.key == .number(0) {
-            var step = 1
-            var last = start
-            var j = i + 1
-            while step < steps, j < list.count {
-                if list[j].key == .number(Double(step)), last.precedes(list[j]) {
-                    last = list[j]
-                    step += 1
-                }
-                j += 1
-            }
-            if step == steps, within.map({ last.timestamp - start.timestamp <= $0 }) ?? true { return true }
-            if step < steps { return false }  // later starts cannot complete either
-        }
-        return false
-    }
 }
 
 /// The context of a `where` filter: one event.

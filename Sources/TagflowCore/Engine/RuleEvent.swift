@@ -5,7 +5,11 @@ public struct RuleEvent: Sendable {
     /// The track event's name; `page`, `screen`, `identify`, `group` or `alias` for those calls.
     public var name: String
     public var timestamp: EpochMillis
-    public var payload: JSONObject
+    public var payload: JSONObject {
+        didSet { properties = Self.properties(of: payload) }
+    }
+    /// The payload's `properties`, found once: rules read them many times an event.
+    private var properties: JSONObject
     /// Traits an identify call sets.
     public var traits: JSONObject
     public var identifiers: [Identifier]
@@ -18,6 +22,7 @@ public struct RuleEvent: Sendable {
         self.name = name
         self.timestamp = timestamp
         self.payload = payload
+        properties = Self.properties(of: payload)
         self.traits = traits
         self.identifiers = identifiers
     }
@@ -32,20 +37,20 @@ public struct RuleEvent: Sendable {
     /// A property as rules name it: `project` is `properties.project`; a name the properties do not have is
     /// looked up from the top of the message, so `context.campaign.source` and `name` work too.
     public func property(_ path: [String]) -> RuleValue {
-        if let properties = payload["properties"]?.objectValue, let value = Self.lookup(path, in: properties) {
-            return RuleValue(value)
-        }
+        if let value = Self.lookup(path, in: properties) { return RuleValue(value) }
         return Self.lookup(path, in: payload).map(RuleValue.init) ?? .null
     }
 
+    private static func properties(of payload: JSONObject) -> JSONObject {
+        payload["properties"]?.objectValue ?? JSONObject()
+    }
+
     static func lookup(_ path: [String], in object: JSONObject) -> JSONValue? {
-        var current = object
-        for (i, key) in path.enumerated() {
-            guard let value = current[key] else { return nil }
-            if i == path.count - 1 { return value }
-            guard let next = value.objectValue else { return nil }
-            current = next
+        guard let first = path.first, var value = object[first] else { return nil }
+        for key in path.dropFirst() {
+            guard case .object(let next) = value, let inner = next[key] else { return nil }
+            value = inner
         }
-        return nil
+        return value
     }
 }

@@ -379,8 +379,10 @@ public final class TagEngine {
 
     func momentBelow(_ threshold: Double, feature index: Int, of state: ProfileState, at moment: EpochMillis) -> EpochMillis? {
         guard logic[index].bit != nil else { return nil }  // all-time and one-event features: not thresholds time lowers
-        let summary = state.windowFeatures.firstIndex(of: Int32(index)).map { state.windows[$0] }
-        return logic[index].windowMomentBelow(threshold, summary, events: state.events, at: moment)
+        guard let i = state.windowFeatures.firstIndex(of: Int32(index)) else {
+            return logic[index].windowMomentBelow(threshold, WindowSummary(), events: state.events, at: moment)
+        }
+        return logic[index].windowMomentBelow(threshold, state.windows[i], events: state.events, at: moment)
     }
 
     func tagReference(_ index: Int, of state: ProfileState) -> RuleValue {
@@ -480,7 +482,8 @@ final class ProfileState {
     }
 
     func tagValue(_ index: Int32) -> RuleValue? {
-        tags.first { $0.tag == index }?.value
+        for i in tags.indices where tags[i].tag == index { return tags[i].value }
+        return nil
     }
 
     func setTag(_ index: Int32, _ value: RuleValue?, since: EpochMillis) {

@@ -83,7 +83,11 @@ public struct JSONObject: Sendable, Hashable {
     /// The value of the last field named `key` (JSON's usual "last one wins").
     public subscript(key: String) -> JSONValue? {
         get {
-            for field in fields.reversed() where field.key == key { return field.value }
+            var i = fields.count
+            while i > 0 {
+                i -= 1
+                if fields[i].key == key { return fields[i].value }
+            }
             return nil
         }
         set {
