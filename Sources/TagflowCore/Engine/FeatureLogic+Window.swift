@@ -66,9 +66,9 @@ extension FeatureLogic {
             let previous = previousCounted(before: position, s, events)
             let next = appending ? nil : nextCounted(after: position, s, events)
             var change = 0
-            if let previous { change += Self.gap(events.times[previous], events.times[position]) }
-            if let next { change += Self.gap(events.times[position], events.times[next]) }
-            if let previous, let next { change -= Self.gap(events.times[previous], events.times[next]) }
+            if let previous { change += Self.gap(events.time(previous), events.time(position)) }
+            if let next { change += Self.gap(events.time(position), events.time(next)) }
+            if let previous, let next { change -= Self.gap(events.time(previous), events.time(next)) }
             s.breaks += Int32(change)
         default: break
         }
@@ -104,7 +104,7 @@ extension FeatureLogic {
             if !stillThere { s.tally[key] = nil }
         case .sessions:
             if let next = nextCounted(after: position, s, events) {
-                s.breaks -= Int32(Self.gap(events.times[position], events.times[next]))
+                s.breaks -= Int32(Self.gap(events.time(position), events.time(next)))
             }
         default: break
         }
@@ -148,7 +148,7 @@ extension FeatureLogic {
         let oldest = horizon(at: now)
         var exit = Int(s.exit)
         let entered = end(s, events)
-        while exit < entered, events.times[exit] < oldest {
+        while exit < entered, events.time(exit) < oldest {
             if events.has(exit, bit) { remove(&s, exit, events) }
             exit += 1
         }
@@ -157,28 +157,28 @@ extension FeatureLogic {
             if exit == entered {
                 // Events that entered and left while nobody looked are passed over.
                 var enter = Int(s.enter)
-                while enter < events.count, events.times[enter] < oldest { enter += 1 }
+                while enter < events.count, events.time(enter) < oldest { enter += 1 }
                 s.enter = Int32(enter)
                 s.exit = Int32(enter)
             }
             let newest = now - newer
-            while Int(s.enter) < events.count, events.times[Int(s.enter)] <= newest {
+            while Int(s.enter) < events.count, events.time(Int(s.enter)) <= newest {
                 let position = Int(s.enter)
                 s.enter += 1
                 if events.has(position, bit) { add(&s, position, events) }
             }
             skipUncounted(&s, events)
             // In the window once `newer` has passed since the event, out once `older` has.
-            if s.count > 0 { until = min(until, events.times[Int(s.exit)] + older) }
+            if s.count > 0 { until = min(until, events.time(Int(s.exit)) + older) }
             var next = Int(s.enter)
             while next < events.count, !events.has(next, bit) { next += 1 }
-            if next < events.count { until = min(until, events.times[next] + newer) }
+            if next < events.count { until = min(until, events.time(next) + newer) }
             return
         }
         skipUncounted(&s, events)
         guard s.count > 0 else { return }
         if case .sliding(let length) = spec.window {
-            until = min(until, events.times[Int(s.exit)] + length)
+            until = min(until, events.time(Int(s.exit)) + length)
         } else {
             until = min(until, calendar.nextBoundary(of: spec.window, after: now))
         }
@@ -216,10 +216,10 @@ extension FeatureLogic {
         case .distinct, .top:
             return tallyValue(function, s.tally)
         case .first: return events.value(range.lowerBound, slot: valueSlot, of: layout)
-        case .firstTime: return .time(events.times[range.lowerBound])
+        case .firstTime: return .time(events.time(range.lowerBound))
         case .last, .lastTime:
             guard let last = range.reversed().first(where: { events.has($0, bit) }) else { return .null }
-            return function == .last ? events.value(last, slot: valueSlot, of: layout) : .time(events.times[last])
+            return function == .last ? events.value(last, slot: valueSlot, of: layout) : .time(events.time(last))
         case .exists: return .bool(true)
         case .sessions: return .number(Double(s.breaks + 1))
         case .sequence: return .null
@@ -256,7 +256,7 @@ extension FeatureLogic {
                 }
                 position += 1
             }
-            return events.times[position] + length
+            return events.time(position) + length
         case .calendarDays, .thisWeek, .thisMonth:
             return calendar.nextBoundary(of: spec.window, after: now)
         default:
@@ -267,7 +267,7 @@ extension FeatureLogic {
     /// The log sequence numbers of the counted events inside the window.
     func countedSeqs(_ s: WindowSummary, events: borrowing ProfileEvents) -> [Int64] {
         let bit = bit!
-        return (Int(s.exit)..<end(s, events)).filter { events.has($0, bit) }.map { events.seqs[$0] }
+        return (Int(s.exit)..<end(s, events)).filter { events.has($0, bit) }.map { events.seq($0) }
     }
 
     /// 1 when two consecutive events belong to different sessions (over 30 minutes apart).

@@ -4,106 +4,121 @@
 ///
 /// A windowed feature keeps only a ``WindowSummary``: running figures and cursors into these events.
 struct ProfileEvents {
-    private(set) var times: [EpochMillis] = []
-    private(set) var seqs: [Int64] = []
-    /// `layout.words` words an event.
-    private(set) var bits: [UInt64] = []
-    /// `layout.slots` values an event.
+    /// Per event, in one array (a profile's events are read together): its timestamp, its sequence number
+    /// and `words` words of bits.
+    private var rows: [Int64] = []
+    /// `slots` values an event.
     private(set) var values: [RuleValue] = []
+    private let words: Int32
+    private let slots: Int32
+    private(set) var count = 0
 
-    var count: Int { times.count }
+    init(layout: WindowLayout) {
+        words = Int32(layout.words)
+        slots = Int32(layout.slots)
+    }
+
+    private var stride: Int { 2 &+ Int(words) }
+
+    @inline(__always) func time(_ position: Int) -> EpochMillis { rows[position &* stride] }
+
+    @inline(__always) func seq(_ position: Int) -> Int64 { rows[position &* stride &+ 1] }
 
     @inline(__always) func has(_ position: Int, _ bit: WindowBit) -> Bool {
-        bits[position &* bit.words &+ bit.word] & bit.mask != 0
+        UInt64(bitPattern: rows[position &* stride &+ 2 &+ bit.word]) & bit.mask != 0
     }
 
     @inline(__always) func value(_ position: Int, slot: Int, of layout: WindowLayout) -> RuleValue {
-        slot < 0 ? .null : values[position &* layout.slots &+ slot]
+        slot < 0 ? .null : values[position &* Int(slots) &+ slot]
     }
 
     @inline(__always) func precedes(_ time: EpochMillis, _ seq: Int64, _ position: Int) -> Bool {
-        time < times[position] || (time == times[position] && seq < seqs[position])
+        let t = self.time(position)
+        return time < t || (time == t && seq < self.seq(position))
+    }
+
+    /// No feature counts the event at `position` any more.
+    private func isUncounted(_ position: Int) -> Bool {
+        let first = position &* stride &+ 2
+        return rows[first..<(first + Int(words))].allSatisfy { $0 == 0 }
     }
 
     /// Puts an event in its time place and returns its position.
     mutating func insert(time: EpochMillis, seq: Int64, bits eventBits: [UInt64], values eventValues: [RuleValue]) -> Int {
-        var position = times.count
+        var position = count
         while position > 0, precedes(time, seq, position - 1) { position -= 1 }
-        if position == times.count {
-            times.append(time)
-            seqs.append(seq)
-            bits.append(contentsOf: eventBits)
+        if position == count {
+            rows.append(time)
+            rows.append(seq)
+            for word in eventBits { rows.append(Int64(bitPattern: word)) }
             values.append(contentsOf: eventValues)
         } else {
-            times.insert(time, at: position)
-            seqs.insert(seq, at: position)
-            bits.insert(contentsOf: eventBits, at: position * eventBits.count)
-            values.insert(contentsOf: eventValues, at: position * eventValues.count)
+            rows.insert(contentsOf: [time, seq] + eventBits.map { Int64(bitPattern: $0) }, at: position * stride)
+            values.insert(contentsOf: eventValues, at: position * Int(slots))
         }
+        count += 1
         return position
     }
 
     /// Forgets the first `n` events.
-    mutating func dropFirst(_ n: Int, layout: WindowLayout) {
+    mutating func dropFirst(_ n: Int) {
         guard n > 0 else { return }
-        if n == times.count {
-            let keep = times.capacity <= 8
-            times.removeAll(keepingCapacity: keep)
-            seqs.removeAll(keepingCapacity: keep)
-            bits.removeAll(keepingCapacity: keep)
+        if n == count {
+            let keep = rows.capacity <= 8 * stride
+            rows.removeAll(keepingCapacity: keep)
             values.removeAll(keepingCapacity: keep)
         } else {
-            times.removeFirst(n)
-            seqs.removeFirst(n)
-            bits.removeFirst(n * layout.words)
-            values.removeFirst(n * layout.slots)
+            rows.removeFirst(n * stride)
+            values.removeFirst(n * Int(slots))
         }
+        count -= n
     }
 
     /// Clears a feature's bit on every event before `position`.
     mutating func clear(_ bit: WindowBit, before position: Int) {
-        for i in 0..<min(position, times.count) { bits[i * bit.words + bit.word] &= ~bit.mask }
+        for i in 0..<min(position, count) {
+            rows[i * stride + 2 + bit.word] &= Int64(bitPattern: ~bit.mask)
+        }
     }
 
     /// Forgets the events no feature counts (all bits clear); returns where each position went: for every
     /// old position (and the end), the number of events kept before it.
-    mutating func removeUncounted(layout: WindowLayout) -> [Int32] {
-        var moved = [Int32](repeating: 0, count: times.count + 1)
+    mutating func removeUncounted() -> [Int32] {
+        var moved = [Int32](repeating: 0, count: count + 1)
         var kept = 0
-        for i in 0..<times.count {
+        let slots = Int(self.slots)
+        for i in 0..<count {
             moved[i] = Int32(kept)
-            let words = bits[(i * layout.words)..<((i + 1) * layout.words)]
-            guard words.contains(where: { $0 != 0 }) else { continue }
+            guard !isUncounted(i) else { continue }
             if kept != i {
-                times[kept] = times[i]
-                seqs[kept] = seqs[i]
-                for w in 0..<layout.words { bits[kept * layout.words + w] = bits[i * layout.words + w] }
-                for v in 0..<layout.slots { values[kept * layout.slots + v] = values[i * layout.slots + v] }
+                for w in 0..<stride { rows[kept * stride + w] = rows[i * stride + w] }
+                for v in 0..<slots { values[kept * slots + v] = values[i * slots + v] }
             }
             kept += 1
         }
-        moved[times.count] = Int32(kept)
-        times.removeLast(times.count - kept)
-        seqs.removeLast(seqs.count - kept)
-        bits.removeLast(bits.count - kept * layout.words)
-        values.removeLast(values.count - kept * layout.slots)
+        moved[count] = Int32(kept)
+        rows.removeLast((count - kept) * stride)
+        values.removeLast((count - kept) * slots)
+        count = kept
         return moved
     }
 
     /// Both profiles' events, in time order; events no feature counts any more are left out.
-    static func merged(_ a: ProfileEvents, _ b: ProfileEvents, layout: WindowLayout) -> ProfileEvents {
-        var out = ProfileEvents()
+    static func merged(_ a: ProfileEvents, _ b: ProfileEvents) -> ProfileEvents {
+        var out = a
+        out.rows = []
+        out.values = []
+        out.count = 0
+        let stride = a.stride, slots = Int(a.slots)
         var i = 0, j = 0
         func take(_ side: ProfileEvents, _ k: Int) {
-            let words = side.bits[(k * layout.words)..<((k + 1) * layout.words)]
-            guard words.contains(where: { $0 != 0 }) else { return }
-            out.times.append(side.times[k])
-            out.seqs.append(side.seqs[k])
-            out.bits.append(contentsOf: words)
-            out.values.append(contentsOf: side.values[(k * layout.slots)..<((k + 1) * layout.slots)])
+            guard !side.isUncounted(k) else { return }
+            out.rows.append(contentsOf: side.rows[(k * stride)..<((k + 1) * stride)])
+            out.values.append(contentsOf: side.values[(k * slots)..<((k + 1) * slots)])
+            out.count += 1
         }
         while i < a.count || j < b.count {
-            if j == b.count || (i < a.count && !a.precedes(b.times[j], b.seqs[j], i)) {
+            if j == b.count || (i < a.count && !a.precedes(b.time(j), b.seq(j), i)) {
                 take(a, i)
                 i += 1
             } else {

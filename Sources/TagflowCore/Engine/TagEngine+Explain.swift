@@ -30,7 +30,7 @@ extension TagEngine {
     public func explain(_ tag: String, for profile: ProfileID) -> TagExplanation? {
         guard let index = tagSet.index(of: tag) else { return nil }
         let definition = tagSet.tags[index]
-        let state = profileState(profile) ?? ProfileState()
+        let state = profileState(profile) ?? ProfileState(layout: layout)
         let explainer = Explainer(engine: self, state: state, time: now)
         var conditions: [TagExplanation.Node] = []
         var matched: String?

@@ -11,7 +11,7 @@ public final class TagEngine {
     public private(set) var now: EpochMillis
 
     private let logic: [FeatureLogic]
-    private let layout: WindowLayout
+    let layout: WindowLayout
     private let dispatch: EventDispatch
     // The parts of the tag set the hot paths read, held directly (no copies of whole definitions).
     private let rules: [TagRule]
@@ -69,7 +69,7 @@ public final class TagEngine {
     /// The tags an empty profile has, or whose value on one could change with time, and the tags referring
     /// to those (they were computed with those values).
     private func tagsOfEmptyProfile() -> [Int] {
-        let empty = ProfileState()
+        let empty = ProfileState(layout: layout)
         var tags = Set<Int>()
         for index in tagSet.tags.indices {
             var early = ProfileEvaluation(engine: self, state: empty, time: 0)
@@ -82,7 +82,7 @@ public final class TagEngine {
                 tags.insert(index)
                 tags.formUnion(tagSet.dependentTags[index])
             }
-            empty.setTag(Int32(index), value, since: 0)
+            _ = empty.setTag(Int32(index), value, at: 0)
         }
         return tags.sorted()
     }
@@ -168,7 +168,7 @@ public final class TagEngine {
                 state.events.clear(logic[Int(state.windowFeatures[i])].bit!, before: Int(state.windows[i].exit))
             }
         }
-        target.events = ProfileEvents.merged(target.events, source.events, layout: layout)
+        target.events = ProfileEvents.merged(target.events, source.events)
         for index in source.windowFeatures { _ = target.windowSlot(index) }
         for i in target.windows.indices {
             logic[Int(target.windowFeatures[i])].recount(&target.windows[i], events: target.events)
@@ -206,7 +206,7 @@ public final class TagEngine {
     public func restoreSince(_ since: EpochMillis, of tag: String, for profile: ProfileID, value: RuleValue) {
         guard let index = tagSet.index(of: tag), let state = profileState(profile),
               state.tagValue(Int32(index)) == value else { return }
-        state.setTag(Int32(index), value, since: since)
+        state.restoreSince(since, of: Int32(index))
     }
 
     func profileState(_ profile: ProfileID) -> ProfileState? {
@@ -242,7 +242,7 @@ public final class TagEngine {
     private func slot(for profile: ProfileID) -> (Int32, Bool) {
         if let slot = slots[profile] { return (slot, false) }
         let slot = Int32(profiles.count)
-        profiles.append(ProfileState())
+        profiles.append(ProfileState(layout: layout))
         profileIDs.append(profile)
         slots[profile] = slot
         return (slot, true)
@@ -267,12 +267,12 @@ public final class TagEngine {
     /// Forgets the shared events every windowed feature of the profile is done with.
     private func compact(_ state: ProfileState) {
         state.dropEmptyFeatures()
-        guard !state.windows.isEmpty else { return }
+        guard state.events.count > 0, !state.windows.isEmpty else { return }
         var done = Int32.max
-        for window in state.windows { done = min(done, window.exit) }
+        for i in state.windows.indices { done = min(done, state.windows[i].exit) }
         let n = Int(done)
         if n > 0, n == state.events.count || n * 2 >= state.events.count {
-            state.events.dropFirst(n, layout: layout)
+            state.events.dropFirst(n)
             for i in state.windows.indices {
                 state.windows[i].exit -= done
                 state.windows[i].enter = max(0, state.windows[i].enter - done)  // only range windows move it
@@ -284,7 +284,7 @@ public final class TagEngine {
         for i in state.windows.indices {
             state.events.clear(logic[Int(state.windowFeatures[i])].bit!, before: Int(state.windows[i].exit))
         }
-        let moved = state.events.removeUncounted(layout: layout)
+        let moved = state.events.removeUncounted()
         for i in state.windows.indices {
             state.windows[i].exit = moved[Int(state.windows[i].exit)]
             state.windows[i].enter = moved[Int(state.windows[i].enter)]
@@ -309,7 +309,7 @@ public final class TagEngine {
     private func fireDue(_ state: ProfileState, slot: Int32, upTo moment: EpochMillis, changes: inout [TagChange]) {
         while state.due <= moment {
             let at = state.due
-            for entry in state.dues where entry.due <= at { pending.mark(Int(entry.tag)) }
+            for slot in state.tagSlots where slot.due <= at { pending.mark(Int(slot.tag)) }
             timerFirings += 1
             reevaluate(state, slot: slot, at: at, cause: .time, changes: &changes)
             schedule(state, slot: slot)
@@ -336,10 +336,8 @@ public final class TagEngine {
             tagEvaluations += 1
             var context = ProfileEvaluation(engine: self, state: state, time: moment)
             let value = rules[index].value(in: &context)
-            if isTimeDependent[index] { state.setDue(Int32(index), context.until) }
-            let old = state.tagValue(Int32(index))
-            guard old != value else { continue }
-            state.setTag(Int32(index), value, since: moment)
+            let (changed, old) = state.setTag(Int32(index), value, at: moment, due: isTimeDependent[index] ? context.until : nil)
+            guard changed else { continue }
             changes.append(TagChange(profile: profile, tag: tagIDs[index], old: old, new: value, at: moment, cause: cause))
             for referring in tagSet.referringTags[index] { pending.mark(referring) }
         }
@@ -395,37 +393,44 @@ public final class TagEngine {
 /// A profile's features and tags as the engine keeps them: small sorted arrays, since a profile touches
 /// few of the features and has few of the tags.
 final class ProfileState {
+    /// What the profile keeps of one tag: its value, and when time alone can next change it. A tag the
+    /// profile does not have keeps a slot only while time can give it the tag (a range window).
     struct TagSlot {
         var tag: Int32
-        var value: RuleValue
+        /// nil: the profile does not have the tag.
+        var value: RuleValue?
         var since: EpochMillis
+        /// `.max`: time alone cannot change it.
+        var due: EpochMillis
     }
 
     /// The features this profile has state for, and that state (parallel arrays: searching the indices
     /// touches no reference counts).
     private(set) var featureIndices: [Int32] = []
     private var featureStates: [FeatureState?] = []
-    private(set) var tags: [TagSlot] = []
+    /// Some feature's state may have gone (its slot is nil): ``dropEmptyFeatures()`` has work to do.
+    private var hasEmptyFeatures = false
+    /// The tags the profile has or that time can change (one array: a pass reads and writes both).
+    private(set) var tagSlots: [TagSlot] = []
     /// The events the windowed features count, and those features' summaries (parallel arrays).
-    var events = ProfileEvents()
+    var events: ProfileEvents
     /// How many shared events were left after the last thorough compaction.
     var eventsKept: Int32 = 0
     private(set) var windowFeatures: [Int32] = []
     var windows: [WindowSummary] = []
-    /// When each time-dependent tag can next change with time alone (only those that can).
-    private(set) var dues: [(tag: Int32, due: EpochMillis)] = []
     /// The moment the profile sits on the timer heap for (`.max`: not on it): the heap's, kept beside the
     /// profile so that firing it reads no other memory.
     var due: EpochMillis = .max
 
-    var earliestDue: EpochMillis { dues.reduce(.max) { min($0, $1.due) } }
+    init(layout: WindowLayout) {
+        events = ProfileEvents(layout: layout)
+    }
 
-    func setDue(_ tag: Int32, _ due: EpochMillis) {
-        if let i = dues.firstIndex(where: { $0.tag == tag }) {
-            if due == .max { dues.remove(at: i) } else { dues[i].due = due }
-        } else if due != .max {
-            dues.append((tag, due))
-        }
+    var earliestDue: EpochMillis { tagSlots.reduce(.max) { min($0, $1.due) } }
+
+    /// The tags the profile has, with the moment each value began.
+    var tags: [(tag: Int32, value: RuleValue, since: EpochMillis)] {
+        tagSlots.compactMap { slot in slot.value.map { (slot.tag, $0, slot.since) } }
     }
 
     /// The slot of a windowed feature's summary, made when missing (its cursors at the first event: none
@@ -448,7 +453,11 @@ final class ProfileState {
     /// Runs `body` on a feature's state in place (no copy of its storage). A feature the profile has no
     /// state for gets a slot only when `creating`; otherwise `body` sees nil and what it leaves is dropped.
     func withFeature<Result>(_ index: Int32, creating: Bool, _ body: (inout FeatureState?) -> Result) -> Result {
-        if let i = featureIndices.firstIndex(of: index) { return body(&featureStates[i]) }
+        if let i = featureIndices.firstIndex(of: index) {
+            let result = body(&featureStates[i])
+            if case .none = featureStates[i] { hasEmptyFeatures = true }
+            return result
+        }
         guard creating else {
             var absent: FeatureState?
             return body(&absent)
@@ -460,7 +469,8 @@ final class ProfileState {
 
     /// Forgets the features whose state has gone (a latest event that left its window).
     func dropEmptyFeatures() {
-        guard featureStates.contains(where: { $0 == nil }) else { return }
+        guard hasEmptyFeatures else { return }
+        hasEmptyFeatures = false
         var i = 0
         while i < featureStates.count {
             if featureStates[i] == nil {
@@ -475,6 +485,7 @@ final class ProfileState {
     func setFeature(_ index: Int32, _ state: FeatureState?) {
         if let i = featureIndices.firstIndex(of: index) {
             featureStates[i] = state
+            if state == nil { hasEmptyFeatures = true }
         } else if state != nil {
             featureIndices.append(index)
             featureStates.append(state)
@@ -482,18 +493,32 @@ final class ProfileState {
     }
 
     func tagValue(_ index: Int32) -> RuleValue? {
-        for i in tags.indices where tags[i].tag == index { return tags[i].value }
+        for i in tagSlots.indices where tagSlots[i].tag == index { return tagSlots[i].value }
         return nil
     }
 
-    func setTag(_ index: Int32, _ value: RuleValue?, since: EpochMillis) {
-        let i = tags.firstIndex { $0.tag == index }
-        switch (i, value) {
-        case (let i?, let value?): tags[i] = TagSlot(tag: index, value: value, since: since)
-        case (let i?, nil): tags.remove(at: i)
-        case (nil, let value?): tags.append(TagSlot(tag: index, value: value, since: since))
-        case (nil, nil): break
+    /// Gives a tag its value at `moment` (the moment it began, when it changed) and, when `due` is given,
+    /// the moment time alone can next change it. Returns whether the value changed, and the old one.
+    func setTag(_ index: Int32, _ value: RuleValue?, at moment: EpochMillis, due: EpochMillis? = nil) -> (changed: Bool, old: RuleValue?) {
+        guard let i = tagSlots.firstIndex(where: { $0.tag == index }) else {
+            let due = due ?? .max
+            if value != nil || due != .max { tagSlots.append(TagSlot(tag: index, value: value, since: moment, due: due)) }
+            return (value != nil, nil)
         }
+        let old = tagSlots[i].value
+        let changed = old != value
+        if changed {
+            tagSlots[i].value = value
+            tagSlots[i].since = moment
+        }
+        if let due { tagSlots[i].due = due }
+        if tagSlots[i].value == nil, tagSlots[i].due == .max { tagSlots.remove(at: i) }
+        return (changed, old)
+    }
+
+    /// Dates a tag's current value from `since`.
+    func restoreSince(_ since: EpochMillis, of index: Int32) {
+        for i in tagSlots.indices where tagSlots[i].tag == index { tagSlots[i].since = since }
     }
 }
 
@@ -546,7 +571,7 @@ extension TagEngine {
         var out: [String: Int] = ["profiles": profileCount]
         for case let state? in profiles {
             out["feature_slots", default: 0] += state.featureIndices.count
-            out["tag_slots", default: 0] += state.tags.count
+            out["tag_slots", default: 0] += state.tagSlots.count
             out["shared_events", default: 0] += state.events.count
             out["window_summaries", default: 0] += state.windows.count
             out["window_tallies", default: 0] += state.windows.lazy.filter { !$0.tally.isEmpty }.count
