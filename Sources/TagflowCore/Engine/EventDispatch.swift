@@ -5,7 +5,8 @@
 /// lookup however many there are; every other distinct filter is evaluated once per event, whichever
 /// features share it.
 final class EventDispatch {
-    struct Plan {
+    /// A class: reading one for an event copies no arrays.
+    final class Plan {
         /// Features with no filter: the selector alone decides.
         var unfiltered: [Int32] = []
         /// Per property path, the features filtering on `path = "text"`, by that text.
@@ -59,7 +60,7 @@ final class EventDispatch {
     }
 
     private static func plan(_ indices: [Int], _ features: [FeatureSpec]) -> Plan {
-        var plan = Plan()
+        let plan = Plan()
         var indexed: [[String]: [String: [Int32]]] = [:]
         var pathOrder: [[String]] = []
         var filtered: [RuleExpr: [Int32]] = [:]

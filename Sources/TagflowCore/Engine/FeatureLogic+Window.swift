@@ -59,9 +59,9 @@ extension FeatureLogic {
             s.numbers += 1
         }
         switch function {
-        case .distinct, .top: s.tally[value, default: 0] += 1
-        case .count where keySlot >= 0: s.tally[events.value(position, slot: keySlot, of: layout), default: 0] += 1
-        case .sum where keySlot >= 0: s.tally[events.value(position, slot: keySlot, of: layout), default: 0] += value.numberValue ?? 0
+        case .distinct, .top: s.tally.add(1, to: value)
+        case .count where keySlot >= 0: s.tally.add(1, to: events.value(position, slot: keySlot, of: layout))
+        case .sum where keySlot >= 0: s.tally.add(value.numberValue ?? 0, to: events.value(position, slot: keySlot, of: layout))
         case .sessions:
             let previous = previousCounted(before: position, s, events)
             let next = appending ? nil : nextCounted(after: position, s, events)
@@ -86,22 +86,18 @@ extension FeatureLogic {
             }
             s.numbers -= 1
         }
-        func decrease(_ key: RuleValue, by amount: Double) {
-            let left = (s.tally[key] ?? 0) - amount
-            s.tally[key] = left == 0 ? nil : left
-        }
         switch function {
-        case .distinct, .top: decrease(value, by: 1)
-        case .count where keySlot >= 0: decrease(events.value(position, slot: keySlot, of: layout), by: 1)
+        case .distinct, .top: s.tally.add(-1, to: value, removingZero: true)
+        case .count where keySlot >= 0: s.tally.add(-1, to: events.value(position, slot: keySlot, of: layout), removingZero: true)
         case .sum where keySlot >= 0:
             // A group's sum can reach zero with members left (sums of zero): look for members.
             let key = events.value(position, slot: keySlot, of: layout)
-            s.tally[key, default: 0] -= value.numberValue ?? 0
+            s.tally.add(-(value.numberValue ?? 0), to: key)
             let bit = bit!
             let stillThere = ((position + 1)..<end(s, events)).contains {
                 events.has($0, bit) && events.value($0, slot: keySlot, of: layout) == key
             }
-            if !stillThere { s.tally[key] = nil }
+            if !stillThere { s.tally.remove(key) }
         case .sessions:
             if let next = nextCounted(after: position, s, events) {
                 s.breaks -= Int32(Self.gap(events.time(position), events.time(next)))
@@ -195,9 +191,9 @@ extension FeatureLogic {
         let range = Int(s.exit)..<end(s, events)
         switch function {
         case .count:
-            return .number(keySlot >= 0 ? s.tally.values.max() ?? 0 : Double(s.count))
+            return .number(keySlot >= 0 ? s.tally.largest ?? 0 : Double(s.count))
         case .sum:
-            return .number(keySlot >= 0 ? s.tally.values.max() ?? 0 : s.numbers == 0 ? 0 : s.sum)
+            return .number(keySlot >= 0 ? s.tally.largest ?? 0 : s.numbers == 0 ? 0 : s.sum)
         case .avg:
             return s.numbers == 0 ? .null : .number(s.sum / Double(s.numbers))
         case .min, .max:
@@ -236,7 +232,7 @@ extension FeatureLogic {
         if isRange { return nil }  // events enter range windows too
         let figure: Int
         switch function {
-        case .count: figure = keySlot < 0 ? Int(s.count) : Int(s.tally.values.max() ?? 0)
+        case .count: figure = keySlot < 0 ? Int(s.count) : Int(s.tally.largest ?? 0)
         case .distinct: figure = s.tally.count
         case .sessions: figure = s.count == 0 ? 0 : Int(s.breaks) + 1
         default: return nil

@@ -42,7 +42,7 @@ enum FeatureState: Sendable {
     /// and the latest for exists / last / last_time in sliding and calendar windows.
     case extreme(KeptEvent)
     /// Per value: how many events (distinct, top, count per) or the sum (sum per).
-    case tally([RuleValue: Double])
+    case tally(Tally)
 
     /// The state of a feature before any event matched it.
     static func initial(for spec: FeatureSpec) -> FeatureState? {
@@ -54,7 +54,7 @@ enum FeatureState: Sendable {
                 return .entries(EntryWindow(countsSessions: function == .sessions))
             }
             switch function {
-            case .count where spec.per != nil, .sum where spec.per != nil, .distinct, .top: return .tally([:])
+            case .count where spec.per != nil, .sum where spec.per != nil, .distinct, .top: return .tally(Tally())
             case .count, .sum, .avg, .min, .max, .exists:
                 return .running(count: 0, numbers: 0, sum: 0, min: .infinity, max: -.infinity)
             default: return nil
@@ -189,9 +189,9 @@ final class FeatureLogic {
         case .tally(var tally):
             state = nil
             switch (function, spec.per) {
-            case (.sum, .some): tally[entry.key, default: 0] += entry.value.numberValue ?? 0
-            case (_, .some): tally[entry.key, default: 0] += 1
-            default: tally[entry.value, default: 0] += 1
+            case (.sum, .some): tally.add(entry.value.numberValue ?? 0, to: entry.key)
+            case (_, .some): tally.add(1, to: entry.key)
+            default: tally.add(1, to: entry.value)
             }
             state = .tally(tally)
             return true
@@ -210,7 +210,7 @@ final class FeatureLogic {
         case (.extreme(let x), .extreme(let y)):
             return (keepsEarliest ? x.precedes(y) : y.precedes(x)) ? .extreme(x) : .extreme(y)
         case (.tally(let x), .tally(let y)):
-            return .tally(x.merging(y, uniquingKeysWith: +))
+            return .tally(x.merging(y))
         default:
             return a
         }
@@ -305,18 +305,18 @@ final class FeatureLogic {
         }
     }
 
-    func tallyValue(_ function: AggregateFunction, _ tally: [RuleValue: Double]) -> RuleValue {
+    func tallyValue(_ function: AggregateFunction, _ tally: Tally) -> RuleValue {
         switch function {
         case .distinct: return .number(Double(tally.count))
         case .top:
             var best: (RuleValue, Double)?
-            for (value, count) in tally {
+            for (value, count) in tally.entries {
                 if let b = best, count < b.1 || (count == b.1 && !RuleValue.tieBreakPrecedes(value, b.0)) { continue }
                 best = (value, count)
             }
             return best?.0 ?? .null
         default:
-            return .number(tally.values.max() ?? 0)
+            return .number(tally.largest ?? 0)
         }
     }
 

@@ -199,7 +199,7 @@ struct WindowSummary {
     /// The sum of the numbers; for min / max, the smallest or largest of them.
     var sum: Double = 0
     /// distinct / top: occurrences of each value; count per / sum per: the figure of each group.
-    var tally: [RuleValue: Double] = [:]
+    var tally = Tally()
 
     /// min / max (which keep no session gaps): the extreme left the window and must be found again.
     var extremeIsStale: Bool {

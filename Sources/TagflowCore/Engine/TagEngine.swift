@@ -309,7 +309,7 @@ public final class TagEngine {
     private func fireDue(_ state: ProfileState, slot: Int32, upTo moment: EpochMillis, changes: inout [TagChange]) {
         while state.due <= moment {
             let at = state.due
-            for slot in state.tagSlots where slot.due <= at { pending.mark(Int(slot.tag)) }
+            state.markDue(at: at, in: &pending)
             timerFirings += 1
             reevaluate(state, slot: slot, at: at, cause: .time, changes: &changes)
             schedule(state, slot: slot)
@@ -426,7 +426,16 @@ final class ProfileState {
         events = ProfileEvents(layout: layout)
     }
 
-    var earliestDue: EpochMillis { tagSlots.reduce(.max) { min($0, $1.due) } }
+    var earliestDue: EpochMillis {
+        var earliest = EpochMillis.max
+        for i in tagSlots.indices { earliest = min(earliest, tagSlots[i].due) }
+        return earliest
+    }
+
+    /// Marks the tags due at `moment`.
+    func markDue(at moment: EpochMillis, in pending: inout PendingTags) {
+        for i in tagSlots.indices where tagSlots[i].due <= moment { pending.mark(Int(tagSlots[i].tag)) }
+    }
 
     /// The tags the profile has, with the moment each value began.
     var tags: [(tag: Int32, value: RuleValue, since: EpochMillis)] {

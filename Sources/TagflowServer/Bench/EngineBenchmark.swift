@@ -32,10 +32,11 @@ public struct EngineBenchmark: Sendable {
             for i in generated..<min(data.count, generated + chunk) { rows.append(data.ruleEvent(i)) }
             generated += rows.count
             elapsed += clock.measure {
-                for (index, (event, profile)) in rows.enumerated() {
-                    engine.apply(event, to: profile, now: event.timestamp, changes: &changes)
+                for index in rows.indices {
+                    let moment = rows[index].0.timestamp
+                    engine.apply(rows[index].0, to: rows[index].1, now: moment, changes: &changes)
                     if index & 1023 == 1023 {
-                        engine.advance(to: event.timestamp, changes: &changes)
+                        engine.advance(to: moment, changes: &changes)
                     }
                     if changes.count > 60_000 {
                         changeCount += changes.count

@@ -1,0 +1,84 @@
+/// A figure per value — how many events (`distinct`, `top`, `count per`) or a sum (`sum per`) — as windows
+/// and all-time features keep it for one profile.
+///
+/// Most profiles have a handful of values, so those are kept in one small array searched in order (no
+/// hashing, a fraction of a dictionary's memory); past `largeCount` values a dictionary takes over.
+struct Tally: Sendable {
+    private enum Storage {
+        case small([(key: RuleValue, figure: Double)])
+        case large([RuleValue: Double])
+    }
+
+    static let largeCount = 16
+
+    private var storage = Storage.small([])
+
+    var count: Int {
+        switch storage {
+        case .small(let entries): entries.count
+        case .large(let figures): figures.count
+        }
+    }
+
+    var isEmpty: Bool { count == 0 }
+
+    /// The largest figure; nil when empty.
+    var largest: Double? {
+        switch storage {
+        case .small(let entries): entries.lazy.map(\.figure).max()
+        case .large(let figures): figures.values.max()
+        }
+    }
+
+    /// Every value with its figure, in no particular order.
+    var entries: [(key: RuleValue, figure: Double)] {
+        switch storage {
+        case .small(let entries): entries
+        case .large(let figures): figures.map { ($0.key, $0.value) }
+        }
+    }
+
+    /// Adds `amount` to the figure of `key`; with `removingZero`, a figure left at zero is forgotten.
+    mutating func add(_ amount: Double, to key: RuleValue, removingZero: Bool = false) {
+        switch storage {
+        case .small(var entries):
+            storage = .small([])  // `entries` is the only reference: changed in place
+            if let i = entries.firstIndex(where: { $0.key == key }) {
+                entries[i].figure += amount
+                if removingZero, entries[i].figure == 0 { entries.remove(at: i) }
+            } else if !(removingZero && amount == 0) {
+                entries.append((key, amount))
+            }
+            if entries.count > Self.largeCount {
+                storage = .large(Dictionary(entries.map { ($0.key, $0.figure) }, uniquingKeysWith: +))
+            } else {
+                storage = .small(entries)
+            }
+        case .large(var figures):
+            storage = .small([])
+            let figure = figures[key, default: 0] + amount
+            figures[key] = removingZero && figure == 0 ? nil : figure
+            storage = .large(figures)
+        }
+    }
+
+    mutating func remove(_ key: RuleValue) {
+        switch storage {
+        case .small(var entries):
+            storage = .small([])
+            entries.removeAll { $0.key == key }
+            storage = .small(entries)
+        case .large(var figures):
+            storage = .small([])
+            figures[key] = nil
+            storage = .large(figures)
+        }
+    }
+
+    /// Both tallies' figures added up.
+    func merging(_ other: Tally) -> Tally {
+        var out = self
+        for (key, figure) in other.entries { out.add(figure, to: key) }
+        return out
+    }
+}
