@@ -48,9 +48,14 @@ final class EntryWindow: @unchecked Sendable {
                 breaks += FeatureLogic.gap(entry.timestamp, next)
             }
         }
+        times.reserveSlowly()
         times.insert(entry.timestamp, at: index)
+        seqs.reserveSlowly()
         seqs.insert(entry.seq, at: index)
-        if !countsSessions { steps.insert(Int32(entry.key.numberValue ?? 0), at: index) }
+        if !countsSessions {
+            steps.reserveSlowly()
+            steps.insert(Int32(entry.key.numberValue ?? 0), at: index)
+        }
         if index < end { inWindow += 1 }
     }
 

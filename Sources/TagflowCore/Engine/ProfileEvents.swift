@@ -20,6 +20,9 @@ struct ProfileEvents {
 
     private var stride: Int { 2 &+ Int(words) }
 
+    /// Room for more events without growing (for benchmarks).
+    var spareCapacity: Int { rows.capacity / stride - count }
+
     @inline(__always) func time(_ position: Int) -> EpochMillis { rows[position &* stride] }
 
     @inline(__always) func seq(_ position: Int) -> Int64 { rows[position &* stride &+ 1] }
@@ -47,6 +50,8 @@ struct ProfileEvents {
     mutating func insert(time: EpochMillis, seq: Int64, bits eventBits: [UInt64], values eventValues: [RuleValue]) -> Int {
         var position = count
         while position > 0, precedes(time, seq, position - 1) { position -= 1 }
+        rows.reserveSlowly(stride)
+        values.reserveSlowly(Int(slots))
         if position == count {
             rows.append(time)
             rows.append(seq)
@@ -58,6 +63,11 @@ struct ProfileEvents {
         }
         count += 1
         return position
+    }
+
+    mutating func shrinkIfSparse() {
+        rows.shrinkIfSparse()
+        values.shrinkIfSparse()
     }
 
     /// Forgets the first `n` events.

@@ -267,6 +267,7 @@ public final class TagEngine {
     /// Forgets the shared events every windowed feature of the profile is done with.
     private func compact(_ state: ProfileState) {
         state.dropEmptyFeatures()
+        defer { state.shrinkIfSparse() }
         guard state.events.count > 0, !state.windows.isEmpty else { return }
         var done = Int32.max
         for i in state.windows.indices { done = min(done, state.windows[i].exit) }
@@ -446,7 +447,9 @@ final class ProfileState {
     /// before counts for it, and a range window has let none in).
     func windowSlot(_ index: Int32) -> Int {
         if let i = windowFeatures.firstIndex(of: index) { return i }
+        windowFeatures.reserveSlowly()
         windowFeatures.append(index)
+        windows.reserveSlowly()
         windows.append(WindowSummary())
         return windows.count - 1
     }
@@ -454,6 +457,8 @@ final class ProfileState {
     var features: [(index: Int32, state: FeatureState?)] {
         Array(zip(featureIndices, featureStates))
     }
+
+    var featureSpare: Int { featureStates.capacity - featureStates.count }
 
     func feature(_ index: Int32) -> FeatureState? {
         featureIndices.firstIndex(of: index).flatMap { featureStates[$0] }
@@ -471,9 +476,21 @@ final class ProfileState {
             var absent: FeatureState?
             return body(&absent)
         }
+        featureIndices.reserveSlowly()
         featureIndices.append(index)
+        featureStates.reserveSlowly()
         featureStates.append(nil)
         return body(&featureStates[featureStates.count - 1])
+    }
+
+    /// Gives back the room its arrays no longer need.
+    func shrinkIfSparse() {
+        tagSlots.shrinkIfSparse()
+        featureIndices.shrinkIfSparse()
+        featureStates.shrinkIfSparse()
+        windowFeatures.shrinkIfSparse()
+        windows.shrinkIfSparse()
+        events.shrinkIfSparse()
     }
 
     /// Forgets the features whose state has gone (a latest event that left its window).
@@ -496,7 +513,9 @@ final class ProfileState {
             featureStates[i] = state
             if state == nil { hasEmptyFeatures = true }
         } else if state != nil {
+            featureIndices.reserveSlowly()
             featureIndices.append(index)
+            featureStates.reserveSlowly()
             featureStates.append(state)
         }
     }
@@ -511,7 +530,10 @@ final class ProfileState {
     func setTag(_ index: Int32, _ value: RuleValue?, at moment: EpochMillis, due: EpochMillis? = nil) -> (changed: Bool, old: RuleValue?) {
         guard let i = tagSlots.firstIndex(where: { $0.tag == index }) else {
             let due = due ?? .max
-            if value != nil || due != .max { tagSlots.append(TagSlot(tag: index, value: value, since: moment, due: due)) }
+            if value != nil || due != .max {
+                tagSlots.reserveSlowly()
+                tagSlots.append(TagSlot(tag: index, value: value, since: moment, due: due))
+            }
             return (value != nil, nil)
         }
         let old = tagSlots[i].value
@@ -584,6 +606,11 @@ extension TagEngine {
             out["shared_events", default: 0] += state.events.count
             out["window_summaries", default: 0] += state.windows.count
             out["window_tallies", default: 0] += state.windows.lazy.filter { !$0.tally.isEmpty }.count
+            // Room the arrays have beyond what they hold (their growth), in elements.
+            out["spare_shared_events", default: 0] += state.events.spareCapacity
+            out["spare_window_summaries", default: 0] += state.windows.capacity - state.windows.count
+            out["spare_tag_slots", default: 0] += state.tagSlots.capacity - state.tagSlots.count
+            out["spare_feature_slots", default: 0] += state.featureSpare
             for (_, feature) in state.features {
                 switch feature {
                 case .entries(let w)?:
