@@ -132,36 +132,47 @@ enum TagReplay {
     }
 }
 
+extension RuleValue {
+    /// The value as stored: JSON text (`true` for a boolean tag, most of them, without building any).
+    var jsonText: String {
+        switch self {
+        case .bool(true): "true"
+        case .bool(false): "false"
+        default: json.jsonString
+        }
+    }
+}
+
 /// Writes tag changes: the current state and the history.
 enum TagStateWriter {
     static func write(_ changes: [TagChange], clock: EpochMillis, _ db: Database) throws {
         guard !changes.isEmpty else { return }
-        let upsert = try db.cachedStatement(sql: """
+        let upsert = try BoundStatement(db.cachedStatement(sql: """
             INSERT INTO tag_state(tag_id, profile_id, value, since) VALUES (?, ?, ?, ?)
             ON CONFLICT(tag_id, profile_id) DO UPDATE SET value = excluded.value, since = excluded.since
-            """)
-        let delete = try db.cachedStatement(sql: "DELETE FROM tag_state WHERE tag_id = ? AND profile_id = ?")
-        let history = try db.cachedStatement(sql: """
+            """))
+        let delete = try BoundStatement(db.cachedStatement(sql: "DELETE FROM tag_state WHERE tag_id = ? AND profile_id = ?"))
+        let history = try BoundStatement(db.cachedStatement(sql: """
             INSERT INTO tag_history(profile_id, tag_id, old, new, at, cause, cause_ref, recorded_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """)
+            """))
         // When Tagflow wrote it down, beside when it happened: their difference is the tag clock's lateness.
         let recordedAt = EpochMillis((Date().timeIntervalSince1970 * 1000).rounded())
         for change in changes {
-            if let new = change.new {
-                try upsert.execute(arguments: [change.tag, change.profile.rawValue, new.json.jsonString, change.at])
+            let new = change.new?.jsonText
+            if let new {
+                try upsert.execute(db, .text(change.tag), .int(change.profile.rawValue), .text(new), .int(change.at))
             } else {
-                try delete.execute(arguments: [change.tag, change.profile.rawValue])
+                try delete.execute(db, .text(change.tag), .int(change.profile.rawValue))
             }
             let reference: Int64? = switch change.cause {
             case .event(let seq): seq
             case .merge(let from, let into): change.profile == from ? into.rawValue : from.rawValue
             default: nil
             }
-            try history.execute(arguments: [
-                change.profile.rawValue, change.tag, change.old?.json.jsonString, change.new?.json.jsonString, change.at,
-                change.cause.kind, reference, recordedAt,
-            ])
+            try history.execute(
+                db, .int(change.profile.rawValue), .text(change.tag), .text(change.old?.jsonText), .text(new), .int(change.at),
+                .text(change.cause.kind), .int(reference), .int(recordedAt))
         }
         try saveClock(clock, db)
     }
