@@ -152,29 +152,29 @@ struct IngestWriter {
 
     mutating func write(_ submission: IngestSubmission, graph: inout IdentityGraph) throws -> IngestReceipt {
         var receipt = IngestReceipt()
-        let insertEvent = try db.cachedStatement(sql: """
+        let insertEvent = try BoundStatement(db.cachedStatement(sql: """
             INSERT INTO events(message_id, source_id, type, name, profile_id, ts, received_at, flags, payload)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-            """)
+            """))
         for event in submission.events {
             var identifiers = event.identifiers
             if let previousId = event.previousId { identifiers.append(graph.aliasIdentifier(previousId)) }
             let resolution = graph.resolve(identifiers)
             let profile = resolution.profile
             if resolution.created {
-                try db.cachedStatement(sql: "INSERT INTO profiles(id, created_at) VALUES (?, ?)")
-                    .execute(arguments: [profile.rawValue, submission.receivedAt])
+                try BoundStatement(db.cachedStatement(sql: "INSERT INTO profiles(id, created_at) VALUES (?, ?)"))
+                    .execute(db, .int(profile.rawValue), .int(submission.receivedAt))
             }
             for identifier in resolution.linked {
-                try db.cachedStatement(sql: """
+                try BoundStatement(db.cachedStatement(sql: """
                     INSERT INTO identifiers(type, value, profile_id, linked_at) VALUES (?, ?, ?, ?)
                     ON CONFLICT(type, value) DO UPDATE SET profile_id = excluded.profile_id
-                    """).execute(arguments: [identifier.type, identifier.value, profile.rawValue, event.timestamp])
+                    """)).execute(db, .text(identifier.type), .text(identifier.value), .int(profile.rawValue), .int(event.timestamp))
             }
-            try insertEvent.execute(arguments: [
-                event.messageId, submission.sourceID, event.type.rawValue, event.name, profile.rawValue,
-                event.timestamp, event.receivedAt, event.clampedFromFuture ? 1 : 0, event.payloadJSON,
-            ])
+            try insertEvent.execute(
+                db, .text(event.messageId), .int(submission.sourceID), .text(event.type.rawValue), .text(event.name),
+                .int(profile.rawValue), .int(event.timestamp), .int(event.receivedAt), .int(event.clampedFromFuture ? 1 : 0),
+                .text(event.payloadJSON))
             let inserted = db.changesCount > 0
             let seq: Int64? = inserted ? db.lastInsertedRowID : nil
             for merge in resolution.merges {
@@ -221,13 +221,13 @@ struct IngestWriter {
 
     /// Sets traits, keeping for each key the value with the latest event time.
     func setTraits(_ traits: JSONObject, of profile: ProfileID, at time: EpochMillis) throws {
-        let upsert = try db.cachedStatement(sql: """
+        let upsert = try BoundStatement(db.cachedStatement(sql: """
             INSERT INTO traits(profile_id, key, value, at) VALUES (?, ?, ?, ?)
             ON CONFLICT(profile_id, key) DO UPDATE SET value = excluded.value, at = excluded.at
             WHERE excluded.at >= traits.at
-            """)
+            """))
         for field in traits.fields {
-            try upsert.execute(arguments: [profile.rawValue, field.key, field.value.jsonString, time])
+            try upsert.execute(db, .int(profile.rawValue), .text(field.key), .text(field.value.jsonString), .int(time))
         }
     }
 
