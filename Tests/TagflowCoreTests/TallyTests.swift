@@ -7,8 +7,7 @@ import Testing
     @Test func tallyAgreesWithADictionary() async {
         await propertyCheck(count: 200, input: Gen.uint64()) { seed in
             var random = SplitMix64(seed: seed)
-            func int(_ bound: Int) -> Int { Int(random.next() % UInt64(bound)) }
-            let keyCount = [3, 12, 40][int(3)]
+            let keyCount = [3, 12, 40][random.int(3)]
             func key(_ i: Int) -> RuleValue {
                 switch i % 3 {
                 case 0: return .number(Double(i))
@@ -18,9 +17,9 @@ import Testing
             }
             let keys = (0..<keyCount).map(key)
             var tally = Tally(), expected: [RuleValue: Double] = [:]
-            for _ in 0..<int(300) {
-                let key = keys[int(keys.count)]
-                switch int(4) {
+            for _ in 0..<random.int(300) {
+                let key = keys[random.int(keys.count)]
+                switch random.int(4) {
                 case 0, 1:
                     tally.add(1, to: key)
                     expected[key, default: 0] += 1
@@ -40,4 +39,9 @@ import Testing
             #expect(Dictionary(doubled.entries.map { ($0.key, $0.figure) }, uniquingKeysWith: +) == expected.mapValues { $0 * 2 })
         }
     }
+}
+
+extension SplitMix64 {
+    /// A whole number in `0..<bound`.
+    mutating func int(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
 }

@@ -7,14 +7,13 @@ import Testing
     @Test func theFirstIsAlwaysTheEarliestDue() async {
         await propertyCheck(count: 200, input: Gen.uint64()) { seed in
             var random = SplitMix64(seed: seed)
-            func int(_ bound: Int) -> Int { Int(random.next() % UInt64(bound)) }
             var heap = TimerHeap()
             var expected: [Int32: EpochMillis] = [:]
-            let slots = [3, 40, 600][int(3)]
-            for _ in 0..<int(2_000) {
-                let slot = Int32(int(slots))
+            let slots = [3, 40, 600][random.int(3)]
+            for _ in 0..<random.int(2_000) {
+                let slot = Int32(random.int(slots))
                 // Many equal moments, some removals (.max), moves both ways.
-                let due: EpochMillis = int(8) == 0 ? .max : EpochMillis(int(50))
+                let due: EpochMillis = random.int(8) == 0 ? .max : EpochMillis(random.int(50))
                 heap.set(slot, due)
                 expected[slot] = due == .max ? nil : due
                 let earliest = expected.values.min()
