@@ -37,7 +37,8 @@ enum FeatureState: Sendable {
     /// A sequence's matching steps, or all-time sessions' events, in time order.
     case entries(EntryWindow)
     /// count / sum / avg / min / max / exists over all time.
-    case running(count: Int, numbers: Int, sum: Double, min: Double, max: Double)
+    /// (32-bit counts keep the state within 40 bytes: a profile has a few of these.)
+    case running(count: Int32, numbers: Int32, sum: Double, min: Double, max: Double)
     /// The earliest or latest matching event: first / last / first_time / last_time, traits, identifiers;
     /// and the latest for exists / last / last_time in sliding and calendar windows.
     case extreme(KeptEvent)

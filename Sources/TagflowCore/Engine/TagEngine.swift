@@ -397,9 +397,9 @@ final class ProfileState {
     /// What the profile keeps of one tag: its value, and when time alone can next change it. A tag the
     /// profile does not have keeps a slot only while time can give it the tag (a range window).
     struct TagSlot {
-        var tag: Int32
-        /// nil: the profile does not have the tag.
+        /// nil: the profile does not have the tag. (First: `tag` then fills its padding, 40 bytes a slot.)
         var value: RuleValue?
+        var tag: Int32
         var since: EpochMillis
         /// `.max`: time alone cannot change it.
         var due: EpochMillis
@@ -532,7 +532,7 @@ final class ProfileState {
             let due = due ?? .max
             if value != nil || due != .max {
                 tagSlots.reserveSlowly()
-                tagSlots.append(TagSlot(tag: index, value: value, since: moment, due: due))
+                tagSlots.append(TagSlot(value: value, tag: index, since: moment, due: due))
             }
             return (value != nil, nil)
         }
