@@ -7,10 +7,9 @@
 final class EntryWindow: @unchecked Sendable {
     /// Sessions: count the gaps of over 30 minutes between consecutive events (and keep no steps).
     let countsSessions: Bool
-    private(set) var times: [EpochMillis] = []
-    private(set) var seqs: [Int64] = []
-    /// The step of a sequence each event matched.
-    private var steps: [Int32] = []
+    /// Per entry, side by side in one array: its timestamp, its log sequence number and the step of the
+    /// sequence it matched (0 for sessions).
+    private var rows: [Int64] = []
     private(set) var head = 0
     private(set) var inWindow = 0
     private(set) var breaks = 0
@@ -19,74 +18,79 @@ final class EntryWindow: @unchecked Sendable {
         self.countsSessions = countsSessions
     }
 
-    var isEmpty: Bool { head == times.count }
+    var count: Int { rows.count / 3 }
+    @inline(__always) func time(_ i: Int) -> EpochMillis { rows[3 &* i] }
+    @inline(__always) func seq(_ i: Int) -> Int64 { rows[3 &* i &+ 1] }
+    @inline(__always) private func step(_ i: Int) -> Int64 { rows[3 &* i &+ 2] }
+
+    var isEmpty: Bool { head == count }
     /// The indices of the entries inside the window, oldest first.
     var window: Range<Int> { head..<(head + inWindow) }
     /// The index of the first entry that has not entered the window yet.
-    var nextToEnter: Int? { head + inWindow < times.count ? head + inWindow : nil }
+    var nextToEnter: Int? { head + inWindow < count ? head + inWindow : nil }
 
     func entry(_ i: Int) -> FeatureEntry {
-        FeatureEntry(timestamp: times[i], seq: seqs[i], value: .null, key: countsSessions ? .null : .number(Double(steps[i])))
+        FeatureEntry(timestamp: time(i), seq: seq(i), value: .null, key: countsSessions ? .null : .number(Double(step(i))))
     }
 
     @inline(__always) private func precedes(_ entry: FeatureEntry, _ i: Int) -> Bool {
-        entry.timestamp < times[i] || (entry.timestamp == times[i] && entry.seq < seqs[i])
+        entry.timestamp < time(i) || (entry.timestamp == time(i) && entry.seq < seq(i))
     }
 
     /// Adds a matching event in its time place. One older than the newest inside the window is inside it
     /// too; others wait for ``enter(while:)``.
     func insert(_ entry: FeatureEntry) {
-        var index = times.count
+        var index = count
         while index > head, precedes(entry, index - 1) { index -= 1 }
         let end = head + inWindow
         if index < end, countsSessions {
-            let next = times[index]
+            let next = time(index)
             if index > head {
-                let previous = times[index - 1]
+                let previous = time(index - 1)
                 breaks += FeatureLogic.gap(previous, entry.timestamp) + FeatureLogic.gap(entry.timestamp, next) - FeatureLogic.gap(previous, next)
             } else {
                 breaks += FeatureLogic.gap(entry.timestamp, next)
             }
         }
-        times.reserveSlowly()
-        times.insert(entry.timestamp, at: index)
-        seqs.reserveSlowly()
-        seqs.insert(entry.seq, at: index)
-        if !countsSessions {
-            steps.reserveSlowly()
-            steps.insert(Int32(entry.key.numberValue ?? 0), at: index)
+        let stepIndex = countsSessions ? 0 : Int64(entry.key.numberValue ?? 0)
+        rows.reserveSlowly(3)
+        if index == count {
+            rows.append(entry.timestamp)
+            rows.append(entry.seq)
+            rows.append(stepIndex)
+        } else {
+            rows.insert(contentsOf: [entry.timestamp, entry.seq, stepIndex], at: 3 * index)
         }
         if index < end { inWindow += 1 }
     }
 
     /// Lets entries into the window, oldest first, while `isInside` says their timestamp is.
     func enter(while isInside: (EpochMillis) -> Bool) {
-        while head + inWindow < times.count, isInside(times[head + inWindow]) {
+        while head + inWindow < count, isInside(time(head + inWindow)) {
             let index = head + inWindow
-            if countsSessions, inWindow > 0 { breaks += FeatureLogic.gap(times[index - 1], times[index]) }
+            if countsSessions, inWindow > 0 { breaks += FeatureLogic.gap(time(index - 1), time(index)) }
             inWindow += 1
         }
     }
 
     /// Lets every kept entry into the window.
     func enterAll() {
-        if countsSessions { enter { _ in true } } else { inWindow = times.count - head }
+        if countsSessions { enter { _ in true } } else { inWindow = count - head }
     }
 
     /// Drops entries older than `oldest`.
     func drop(before oldest: EpochMillis) {
-        guard head < times.count, times[head] < oldest else { return }
-        while head < times.count, times[head] < oldest {
+        guard head < count, time(head) < oldest else { return }
+        while head < count, time(head) < oldest {
             if inWindow > 0 {
-                if countsSessions, inWindow > 1 { breaks -= FeatureLogic.gap(times[head], times[head + 1]) }
+                if countsSessions, inWindow > 1 { breaks -= FeatureLogic.gap(time(head), time(head + 1)) }
                 inWindow -= 1
             }
             head += 1
         }
-        if head > 16 || head == times.count, head * 2 >= times.count {
-            times.removeFirst(head)
-            seqs.removeFirst(head)
-            if !countsSessions { steps.removeFirst(head) }
+        if head > 16 || head == count, head * 2 >= count {
+            rows.removeFirst(3 * head)
+            rows.shrinkIfSparse()
             head = 0
         }
     }
@@ -95,19 +99,20 @@ final class EntryWindow: @unchecked Sendable {
     /// after the previous in the log's time order) with the whole run inside `within`.
     func sequenceCompletes(stepCount: Int, within: Int64?) -> Bool {
         let end = head + inWindow
-        for start in window where steps[start] == 0 {
-            var step: Int32 = 1
+        let steps = Int64(stepCount)
+        for start in window where step(start) == 0 {
+            var reached: Int64 = 1
             var last = start
             var j = start + 1
-            while step < stepCount, j < end {
-                if steps[j] == step, times[last] < times[j] || (times[last] == times[j] && seqs[last] < seqs[j]) {
+            while reached < steps, j < end {
+                if step(j) == reached, time(last) < time(j) || (time(last) == time(j) && seq(last) < seq(j)) {
                     last = j
-                    step += 1
+                    reached += 1
                 }
                 j += 1
             }
-            if step == stepCount, within.map({ times[last] - times[start] <= $0 }) ?? true { return true }
-            if step < stepCount { return false }  // later starts cannot complete either
+            if reached == steps, within.map({ time(last) - time(start) <= $0 }) ?? true { return true }
+            if reached < steps { return false }  // later starts cannot complete either
         }
         return false
     }
@@ -116,15 +121,15 @@ final class EntryWindow: @unchecked Sendable {
     static func merged(_ a: EntryWindow, _ b: EntryWindow) -> EntryWindow {
         let out = EntryWindow(countsSessions: a.countsSessions)
         var i = a.head, j = b.head
-        while i < a.times.count || j < b.times.count {
+        while i < a.count || j < b.count {
             // Ties in time keep log order; `a` first when the two are the same moment and number.
-            let takeA = j == b.times.count
-                || (i < a.times.count && !(b.times[j] < a.times[i] || (b.times[j] == a.times[i] && b.seqs[j] < a.seqs[i])))
+            let takeA = j == b.count
+                || (i < a.count && !(b.time(j) < a.time(i) || (b.time(j) == a.time(i) && b.seq(j) < a.seq(i))))
             let entry = takeA ? a.entry(i) : b.entry(j)
             if takeA { i += 1 } else { j += 1 }
-            out.times.append(entry.timestamp)
-            out.seqs.append(entry.seq)
-            if !out.countsSessions { out.steps.append(takeA ? a.steps[i - 1] : b.steps[j - 1]) }
+            out.rows.append(entry.timestamp)
+            out.rows.append(entry.seq)
+            out.rows.append(takeA ? a.step(i - 1) : b.step(j - 1))
         }
         return out
     }

@@ -280,13 +280,13 @@ final class FeatureLogic {
             let newest = now - newer
             window.enter { $0 <= newest }
             // In the window once `newer` has passed since the event, out once `older` has.
-            if !window.window.isEmpty { until = min(until, window.times[window.head] + older) }
-            if let next = window.nextToEnter { until = min(until, window.times[next] + newer) }
+            if !window.window.isEmpty { until = min(until, window.time(window.head) + older) }
+            if let next = window.nextToEnter { until = min(until, window.time(next) + newer) }
         case .sliding(let length):
             window.enterAll()
             // The oldest leaving changes the value (whether any is left, and the latest one, are kept
             // by `.extreme` instead).
-            if !window.isEmpty { until = min(until, window.times[window.head] + length) }
+            if !window.isEmpty { until = min(until, window.time(window.head) + length) }
         case .calendarDays, .thisWeek, .thisMonth:
             window.enterAll()
             if !window.isEmpty { until = min(until, calendar.nextBoundary(of: spec.window, after: now)) }

@@ -224,7 +224,7 @@ public final class TagEngine {
         var scratch = state.feature(Int32(index))
         _ = logic[index].value(&scratch, at: moment, until: &until)
         switch scratch {
-        case .entries(let window): return window.window.prefix(50).map { window.seqs[$0] }
+        case .entries(let window): return window.window.prefix(50).map { window.seq($0) }
         case .extreme(let entry): return [entry.seq]
         default: return []
         }
@@ -615,7 +615,7 @@ extension TagEngine {
                 switch feature {
                 case .entries(let w)?:
                     out["step_lists", default: 0] += 1
-                    out["step_list_entries", default: 0] += w.times.count - w.head
+                    out["step_list_entries", default: 0] += w.count - w.head
                 case .running?: out["running", default: 0] += 1
                 case .extreme?: out["extremes", default: 0] += 1
                 case .tally(let t)?:
