@@ -36,7 +36,7 @@ extension FeatureLogic {
 
     /// The figures afresh from the events (after a merge rebuilt them).
     func recount(_ s: inout WindowSummary, events: borrowing ProfileEvents) {
-        s = WindowSummary()
+        s = WindowSummary(feature: s.feature)
         guard !isRange else { return }  // a range window lets events in when it is next read
         let bit = bit!
         for position in 0..<events.count where events.has(position, bit) { add(&s, position, events, appending: true) }

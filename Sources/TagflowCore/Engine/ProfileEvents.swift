@@ -206,6 +206,8 @@ struct WindowSummary {
     var numbers: Int32 = 0
     /// sessions: gaps of over 30 minutes between consecutive counted events.
     var breaks: Int32 = 0
+    /// The feature this summarises (in what would otherwise be padding).
+    var feature: Int32 = 0
     /// The sum of the numbers; for min / max, the smallest or largest of them.
     var sum: Double = 0
     /// distinct / top: occurrences of each value; count per / sum per: the figure of each group.

@@ -165,13 +165,13 @@ public final class TagEngine {
         guard !source.windows.isEmpty else { return }
         for state in [source, target] {
             for i in state.windows.indices {
-                state.events.clear(logic[Int(state.windowFeatures[i])].bit!, before: Int(state.windows[i].exit))
+                state.events.clear(logic[Int(state.windows[i].feature)].bit!, before: Int(state.windows[i].exit))
             }
         }
         target.events = ProfileEvents.merged(target.events, source.events)
-        for index in source.windowFeatures { _ = target.windowSlot(index) }
+        for window in source.windows { _ = target.windowSlot(window.feature) }
         for i in target.windows.indices {
-            logic[Int(target.windowFeatures[i])].recount(&target.windows[i], events: target.events)
+            logic[Int(target.windows[i].feature)].recount(&target.windows[i], events: target.events)
         }
     }
 
@@ -217,7 +217,7 @@ public final class TagEngine {
     func eventsBehind(feature index: Int, of state: ProfileState, at moment: EpochMillis) -> [Int64] {
         var until = EpochMillis.max
         if logic[index].bit != nil {
-            guard let i = state.windowFeatures.firstIndex(of: Int32(index)) else { return [] }
+            guard let i = state.windowIndex(of: Int32(index)) else { return [] }
             _ = logic[index].windowValue(&state.windows[i], events: state.events, at: moment, until: &until)
             return Array(logic[index].countedSeqs(state.windows[i], events: state.events).prefix(50))
         }
@@ -255,7 +255,7 @@ public final class TagEngine {
         for i in eventBits.indices { eventBits[i] = 0 }
         for i in eventValues.indices { eventValues[i] = .null }
         for i in state.windows.indices {
-            let logic = logic[Int(state.windowFeatures[i])]
+            let logic = logic[Int(state.windows[i].feature)]
             logic.shift(&state.windows[i], insertedAt: position, counted: state.events.has(position, logic.bit!))
         }
         for index in counting {
@@ -283,7 +283,7 @@ public final class TagEngine {
         // forget every event that no feature counts any more, wherever it is.
         guard state.events.count >= 2 * Int(state.eventsKept) + 16 else { return }
         for i in state.windows.indices {
-            state.events.clear(logic[Int(state.windowFeatures[i])].bit!, before: Int(state.windows[i].exit))
+            state.events.clear(logic[Int(state.windows[i].feature)].bit!, before: Int(state.windows[i].exit))
         }
         let moved = state.events.removeUncounted()
         for i in state.windows.indices {
@@ -359,7 +359,7 @@ public final class TagEngine {
         let logic = logic[index]
         let value: RuleValue
         if logic.bit != nil {
-            if let i = state.windowFeatures.firstIndex(of: Int32(index)) {
+            if let i = state.windowIndex(of: Int32(index)) {
                 value = logic.windowValue(&state.windows[i], events: state.events, at: moment, until: &featureDue)
             } else {
                 value = logic.function.map(logic.emptyValue) ?? .null
@@ -378,7 +378,7 @@ public final class TagEngine {
 
     func momentBelow(_ threshold: Double, feature index: Int, of state: ProfileState, at moment: EpochMillis) -> EpochMillis? {
         guard logic[index].bit != nil else { return nil }  // all-time and one-event features: not thresholds time lowers
-        guard let i = state.windowFeatures.firstIndex(of: Int32(index)) else {
+        guard let i = state.windowIndex(of: Int32(index)) else {
             return logic[index].windowMomentBelow(threshold, WindowSummary(), events: state.events, at: moment)
         }
         return logic[index].windowMomentBelow(threshold, state.windows[i], events: state.events, at: moment)
@@ -413,11 +413,10 @@ final class ProfileState {
     private var hasEmptyFeatures = false
     /// The tags the profile has or that time can change (one array: a pass reads and writes both).
     private(set) var tagSlots: [TagSlot] = []
-    /// The events the windowed features count, and those features' summaries (parallel arrays).
+    /// The events the windowed features count, and those features' summaries (each names its feature).
     var events: ProfileEvents
     /// How many shared events were left after the last thorough compaction.
     var eventsKept: Int32 = 0
-    private(set) var windowFeatures: [Int32] = []
     var windows: [WindowSummary] = []
     /// The moment the profile sits on the timer heap for (`.max`: not on it): the heap's, kept beside the
     /// profile so that firing it reads no other memory.
@@ -446,12 +445,16 @@ final class ProfileState {
     /// The slot of a windowed feature's summary, made when missing (its cursors at the first event: none
     /// before counts for it, and a range window has let none in).
     func windowSlot(_ index: Int32) -> Int {
-        if let i = windowFeatures.firstIndex(of: index) { return i }
-        windowFeatures.reserveSlowly()
-        windowFeatures.append(index)
+        if let i = windowIndex(of: index) { return i }
         windows.reserveSlowly()
-        windows.append(WindowSummary())
+        windows.append(WindowSummary(feature: index))
         return windows.count - 1
+    }
+
+    /// Where a windowed feature's summary is, when the profile has one.
+    func windowIndex(of feature: Int32) -> Int? {
+        for i in windows.indices where windows[i].feature == feature { return i }
+        return nil
     }
 
     var features: [(index: Int32, state: FeatureState?)] {
@@ -488,7 +491,6 @@ final class ProfileState {
         tagSlots.shrinkIfSparse()
         featureIndices.shrinkIfSparse()
         featureStates.shrinkIfSparse()
-        windowFeatures.shrinkIfSparse()
         windows.shrinkIfSparse()
         events.shrinkIfSparse()
     }
