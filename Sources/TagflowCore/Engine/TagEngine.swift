@@ -405,10 +405,13 @@ final class ProfileState {
         var due: EpochMillis
     }
 
-    /// The features this profile has state for, and that state (parallel arrays: searching the indices
-    /// touches no reference counts).
-    private(set) var featureIndices: [Int32] = []
-    private var featureStates: [FeatureState?] = []
+    /// A feature this profile has state for, and that state (the index fills the state's padding: 40 bytes).
+    struct FeatureSlot {
+        var state: FeatureState?
+        var index: Int32
+    }
+
+    private(set) var featureSlots: [FeatureSlot] = []
     /// Some feature's state may have gone (its slot is nil): ``dropEmptyFeatures()`` has work to do.
     private var hasEmptyFeatures = false
     /// The tags the profile has or that time can change (one array: a pass reads and writes both).
@@ -458,39 +461,42 @@ final class ProfileState {
     }
 
     var features: [(index: Int32, state: FeatureState?)] {
-        Array(zip(featureIndices, featureStates))
+        featureSlots.map { ($0.index, $0.state) }
     }
 
-    var featureSpare: Int { featureStates.capacity - featureStates.count }
+    var featureSpare: Int { featureSlots.capacity - featureSlots.count }
+
+    /// Where a feature's state is, when the profile has a slot for it (reads only the indices).
+    private func featureSlot(of index: Int32) -> Int? {
+        for i in featureSlots.indices where featureSlots[i].index == index { return i }
+        return nil
+    }
 
     func feature(_ index: Int32) -> FeatureState? {
-        featureIndices.firstIndex(of: index).flatMap { featureStates[$0] }
+        featureSlot(of: index).flatMap { featureSlots[$0].state }
     }
 
     /// Runs `body` on a feature's state in place (no copy of its storage). A feature the profile has no
     /// state for gets a slot only when `creating`; otherwise `body` sees nil and what it leaves is dropped.
     func withFeature<Result>(_ index: Int32, creating: Bool, _ body: (inout FeatureState?) -> Result) -> Result {
-        if let i = featureIndices.firstIndex(of: index) {
-            let result = body(&featureStates[i])
-            if case .none = featureStates[i] { hasEmptyFeatures = true }
+        if let i = featureSlot(of: index) {
+            let result = body(&featureSlots[i].state)
+            if case .none = featureSlots[i].state { hasEmptyFeatures = true }
             return result
         }
         guard creating else {
             var absent: FeatureState?
             return body(&absent)
         }
-        featureIndices.reserveSlowly()
-        featureIndices.append(index)
-        featureStates.reserveSlowly()
-        featureStates.append(nil)
-        return body(&featureStates[featureStates.count - 1])
+        featureSlots.reserveSlowly()
+        featureSlots.append(FeatureSlot(state: nil, index: index))
+        return body(&featureSlots[featureSlots.count - 1].state)
     }
 
     /// Gives back the room its arrays no longer need.
     func shrinkIfSparse() {
         tagSlots.shrinkIfSparse()
-        featureIndices.shrinkIfSparse()
-        featureStates.shrinkIfSparse()
+        featureSlots.shrinkIfSparse()
         windows.shrinkIfSparse()
         events.shrinkIfSparse()
     }
@@ -499,26 +505,16 @@ final class ProfileState {
     func dropEmptyFeatures() {
         guard hasEmptyFeatures else { return }
         hasEmptyFeatures = false
-        var i = 0
-        while i < featureStates.count {
-            if featureStates[i] == nil {
-                featureStates.remove(at: i)
-                featureIndices.remove(at: i)
-            } else {
-                i += 1
-            }
-        }
+        featureSlots.removeAll { if case .none = $0.state { true } else { false } }
     }
 
     func setFeature(_ index: Int32, _ state: FeatureState?) {
-        if let i = featureIndices.firstIndex(of: index) {
-            featureStates[i] = state
+        if let i = featureSlot(of: index) {
+            featureSlots[i].state = state
             if state == nil { hasEmptyFeatures = true }
         } else if state != nil {
-            featureIndices.reserveSlowly()
-            featureIndices.append(index)
-            featureStates.reserveSlowly()
-            featureStates.append(state)
+            featureSlots.reserveSlowly()
+            featureSlots.append(FeatureSlot(state: state, index: index))
         }
     }
 
@@ -603,7 +599,7 @@ extension TagEngine {
     public var holdings: [String: Int] {
         var out: [String: Int] = ["profiles": profileCount]
         for case let state? in profiles {
-            out["feature_slots", default: 0] += state.featureIndices.count
+            out["feature_slots", default: 0] += state.featureSlots.count
             out["tag_slots", default: 0] += state.tagSlots.count
             out["shared_events", default: 0] += state.events.count
             out["window_summaries", default: 0] += state.windows.count
