@@ -65,7 +65,7 @@ struct ProfileEvents {
         return position
     }
 
-    mutating func shrinkIfSparse() {
+    private mutating func shrinkIfSparse() {
         rows.shrinkIfSparse()
         values.shrinkIfSparse()
     }
@@ -74,12 +74,12 @@ struct ProfileEvents {
     mutating func dropFirst(_ n: Int) {
         guard n > 0 else { return }
         if n == count {
-            let keep = rows.capacity <= 8 * stride
-            rows.removeAll(keepingCapacity: keep)
-            values.removeAll(keepingCapacity: keep)
+            rows.removeAll()  // most profiles are idle most of the time: their room goes back
+            values.removeAll()
         } else {
             rows.removeFirst(n * stride)
             values.removeFirst(n * Int(slots))
+            shrinkIfSparse()
         }
         count -= n
     }
@@ -110,6 +110,7 @@ struct ProfileEvents {
         rows.removeLast((count - kept) * stride)
         values.removeLast((count - kept) * slots)
         count = kept
+        shrinkIfSparse()
         return moved
     }
 

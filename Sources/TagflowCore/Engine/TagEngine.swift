@@ -267,7 +267,6 @@ public final class TagEngine {
     /// Forgets the shared events every windowed feature of the profile is done with.
     private func compact(_ state: ProfileState) {
         state.dropEmptyFeatures()
-        defer { state.shrinkIfSparse() }
         guard state.events.count > 0, !state.windows.isEmpty else { return }
         var done = Int32.max
         for i in state.windows.indices { done = min(done, state.windows[i].exit) }
@@ -493,19 +492,12 @@ final class ProfileState {
         return body(&featureSlots[featureSlots.count - 1].state)
     }
 
-    /// Gives back the room its arrays no longer need.
-    func shrinkIfSparse() {
-        tagSlots.shrinkIfSparse()
-        featureSlots.shrinkIfSparse()
-        windows.shrinkIfSparse()
-        events.shrinkIfSparse()
-    }
-
     /// Forgets the features whose state has gone (a latest event that left its window).
     func dropEmptyFeatures() {
         guard hasEmptyFeatures else { return }
         hasEmptyFeatures = false
         featureSlots.removeAll { if case .none = $0.state { true } else { false } }
+        featureSlots.shrinkIfSparse()
     }
 
     func setFeature(_ index: Int32, _ state: FeatureState?) {
@@ -541,7 +533,10 @@ final class ProfileState {
             tagSlots[i].since = moment
         }
         if let due { tagSlots[i].due = due }
-        if tagSlots[i].value == nil, tagSlots[i].due == .max { tagSlots.remove(at: i) }
+        if tagSlots[i].value == nil, tagSlots[i].due == .max {
+            tagSlots.remove(at: i)
+            tagSlots.shrinkIfSparse()
+        }
         return (changed, old)
     }
 
