@@ -31,7 +31,7 @@ struct ProfileEvents {
         UInt64(bitPattern: rows[position &* stride &+ 2 &+ bit.word]) & bit.mask != 0
     }
 
-    @inline(__always) func value(_ position: Int, slot: Int, of layout: WindowLayout) -> RuleValue {
+    @inline(__always) func value(_ position: Int, slot: Int) -> RuleValue {
         slot < 0 ? .null : values[position &* Int(slots) &+ slot]
     }
 
@@ -143,7 +143,6 @@ struct ProfileEvents {
 
 /// Where a windowed feature's bit sits in an event's words.
 struct WindowBit {
-    let words: Int
     let word: Int
     let mask: UInt64
 }
@@ -179,7 +178,7 @@ struct WindowLayout {
         let words = (bitCount + 63) / 64
         self.words = words
         slots = paths.count
-        bits = bitIndex.map { $0.map { WindowBit(words: words, word: $0 / 64, mask: 1 << UInt64($0 % 64)) } }
+        bits = bitIndex.map { $0.map { WindowBit(word: $0 / 64, mask: 1 << UInt64($0 % 64)) } }
         self.valueSlots = valueSlots
         self.keySlots = keySlots
     }

@@ -390,8 +390,8 @@ public final class TagEngine {
     }
 }
 
-/// A profile's features and tags as the engine keeps them: small sorted arrays, since a profile touches
-/// few of the features and has few of the tags.
+/// A profile's features and tags as the engine keeps them: small arrays searched in order, since a profile
+/// touches few of the features and has few of the tags.
 final class ProfileState {
     /// What the profile keeps of one tag: its value, and when time alone can next change it. A tag the
     /// profile does not have keeps a slot only while time can give it the tag (a range window).
