@@ -6,8 +6,9 @@
 /// load whose address depends on the last comparison) per value: ~4 ns, 30 µs for two 4,000-value arrays.
 /// Instead, eight values of each side are compared all against all (eight comparisons of one vector with
 /// the rotations of the other), and the side whose eighth value is smaller moves on by eight: the blocks that
-/// can share a value meet exactly once, as in a merge. When one side is much the shorter, each of its values
-/// is looked up in the other by binary search instead.
+/// can share a value meet exactly once, as in a merge. Four such merges over quarters of the values run side
+/// by side. When one side is much the shorter, each of its values is looked up in the other by binary search
+/// instead.
 enum SortedArrays {
     typealias Block = SIMD8<UInt16>
 
@@ -22,14 +23,53 @@ enum SortedArrays {
         }
     }
 
+    /// Four merges at once: the arrays are cut at the values of `a` at its quarters, each quarter of `a`
+    /// paired with the part of `b` in the same range of values, and the four pairs stepped in turn. One merge
+    /// waits on each step for its next load (its position depends on the last comparison); four keep the
+    /// CPU busy meanwhile.
     private static func blockCount(_ a: UnsafeBufferPointer<UInt16>, _ b: UnsafeBufferPointer<UInt16>) -> Int {
         let n = a.count, m = b.count
+        guard n >= 64, m >= 64 else {
+            var single = BlockMerge(i: 0, j: 0, endI: n, endJ: m)
+            return single.finish(a, b)
+        }
+        var merges = (BlockMerge(a, b, n * 0 / 4, n * 1 / 4), BlockMerge(a, b, n * 1 / 4, n * 2 / 4),
+                      BlockMerge(a, b, n * 2 / 4, n * 3 / 4), BlockMerge(a, b, n * 3 / 4, n))
         let pa = UnsafeRawPointer(a.baseAddress!), pb = UnsafeRawPointer(b.baseAddress!)
-        var i = 0, j = 0
-        // Each lane counts the matches of one position of `a`'s block; a lane gains at most one per step,
-        // and there are at most 4,096 values, so 16 bits hold it.
+        while merges.0.canStep, merges.1.canStep, merges.2.canStep, merges.3.canStep {
+            merges.0.step(pa, pb)
+            merges.1.step(pa, pb)
+            merges.2.step(pa, pb)
+            merges.3.step(pa, pb)
+        }
+        return merges.0.finish(a, b) &+ merges.1.finish(a, b) &+ merges.2.finish(a, b) &+ merges.3.finish(a, b)
+    }
+
+    /// One merge of `a[i..<endI]` with `b[j..<endJ]`, counting the values both have, eight against eight.
+    struct BlockMerge {
+        var i: Int, j: Int
+        let endI: Int, endJ: Int
+        /// Each lane counts the matches of one position of `a`'s block; a lane gains at most one per step,
+        /// and there are at most 4,096 values, so 16 bits hold it.
         var lanes = SIMD8<Int16>()
-        while i &+ 8 <= n, j &+ 8 <= m {
+
+        init(i: Int, j: Int, endI: Int, endJ: Int) {
+            self.i = i
+            self.j = j
+            self.endI = endI
+            self.endJ = endJ
+        }
+
+        /// `a[from..<to]` and the values of `b` in the same range.
+        init(_ a: UnsafeBufferPointer<UInt16>, _ b: UnsafeBufferPointer<UInt16>, _ from: Int, _ to: Int) {
+            self.init(i: from, j: from == 0 ? 0 : lowerBound(a[from], in: b),
+                      endI: to, endJ: to == a.count ? b.count : lowerBound(a[to], in: b))
+        }
+
+        var canStep: Bool { i &+ 8 <= endI && j &+ 8 <= endJ }
+
+        @inline(__always)
+        mutating func step(_ pa: UnsafeRawPointer, _ pb: UnsafeRawPointer) {
             let x = pa.loadUnaligned(fromByteOffset: i &* 2, as: Block.self)
             let y = pb.loadUnaligned(fromByteOffset: j &* 2, as: Block.self)
             var equal = x .== y
@@ -41,18 +81,34 @@ enum SortedArrays {
             equal .|= x .== rotated(y, by: 6)
             equal .|= x .== rotated(y, by: 7)
             lanes &-= unsafeBitCast(equal, to: SIMD8<Int16>.self)  // a true lane is -1
-            let lastX = a[i &+ 7], lastY = b[j &+ 7]  // from memory: sooner than out of the vectors
+            let lastX = x[7], lastY = y[7]
             i &+= lastX <= lastY ? 8 : 0
             j &+= lastY <= lastX ? 8 : 0
         }
-        var count = Int(lanes.wrappedSum())
-        while i < n, j < m {
-            let x = a[i], y = b[j]
-            count &+= x == y ? 1 : 0
-            i &+= x <= y ? 1 : 0
-            j &+= y <= x ? 1 : 0
+
+        /// Steps to the end, then the last values one at a time; the count.
+        mutating func finish(_ a: UnsafeBufferPointer<UInt16>, _ b: UnsafeBufferPointer<UInt16>) -> Int {
+            let pa = UnsafeRawPointer(a.baseAddress!), pb = UnsafeRawPointer(b.baseAddress!)
+            while canStep { step(pa, pb) }
+            var count = Int(lanes.wrappedSum())
+            while i < endI, j < endJ {
+                let x = a[i], y = b[j]
+                count &+= x == y ? 1 : 0
+                i &+= x <= y ? 1 : 0
+                j &+= y <= x ? 1 : 0
+            }
+            return count
         }
-        return count
+    }
+
+    /// The position of the first value of `b` not below `value`.
+    static func lowerBound(_ value: UInt16, in b: UnsafeBufferPointer<UInt16>) -> Int {
+        var low = 0, high = b.count
+        while low < high {
+            let middle = (low &+ high) >> 1
+            if b[middle] < value { low = middle &+ 1 } else { high = middle }
+        }
+        return low
     }
 
     /// `v` with its lanes moved `places` towards the front, the first ones wrapping to the back.
@@ -76,74 +132,98 @@ enum SortedArrays {
     static func union(_ a: [UInt16], _ b: [UInt16]) -> [UInt16] {
         let n = a.count, m = b.count
         precondition(n >= 8 && m >= 8)
-        return [UInt16](unsafeUninitializedCapacity: n &+ m) { out, initialized in
+        return withUnsafeTemporaryAllocation(of: UInt16.self, capacity: n &+ m) { both in
             a.withUnsafeBufferPointer { a in
-                b.withUnsafeBufferPointer { b in
-                    let pa = UnsafeRawPointer(a.baseAddress!), pb = UnsafeRawPointer(b.baseAddress!)
-                    let po = UnsafeMutableRawPointer(out.baseAddress!)
-                    var (low, high) = merged(pa.loadUnaligned(as: Block.self), pb.loadUnaligned(as: Block.self))
-                    po.storeBytes(of: low, as: Block.self)
-                    var i = 8, j = 8, k = 8
-                    while i &+ 8 <= n, j &+ 8 <= m {
-                        let fromA = a[i] <= b[j]
-                        let x = pa.loadUnaligned(fromByteOffset: i &* 2, as: Block.self)
-                        let y = pb.loadUnaligned(fromByteOffset: j &* 2, as: Block.self)
-                        i &+= fromA ? 8 : 0
-                        j &+= fromA ? 0 : 8
-                        (low, high) = merged(high, fromA ? x : y)
-                        po.storeBytes(of: low, toByteOffset: k &* 2, as: Block.self)
-                        k &+= 8
-                    }
-                    // The eight kept back and what is left of each side, one value at a time (65,535 stands
-                    // for an exhausted source, and a real 65,535 is taken from a source that is not).
-                    var h = 0
-                    while h < 8 || i < n || j < m {
-                        let x = h < 8 ? high[h] : .max, y = i < n ? a[i] : .max, z = j < m ? b[j] : .max
-                        let v = min(x, y, z)
-                        if h < 8, x == v { h &+= 1 } else if i < n, y == v { i &+= 1 } else { j &+= 1 }
-                        out[k] = v
-                        k &+= 1
-                    }
-                    var kept = 1
-                    for r in 1..<k {
-                        let v = out[r]
-                        out[kept] = v
-                        kept &+= v != out[kept &- 1] ? 1 : 0
-                    }
-                    initialized = kept
-                }
+                b.withUnsafeBufferPointer { b in mergeKeepingDuplicates(a, b, into: both) }
+            }
+            return [UInt16](unsafeUninitializedCapacity: n &+ m) { out, initialized in
+                initialized = droppingDuplicates(UnsafeBufferPointer(both), into: out)
             }
         }
     }
 
+    /// `a` and `b` merged into `out` (room for both), the values in both twice.
+    private static func mergeKeepingDuplicates(_ a: UnsafeBufferPointer<UInt16>, _ b: UnsafeBufferPointer<UInt16>,
+                                               into out: UnsafeMutableBufferPointer<UInt16>) {
+        let n = a.count, m = b.count
+        let pa = UnsafeRawPointer(a.baseAddress!), pb = UnsafeRawPointer(b.baseAddress!)
+        let po = UnsafeMutableRawPointer(out.baseAddress!)
+        var (low, high) = merged(signed(pa.loadUnaligned(as: Block.self)), signed(pb.loadUnaligned(as: Block.self)))
+        po.storeBytes(of: unsigned(low), as: Block.self)
+        var i = 8, j = 8, k = 8
+        while i &+ 8 <= n, j &+ 8 <= m {
+            let fromA = a[i] <= b[j]
+            let x = pa.loadUnaligned(fromByteOffset: i &* 2, as: Block.self)
+            let y = pb.loadUnaligned(fromByteOffset: j &* 2, as: Block.self)
+            i &+= fromA ? 8 : 0
+            j &+= fromA ? 0 : 8
+            (low, high) = merged(high, signed(fromA ? x : y))
+            po.storeBytes(of: unsigned(low), toByteOffset: k &* 2, as: Block.self)
+            k &+= 8
+        }
+        // The eight kept back and what is left of each side, one value at a time (65,535 stands for an
+        // exhausted source, and a real 65,535 is taken from a source that is not).
+        let kept = unsigned(high)
+        var h = 0
+        while h < 8 || i < n || j < m {
+            let x = h < 8 ? kept[h] : .max, y = i < n ? a[i] : .max, z = j < m ? b[j] : .max
+            let v = min(x, y, z)
+            if h < 8, x == v { h &+= 1 } else if i < n, y == v { i &+= 1 } else { j &+= 1 }
+            out[k] = v
+            k &+= 1
+        }
+    }
+
+    /// The sorted `values` into `out`, each run of equal values once; how many were written. Into another
+    /// buffer: written back into the same one, each load waited for the store just before it (two bytes
+    /// apart), ~8 cycles a value. The count moves by arithmetic: a comparison became a branch, mispredicted
+    /// at each duplicate.
+    private static func droppingDuplicates(_ values: UnsafeBufferPointer<UInt16>, into out: UnsafeMutableBufferPointer<UInt16>) -> Int {
+        let po = UnsafeMutableRawPointer(out.baseAddress!)
+        var kept = 0
+        var last = ~values[0]
+        for v in values {
+            po.storeBytes(of: v, toByteOffset: kept &* 2, as: UInt16.self)
+            kept &+= (Int(v ^ last) &+ 0xFFFF) &>> 16  // 1 when they differ
+            last = v
+        }
+        return kept
+    }
+
+    /// Values moved down by 32,768, so that their signed order is their order: x86 has signed comparisons
+    /// of 16-bit lanes only (unsigned ones took a max and an equality each), and the network is mostly those.
+    typealias SignedBlock = SIMD8<Int16>
+    @_transparent static func signed(_ v: Block) -> SignedBlock { unsafeBitCast(v ^ 0x8000, to: SignedBlock.self) }
+    @_transparent static func unsigned(_ v: SignedBlock) -> Block { unsafeBitCast(v, to: Block.self) ^ 0x8000 }
+
     /// Two sorted blocks as one sorted sequence of sixteen: its lower and upper eight.
     @_transparent
-    private static func merged(_ x: Block, _ y: Block) -> (low: Block, high: Block) {
+    private static func merged(_ x: SignedBlock, _ y: SignedBlock) -> (low: SignedBlock, high: SignedBlock) {
         // x followed by y reversed rises then falls; the lane-wise min and max split it into two such
         // sequences, every value of the first below every value of the second.
-        let reversed = Block(y[7], y[6], y[5], y[4], y[3], y[2], y[1], y[0])
+        let reversed = SignedBlock(y[7], y[6], y[5], y[4], y[3], y[2], y[1], y[0])
         return (sortedBitonic(minimum(x, reversed)), sortedBitonic(maximum(x, reversed)))
     }
 
     /// Sorts eight values that rise then fall: compare-exchange at distances 4, 2 and 1.
     @_transparent
-    private static func sortedBitonic(_ v: Block) -> Block {
-        var p = Block(v[4], v[5], v[6], v[7], v[0], v[1], v[2], v[3])
+    private static func sortedBitonic(_ v: SignedBlock) -> SignedBlock {
+        var p = SignedBlock(v[4], v[5], v[6], v[7], v[0], v[1], v[2], v[3])
         var low = minimum(v, p), high = maximum(v, p)
-        let s = Block(low[0], low[1], low[2], low[3], high[4], high[5], high[6], high[7])
-        p = Block(s[2], s[3], s[0], s[1], s[6], s[7], s[4], s[5])
+        let s = SignedBlock(low[0], low[1], low[2], low[3], high[4], high[5], high[6], high[7])
+        p = SignedBlock(s[2], s[3], s[0], s[1], s[6], s[7], s[4], s[5])
         low = minimum(s, p)
         high = maximum(s, p)
-        let t = Block(low[0], low[1], high[2], high[3], low[4], low[5], high[6], high[7])
-        p = Block(t[1], t[0], t[3], t[2], t[5], t[4], t[7], t[6])
+        let t = SignedBlock(low[0], low[1], high[2], high[3], low[4], low[5], high[6], high[7])
+        p = SignedBlock(t[1], t[0], t[3], t[2], t[5], t[4], t[7], t[6])
         low = minimum(t, p)
         high = maximum(t, p)
-        return Block(low[0], high[1], low[2], high[3], low[4], high[5], low[6], high[7])
+        return SignedBlock(low[0], high[1], low[2], high[3], low[4], high[5], low[6], high[7])
     }
 
     // Written as selects, which compile to one vector instruction (`pointwiseMin` did not).
-    @_transparent private static func minimum(_ x: Block, _ y: Block) -> Block { x.replacing(with: y, where: y .< x) }
-    @_transparent private static func maximum(_ x: Block, _ y: Block) -> Block { x.replacing(with: y, where: y .> x) }
+    @_transparent private static func minimum(_ x: SignedBlock, _ y: SignedBlock) -> SignedBlock { x.replacing(with: y, where: y .< x) }
+    @_transparent private static func maximum(_ x: SignedBlock, _ y: SignedBlock) -> SignedBlock { x.replacing(with: y, where: y .> x) }
 
     /// Each value of `small` looked up in `large` by binary search, from where the last one was found.
     private static func searchedCount(_ small: UnsafeBufferPointer<UInt16>, in large: UnsafeBufferPointer<UInt16>) -> Int {

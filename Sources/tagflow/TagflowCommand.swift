@@ -157,12 +157,13 @@ struct Bench: AsyncParsableCommand {
             abstract: "Tags as bitmaps over a 10 M-profile universe: audience operations, against pyroaring (CRoaring) when python3 has it.")
         @Option(help: "Profiles in the universe.") var universe = 10_000_000
         @Option(help: "Runs of each operation; the fastest counts.") var repeats = 20
+        @Option(help: "Turns Tagflow and CRoaring take one after the other.") var rounds = 3
         @Flag(help: "Do not run pyroaring for the comparison.") var noCroaring = false
         @Flag(help: "Print one JSON object.") var json = false
 
         func run() async throws {
             let script = noCroaring ? nil : CheckoutFile.path("scripts/bench_pyroaring.py")
-            Bench.report(try BitmapBenchmark(universe: universe, repeats: repeats, pyroaringScript: script).run(), json: json)
+            Bench.report(try BitmapBenchmark(universe: universe, repeats: repeats, rounds: rounds, pyroaringScript: script).run(), json: json)
         }
     }
 
