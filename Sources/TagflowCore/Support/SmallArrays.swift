@@ -2,15 +2,15 @@
 /// third of their memory empty on average. These grow them by a quarter and give room back once most of
 /// it is empty.
 extension Array {
-    /// Makes room for `extra` more elements, growing by a quarter (and at least by two) when full.
+    /// Makes room for `extra` more elements, growing by a quarter (and at least by one) when full.
     @inline(__always) mutating func reserveSlowly(_ extra: Int = 1) {
         let needed = count &+ extra
-        if needed > capacity { reserveCapacity(Swift.max(needed, count &+ Swift.max(2, count / 4))) }
+        if needed > capacity { reserveCapacity(Swift.max(needed, count &+ count / 4)) }
     }
 
-    /// Gives back room when more than half of it is empty (and more than four elements).
+    /// Gives back room when more than a third of it is empty.
     @inline(__always) mutating func shrinkIfSparse() {
-        guard capacity &- count > Swift.max(4, count) else { return }
+        guard capacity &- count > Swift.max(1, count / 2) else { return }
         var copy: [Element] = []
         copy.reserveCapacity(count)
         copy.append(contentsOf: self)
