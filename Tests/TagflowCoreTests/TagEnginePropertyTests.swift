@@ -145,7 +145,9 @@ struct RandomScenario {
         rulesText = makeRules()
         let (compiled, diagnostics) = RuleCompiler.compile([RuleSource(text: rulesText)])
         guard let tagSet = compiled else { return "generated rules did not compile: \(diagnostics)" }
-        let engine = TagEngine(tagSet: tagSet, calendar: .shanghai, now: start)
+        // The value table swept whenever it holds a few values: a value freed while a profile holds it
+        // would read back wrong (or not at all).
+        let engine = TagEngine(tagSet: tagSet, calendar: .shanghai, now: start, valuesSweptFrom: 4)
         let reference = ReferenceEvaluator(tagSet: tagSet, calendar: .shanghai)
         var eventsOf: [ProfileID: [RuleEvent]] = [:]
         var now = start

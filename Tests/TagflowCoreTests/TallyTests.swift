@@ -15,8 +15,9 @@ import Testing
                 default: return .string("a-long-enough-text-value-\(i)")
                 }
             }
-            let keys = (0..<keyCount).map(key)
-            var tally = Tally(), expected: [RuleValue: Double] = [:]
+            let table = ValueTable()
+            let keys = (0..<keyCount).map { table.pack(key($0)) }
+            var tally = Tally(), expected: [PackedValue: Double] = [:]
             for _ in 0..<random.int(300) {
                 let key = keys[random.int(keys.count)]
                 switch random.int(4) {

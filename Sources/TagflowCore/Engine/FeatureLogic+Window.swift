@@ -47,7 +47,7 @@ extension FeatureLogic {
     private func add(_ s: inout WindowSummary, _ position: Int, _ events: borrowing ProfileEvents, appending: Bool = false) {
         s.count += 1
         let value = events.value(position, slot: valueSlot)
-        if readsNumbers, let n = value.numberValue {
+        if readsNumbers, let n = table.number(value) {
             if function == .min || function == .max {
                 if s.numbers == 0 || (s.extremeIsStale == false && (function == .min ? n < s.sum : n > s.sum)) {
                     s.sum = n
@@ -61,7 +61,7 @@ extension FeatureLogic {
         switch function {
         case .distinct, .top: s.tally.add(1, to: value)
         case .count where keySlot >= 0: s.tally.add(1, to: events.value(position, slot: keySlot))
-        case .sum where keySlot >= 0: s.tally.add(value.numberValue ?? 0, to: events.value(position, slot: keySlot))
+        case .sum where keySlot >= 0: s.tally.add(table.number(value) ?? 0, to: events.value(position, slot: keySlot))
         case .sessions:
             let previous = previousCounted(before: position, s, events)
             let next = appending ? nil : nextCounted(after: position, s, events)
@@ -78,7 +78,7 @@ extension FeatureLogic {
     private func remove(_ s: inout WindowSummary, _ position: Int, _ events: borrowing ProfileEvents) {
         s.count -= 1
         let value = events.value(position, slot: valueSlot)
-        if readsNumbers, let n = value.numberValue {
+        if readsNumbers, let n = table.number(value) {
             if function == .min || function == .max {
                 if n == s.sum { s.extremeIsStale = true }  // found again when next read
             } else {
@@ -92,7 +92,7 @@ extension FeatureLogic {
         case .sum where keySlot >= 0:
             // A group's sum can reach zero with members left (sums of zero): look for members.
             let key = events.value(position, slot: keySlot)
-            s.tally.add(-(value.numberValue ?? 0), to: key)
+            s.tally.add(-(table.number(value) ?? 0), to: key)
             let bit = bit!
             let stillThere = ((position + 1)..<end(s, events)).contains {
                 events.has($0, bit) && events.value($0, slot: keySlot) == key
@@ -201,7 +201,7 @@ extension FeatureLogic {
             if s.extremeIsStale {
                 var extreme: Double?
                 for position in range where events.has(position, bit) {
-                    guard let n = events.value(position, slot: valueSlot).numberValue else { continue }
+                    guard let n = table.number(events.value(position, slot: valueSlot)) else { continue }
                     if let e = extreme, function == .min ? e <= n : e >= n { continue }
                     extreme = n
                 }
@@ -211,11 +211,11 @@ extension FeatureLogic {
             return .number(s.sum)
         case .distinct, .top:
             return tallyValue(function, s.tally)
-        case .first: return events.value(range.lowerBound, slot: valueSlot)
+        case .first: return table.value(events.value(range.lowerBound, slot: valueSlot))
         case .firstTime: return .time(events.time(range.lowerBound))
         case .last, .lastTime:
             guard let last = range.reversed().first(where: { events.has($0, bit) }) else { return .null }
-            return function == .last ? events.value(last, slot: valueSlot) : .time(events.time(last))
+            return function == .last ? table.value(events.value(last, slot: valueSlot)) : .time(events.time(last))
         case .exists: return .bool(true)
         case .sessions: return .number(Double(s.breaks + 1))
         case .sequence: return .null

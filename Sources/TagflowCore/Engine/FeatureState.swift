@@ -90,12 +90,16 @@ final class FeatureLogic {
     private let keepsEarliest: Bool
     /// For a windowed feature counting the profile's shared events: its bit and value slots there.
     let layout: WindowLayout
+    /// Where the text of the values kept in events and tallies is.
+    let table: ValueTable
     let bit: WindowBit?
     let valueSlot: Int
     let keySlot: Int
 
-    init(spec: FeatureSpec, index: Int, layout: WindowLayout, calendar: WorkspaceCalendar, patterns: [RulePattern]) {
+    init(spec: FeatureSpec, index: Int, layout: WindowLayout, table: ValueTable, calendar: WorkspaceCalendar,
+         patterns: [RulePattern]) {
         self.spec = spec
+        self.table = table
         self.calendar = calendar
         self.patterns = patterns
         self.layout = layout
@@ -190,9 +194,9 @@ final class FeatureLogic {
         case .tally(var tally):
             state = nil
             switch (function, spec.per) {
-            case (.sum, .some): tally.add(entry.value.numberValue ?? 0, to: entry.key)
-            case (_, .some): tally.add(1, to: entry.key)
-            default: tally.add(1, to: entry.value)
+            case (.sum, .some): tally.add(entry.value.numberValue ?? 0, to: table.pack(entry.key))
+            case (_, .some): tally.add(1, to: table.pack(entry.key))
+            default: tally.add(1, to: table.pack(entry.value))
             }
             state = .tally(tally)
             return true
@@ -311,7 +315,8 @@ final class FeatureLogic {
         case .distinct: return .number(Double(tally.count))
         case .top:
             var best: (RuleValue, Double)?
-            for (value, count) in tally.entries {
+            for (packed, count) in tally.entries {
+                let value = table.value(packed)
                 if let b = best, count < b.1 || (count == b.1 && !RuleValue.tieBreakPrecedes(value, b.0)) { continue }
                 best = (value, count)
             }

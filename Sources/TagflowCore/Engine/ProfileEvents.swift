@@ -7,8 +7,8 @@ struct ProfileEvents {
     /// Per event, in one array (a profile's events are read together): its timestamp, its sequence number
     /// and `words` words of bits.
     private var rows: [Int64] = []
-    /// `slots` values an event.
-    private(set) var values: [RuleValue] = []
+    /// `slots` values an event, packed (their text in the engine's ``ValueTable``).
+    private(set) var values: [PackedValue] = []
     private let words: Int32
     private let slots: Int32
     private(set) var count = 0
@@ -31,7 +31,7 @@ struct ProfileEvents {
         UInt64(bitPattern: rows[position &* stride &+ 2 &+ bit.word]) & bit.mask != 0
     }
 
-    @inline(__always) func value(_ position: Int, slot: Int) -> RuleValue {
+    @inline(__always) func value(_ position: Int, slot: Int) -> PackedValue {
         slot < 0 ? .null : values[position &* Int(slots) &+ slot]
     }
 
@@ -47,7 +47,7 @@ struct ProfileEvents {
     }
 
     /// Puts an event in its time place and returns its position.
-    mutating func insert(time: EpochMillis, seq: Int64, bits eventBits: [UInt64], values eventValues: [RuleValue]) -> Int {
+    mutating func insert(time: EpochMillis, seq: Int64, bits eventBits: [UInt64], values eventValues: [PackedValue]) -> Int {
         var position = count
         while position > 0, precedes(time, seq, position - 1) { position -= 1 }
         rows.reserveSlowly(stride)

@@ -40,16 +40,25 @@ public final class TagEngine {
     private var touched: [Int] = []
     private var counting: [Int] = []
     private var eventBits: [UInt64]
-    private var eventValues: [RuleValue]
+    private var eventValues: [PackedValue]
+    /// The text (and other non-numbers) of the values profiles keep, each once.
+    let values: ValueTable
 
-    public init(tagSet: TagSet, calendar: WorkspaceCalendar = .shanghai, now: EpochMillis = .min) {
+    public convenience init(tagSet: TagSet, calendar: WorkspaceCalendar = .shanghai, now: EpochMillis = .min) {
+        self.init(tagSet: tagSet, calendar: calendar, now: now, valuesSweptFrom: 4096)
+    }
+
+    /// `valuesSweptFrom`: the number of values the table must hold before it is swept (tests sweep often).
+    init(tagSet: TagSet, calendar: WorkspaceCalendar, now: EpochMillis, valuesSweptFrom: Int) {
         self.tagSet = tagSet
         self.calendar = calendar
         self.now = now
         let layout = WindowLayout(features: tagSet.features)
         self.layout = layout
+        let values = ValueTable(smallest: valuesSweptFrom)
+        self.values = values
         logic = tagSet.features.enumerated().map {
-            FeatureLogic(spec: $1, index: $0, layout: layout, calendar: calendar, patterns: tagSet.patterns)
+            FeatureLogic(spec: $1, index: $0, layout: layout, table: values, calendar: calendar, patterns: tagSet.patterns)
         }
         eventBits = Array(repeating: 0, count: layout.words)
         eventValues = Array(repeating: .null, count: layout.slots)
@@ -109,8 +118,8 @@ public final class TagEngine {
             if let bit = logic.bit {
                 guard let entry = logic.contribution(of: event, now: now) else { return }
                 eventBits[bit.word] |= bit.mask
-                if logic.valueSlot >= 0 { eventValues[logic.valueSlot] = entry.value }
-                if logic.keySlot >= 0 { eventValues[logic.keySlot] = entry.key }
+                if logic.valueSlot >= 0 { eventValues[logic.valueSlot] = values.pack(entry.value) }
+                if logic.keySlot >= 0 { eventValues[logic.keySlot] = values.pack(entry.key) }
                 counting.append(index)
             } else if update(state, feature: index, with: event) {
                 touched.append(index)
@@ -130,6 +139,15 @@ public final class TagEngine {
         reevaluate(state, slot: slot, at: self.now, cause: .event(seq: event.seq), changes: &changes)
         schedule(state, slot: slot)
         compact(state)
+        sweepValuesIfDue()
+    }
+
+    /// Frees the values no profile holds any more, once the table has doubled since it was last swept.
+    private func sweepValuesIfDue() {
+        guard values.needsSweep else { return }
+        values.sweep { mark in
+            for case let state? in profiles { state.forEachPackedValue(mark) }
+        }
     }
 
     /// Merges profile `source` into `target`: their features combine, `source` disappears (losing its
@@ -158,6 +176,7 @@ public final class TagEngine {
         pending.markAll()
         reevaluate(targetState, slot: targetSlot, at: self.now, cause: cause, changes: &changes)
         schedule(targetState, slot: targetSlot)
+        sweepValuesIfDue()
     }
 
     /// Combines the shared events of two profiles and counts them afresh for the windowed features.
@@ -538,6 +557,15 @@ final class ProfileState {
             tagSlots.shrinkIfSparse()
         }
         return (changed, old)
+    }
+
+    /// Every packed value the profile holds: its events' and its tallies'.
+    func forEachPackedValue(_ body: (PackedValue) -> Void) {
+        events.values.forEach(body)
+        for window in windows { window.tally.forEachKey(body) }
+        for slot in featureSlots {
+            if case .tally(let tally)? = slot.state { tally.forEachKey(body) }
+        }
     }
 
     /// Dates a tag's current value from `since`.

@@ -2,11 +2,12 @@
 /// and all-time features keep it for one profile.
 ///
 /// Most profiles have a handful of values, so those are kept in one small array searched in order (no
-/// hashing, a fraction of a dictionary's memory); past `largeCount` values a dictionary takes over.
+/// hashing, a fraction of a dictionary's memory); past `largeCount` values a dictionary takes over. Values
+/// are packed (``PackedValue``: 16 bytes an entry).
 struct Tally: Sendable {
     private enum Storage {
-        case small([(key: RuleValue, figure: Double)])
-        case large([RuleValue: Double])
+        case small([(key: PackedValue, figure: Double)])
+        case large([PackedValue: Double])
     }
 
     static let largeCount = 16
@@ -31,7 +32,7 @@ struct Tally: Sendable {
     }
 
     /// Every value with its figure, in no particular order.
-    var entries: [(key: RuleValue, figure: Double)] {
+    var entries: [(key: PackedValue, figure: Double)] {
         switch storage {
         case .small(let entries): entries
         case .large(let figures): figures.map { ($0.key, $0.value) }
@@ -39,7 +40,7 @@ struct Tally: Sendable {
     }
 
     /// Adds `amount` to the figure of `key`; with `removingZero`, a figure left at zero is forgotten.
-    mutating func add(_ amount: Double, to key: RuleValue, removingZero: Bool = false) {
+    mutating func add(_ amount: Double, to key: PackedValue, removingZero: Bool = false) {
         switch storage {
         case .small(var entries):
             storage = .small([])  // `entries` is the only reference: changed in place
@@ -62,7 +63,7 @@ struct Tally: Sendable {
         }
     }
 
-    mutating func remove(_ key: RuleValue) {
+    mutating func remove(_ key: PackedValue) {
         switch storage {
         case .small(var entries):
             storage = .small([])
@@ -72,6 +73,13 @@ struct Tally: Sendable {
             storage = .small([])
             figures[key] = nil
             storage = .large(figures)
+        }
+    }
+
+    func forEachKey(_ body: (PackedValue) -> Void) {
+        switch storage {
+        case .small(let entries): for entry in entries { body(entry.key) }
+        case .large(let figures): for key in figures.keys { body(key) }
         }
     }
 
