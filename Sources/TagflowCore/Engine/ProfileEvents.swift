@@ -4,11 +4,9 @@
 ///
 /// A windowed feature keeps only a ``WindowSummary``: running figures and cursors into these events.
 struct ProfileEvents {
-    /// Per event, in one array (a profile's events are read together): its timestamp, its sequence number
-    /// and `words` words of bits.
+    /// Per event, in one array (a profile's events are read together): its timestamp, its sequence number,
+    /// `words` words of bits and `slots` packed values (their text in the engine's ``ValueTable``).
     private var rows: [Int64] = []
-    /// `slots` values an event, packed (their text in the engine's ``ValueTable``).
-    private(set) var values: [PackedValue] = []
     private let words: Int32
     private let slots: Int32
     private(set) var count = 0
@@ -18,7 +16,7 @@ struct ProfileEvents {
         slots = Int32(layout.slots)
     }
 
-    private var stride: Int { 2 &+ Int(words) }
+    private var stride: Int { 2 &+ Int(words) &+ Int(slots) }
 
     /// Room for more events without growing (for benchmarks).
     var spareCapacity: Int { rows.capacity / stride - count }
@@ -32,7 +30,14 @@ struct ProfileEvents {
     }
 
     @inline(__always) func value(_ position: Int, slot: Int) -> PackedValue {
-        slot < 0 ? .null : values[position &* Int(slots) &+ slot]
+        slot < 0 ? .null : PackedValue(raw: rows[position &* stride &+ 2 &+ Int(words) &+ slot])
+    }
+
+    /// Every value of every event.
+    func forEachValue(_ body: (PackedValue) -> Void) {
+        for position in 0..<count {
+            for slot in 0..<Int(slots) { body(value(position, slot: slot)) }
+        }
     }
 
     @inline(__always) func precedes(_ time: EpochMillis, _ seq: Int64, _ position: Int) -> Bool {
@@ -51,23 +56,17 @@ struct ProfileEvents {
         var position = count
         while position > 0, precedes(time, seq, position - 1) { position -= 1 }
         rows.reserveSlowly(stride)
-        values.reserveSlowly(Int(slots))
         if position == count {
             rows.append(time)
             rows.append(seq)
             for word in eventBits { rows.append(Int64(bitPattern: word)) }
-            values.append(contentsOf: eventValues)
+            for value in eventValues { rows.append(value.raw) }
         } else {
-            rows.insert(contentsOf: [time, seq] + eventBits.map { Int64(bitPattern: $0) }, at: position * stride)
-            values.insert(contentsOf: eventValues, at: position * Int(slots))
+            let row = [time, seq] + eventBits.map { Int64(bitPattern: $0) } + eventValues.map(\.raw)
+            rows.insert(contentsOf: row, at: position * stride)
         }
         count += 1
         return position
-    }
-
-    private mutating func shrinkIfSparse() {
-        rows.shrinkIfSparse()
-        values.shrinkIfSparse()
     }
 
     /// Forgets the first `n` events.
@@ -75,11 +74,9 @@ struct ProfileEvents {
         guard n > 0 else { return }
         if n == count {
             rows.removeAll()  // most profiles are idle most of the time: their room goes back
-            values.removeAll()
         } else {
             rows.removeFirst(n * stride)
-            values.removeFirst(n * Int(slots))
-            shrinkIfSparse()
+            rows.shrinkIfSparse()
         }
         count -= n
     }
@@ -96,21 +93,18 @@ struct ProfileEvents {
     mutating func removeUncounted() -> [Int32] {
         var moved = [Int32](repeating: 0, count: count + 1)
         var kept = 0
-        let slots = Int(self.slots)
         for i in 0..<count {
             moved[i] = Int32(kept)
             guard !isUncounted(i) else { continue }
             if kept != i {
                 for w in 0..<stride { rows[kept * stride + w] = rows[i * stride + w] }
-                for v in 0..<slots { values[kept * slots + v] = values[i * slots + v] }
             }
             kept += 1
         }
         moved[count] = Int32(kept)
         rows.removeLast((count - kept) * stride)
-        values.removeLast((count - kept) * slots)
         count = kept
-        shrinkIfSparse()
+        rows.shrinkIfSparse()
         return moved
     }
 
@@ -118,14 +112,12 @@ struct ProfileEvents {
     static func merged(_ a: ProfileEvents, _ b: ProfileEvents) -> ProfileEvents {
         var out = a
         out.rows = []
-        out.values = []
         out.count = 0
-        let stride = a.stride, slots = Int(a.slots)
+        let stride = a.stride
         var i = 0, j = 0
         func take(_ side: ProfileEvents, _ k: Int) {
             guard !side.isUncounted(k) else { return }
             out.rows.append(contentsOf: side.rows[(k * stride)..<((k + 1) * stride)])
-            out.values.append(contentsOf: side.values[(k * slots)..<((k + 1) * slots)])
             out.count += 1
         }
         while i < a.count || j < b.count {

@@ -561,7 +561,7 @@ final class ProfileState {
 
     /// Every packed value the profile holds: its events' and its tallies'.
     func forEachPackedValue(_ body: (PackedValue) -> Void) {
-        events.values.forEach(body)
+        events.forEachValue(body)
         for window in windows { window.tally.forEachKey(body) }
         for slot in featureSlots {
             if case .tally(let tally)? = slot.state { tally.forEachKey(body) }

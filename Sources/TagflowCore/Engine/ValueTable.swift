@@ -12,6 +12,10 @@ struct PackedValue: Hashable, Sendable {
 
     private init(bits: UInt64) { self.bits = bits }
 
+    /// As stored among a profile's event rows.
+    init(raw: Int64) { bits = UInt64(bitPattern: raw) }
+    var raw: Int64 { Int64(bitPattern: bits) }
+
     private init(reservedKind kind: UInt64, payload: UInt32 = 0) {
         bits = Self.reserved << 48 | kind << 32 | UInt64(payload)
     }
