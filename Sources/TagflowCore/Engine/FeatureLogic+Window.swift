@@ -34,6 +34,14 @@ extension FeatureLogic {
         add(&s, position, events)
     }
 
+    /// Nothing inside the window (as of its last move) and, for a range window, nothing still to enter it.
+    func isEmpty(_ s: borrowing WindowSummary, events: borrowing ProfileEvents) -> Bool {
+        guard s.count == 0, s.tally.isEmpty else { return false }
+        guard isRange else { return true }
+        let bit = bit!
+        return !(Int(s.enter)..<events.count).contains { events.has($0, bit) }
+    }
+
     /// The figures afresh from the events (after a merge rebuilt them).
     func recount(_ s: inout WindowSummary, events: borrowing ProfileEvents) {
         s = WindowSummary(feature: s.feature)

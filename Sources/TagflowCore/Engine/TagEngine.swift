@@ -286,6 +286,7 @@ public final class TagEngine {
     /// Forgets the shared events every windowed feature of the profile is done with.
     private func compact(_ state: ProfileState) {
         state.dropEmptyFeatures()
+        dropEmptyWindows(state)
         guard state.events.count > 0, !state.windows.isEmpty else { return }
         var done = Int32.max
         for i in state.windows.indices { done = min(done, state.windows[i].exit) }
@@ -309,6 +310,26 @@ public final class TagEngine {
             state.windows[i].enter = moved[Int(state.windows[i].enter)]
         }
         state.eventsKept = Int32(state.events.count)
+    }
+
+    /// Forgets the summaries of windows that hold no event and have none to let in: a summary made afresh
+    /// at the feature's next event is the same, once the feature's marks on the events that left are gone.
+    /// (Most profiles are idle: their windows empty one after the other as time passes.)
+    private func dropEmptyWindows(_ state: ProfileState) {
+        var i = 0
+        var dropped = false
+        while i < state.windows.count {
+            guard state.windows[i].count == 0, case let logic = logic[Int(state.windows[i].feature)],
+                  logic.isEmpty(state.windows[i], events: state.events) else {
+                i += 1
+                continue
+            }
+            state.events.clear(logic.bit!, before: state.events.count)
+            state.windows.swapAt(i, state.windows.count - 1)
+            state.windows.removeLast()
+            dropped = true
+        }
+        if dropped { state.windows.shrinkIfSparse() }
     }
 
     private func update(_ state: ProfileState, feature index: Int, with event: RuleEvent) -> Bool {
