@@ -91,7 +91,7 @@ public final class TagEngine {
                 tags.insert(index)
                 tags.formUnion(tagSet.dependentTags[index])
             }
-            _ = empty.setTag(Int32(index), value, at: 0)
+            _ = empty.setTag(Int32(index), value, at: 0, in: values)
         }
         return tags.sorted()
     }
@@ -161,7 +161,7 @@ public final class TagEngine {
         fireDue(targetState, slot: targetSlot, upTo: self.now, changes: &changes)
 
         let cause = TagChangeCause.merge(from: source, into: target)
-        for slot in sourceState.tags {
+        for slot in sourceState.tags(in: values) {
             changes.append(TagChange(
                 profile: source, tag: tagSet.tags[Int(slot.tag)].id, old: slot.value, new: nil, at: self.now, cause: cause))
         }
@@ -212,7 +212,7 @@ public final class TagEngine {
     /// The tags `profile` has now.
     public func tags(of profile: ProfileID) -> [TagState] {
         guard let slot = slots[profile], let state = profiles[Int(slot)] else { return [] }
-        return state.tags.map { TagState(tag: tagSet.tags[Int($0.tag)].id, value: $0.value, since: $0.since) }
+        return state.tags(in: values).map { TagState(tag: tagSet.tags[Int($0.tag)].id, value: $0.value, since: $0.since) }
     }
 
     /// The value of one tag of `profile`, or nil when it does not have it.
@@ -224,7 +224,7 @@ public final class TagEngine {
     /// values by when it saw them, not by when they really began). Ignored when the values differ.
     public func restoreSince(_ since: EpochMillis, of tag: String, for profile: ProfileID, value: RuleValue) {
         guard let index = tagSet.index(of: tag), let state = profileState(profile),
-              state.tagValue(Int32(index)) == value else { return }
+              state.tagValue(Int32(index), in: values) == value else { return }
         state.restoreSince(since, of: Int32(index))
     }
 
@@ -329,7 +329,7 @@ public final class TagEngine {
             state.windows.removeLast()
             dropped = true
         }
-        if dropped { state.windows.shrinkIfSparse() }
+        if dropped { state.windows.shrinkToFit() }  // the profile is likely idle from now on
     }
 
     private func update(_ state: ProfileState, feature index: Int, with event: RuleEvent) -> Bool {
@@ -376,7 +376,8 @@ public final class TagEngine {
             tagEvaluations += 1
             var context = ProfileEvaluation(engine: self, state: state, time: moment)
             let value = rules[index].value(in: &context)
-            let (changed, old) = state.setTag(Int32(index), value, at: moment, due: isTimeDependent[index] ? context.until : nil)
+            let (changed, old) = state.setTag(
+                Int32(index), value, at: moment, due: isTimeDependent[index] ? context.until : nil, in: values)
             guard changed else { continue }
             changes.append(TagChange(profile: profile, tag: tagIDs[index], old: old, new: value, at: moment, cause: cause))
             for referring in tagSet.referringTags[index] { pending.mark(referring) }
@@ -424,7 +425,7 @@ public final class TagEngine {
     }
 
     func tagReference(_ index: Int, of state: ProfileState) -> RuleValue {
-        let value = state.tagValue(Int32(index))
+        let value = state.tagValue(Int32(index), in: values)
         if isBoolean[index] { return .bool(value != nil) }
         return value ?? .null
     }
@@ -436,12 +437,13 @@ final class ProfileState {
     /// What the profile keeps of one tag: its value, and when time alone can next change it. A tag the
     /// profile does not have keeps a slot only while time can give it the tag (a range window).
     struct TagSlot {
-        /// nil: the profile does not have the tag. (First: `tag` then fills its padding, 40 bytes a slot.)
-        var value: RuleValue?
-        var tag: Int32
+        /// Packed (text in the engine's ``ValueTable``); null: the profile does not have the tag (a tag's
+        /// value is never null). 32 bytes a slot.
+        var value: PackedValue
         var since: EpochMillis
         /// `.max`: time alone cannot change it.
         var due: EpochMillis
+        var tag: Int32
     }
 
     /// A feature this profile has state for, and that state (the index fills the state's padding: 40 bytes).
@@ -480,8 +482,8 @@ final class ProfileState {
     }
 
     /// The tags the profile has, with the moment each value began.
-    var tags: [(tag: Int32, value: RuleValue, since: EpochMillis)] {
-        tagSlots.compactMap { slot in slot.value.map { (slot.tag, $0, slot.since) } }
+    func tags(in table: ValueTable) -> [(tag: Int32, value: RuleValue, since: EpochMillis)] {
+        tagSlots.compactMap { slot in slot.value == .null ? nil : (slot.tag, table.value(slot.value), slot.since) }
     }
 
     /// The slot of a windowed feature's summary, made when missing (its cursors at the first event: none
@@ -550,38 +552,43 @@ final class ProfileState {
         }
     }
 
-    func tagValue(_ index: Int32) -> RuleValue? {
-        for i in tagSlots.indices where tagSlots[i].tag == index { return tagSlots[i].value }
+    func tagValue(_ index: Int32, in table: ValueTable) -> RuleValue? {
+        for i in tagSlots.indices where tagSlots[i].tag == index {
+            return tagSlots[i].value == .null ? nil : table.value(tagSlots[i].value)
+        }
         return nil
     }
 
     /// Gives a tag its value at `moment` (the moment it began, when it changed) and, when `due` is given,
     /// the moment time alone can next change it. Returns whether the value changed, and the old one.
-    func setTag(_ index: Int32, _ value: RuleValue?, at moment: EpochMillis, due: EpochMillis? = nil) -> (changed: Bool, old: RuleValue?) {
+    func setTag(_ index: Int32, _ value: RuleValue?, at moment: EpochMillis, due: EpochMillis? = nil,
+                in table: ValueTable) -> (changed: Bool, old: RuleValue?) {
+        let packed = value.map(table.pack) ?? .null
         guard let i = tagSlots.firstIndex(where: { $0.tag == index }) else {
             let due = due ?? .max
-            if value != nil || due != .max {
+            if packed != .null || due != .max {
                 tagSlots.reserveSlowly()
-                tagSlots.append(TagSlot(value: value, tag: index, since: moment, due: due))
+                tagSlots.append(TagSlot(value: packed, since: moment, due: due, tag: index))
             }
-            return (value != nil, nil)
+            return (packed != .null, nil)
         }
         let old = tagSlots[i].value
-        let changed = old != value
+        let changed = old != packed
         if changed {
-            tagSlots[i].value = value
+            tagSlots[i].value = packed
             tagSlots[i].since = moment
         }
         if let due { tagSlots[i].due = due }
-        if tagSlots[i].value == nil, tagSlots[i].due == .max {
+        if tagSlots[i].value == .null, tagSlots[i].due == .max {
             tagSlots.remove(at: i)
             tagSlots.shrinkIfSparse()
         }
-        return (changed, old)
+        return (changed, changed && old != .null ? table.value(old) : nil)
     }
 
-    /// Every packed value the profile holds: its events' and its tallies'.
+    /// Every packed value the profile holds: its tags', its events' and its tallies'.
     func forEachPackedValue(_ body: (PackedValue) -> Void) {
+        for slot in tagSlots { body(slot.value) }
         events.forEachValue(body)
         for window in windows { window.tally.forEachKey(body) }
         for slot in featureSlots {

@@ -11,6 +11,12 @@ extension Array {
     /// Gives back room when more than a third of it is empty.
     @inline(__always) mutating func shrinkIfSparse() {
         guard capacity &- count > Swift.max(1, count / 2) else { return }
+        shrinkToFit()
+    }
+
+    /// Gives back all the room beyond its elements (as far as the allocator's sizes allow).
+    mutating func shrinkToFit() {
+        guard capacity > count else { return }
         var copy: [Element] = []
         copy.reserveCapacity(count)
         copy.append(contentsOf: self)
