@@ -69,6 +69,8 @@ struct ProfileEvents {
         return position
     }
 
+    mutating func shrinkToFit() { rows.shrinkToFit() }
+
     /// Forgets the first `n` events.
     mutating func dropFirst(_ n: Int) {
         guard n > 0 else { return }

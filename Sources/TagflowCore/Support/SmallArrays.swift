@@ -14,9 +14,10 @@ extension Array {
         shrinkToFit()
     }
 
-    /// Gives back all the room beyond its elements (as far as the allocator's sizes allow).
+    /// Gives back the room beyond its elements. Less than 16 bytes of it is the allocator's rounding, which
+    /// a copy would get again.
     mutating func shrinkToFit() {
-        guard capacity > count else { return }
+        guard (capacity &- count) &* MemoryLayout<Element>.stride >= 16 else { return }
         var copy: [Element] = []
         copy.reserveCapacity(count)
         copy.append(contentsOf: self)
