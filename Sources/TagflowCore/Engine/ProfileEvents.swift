@@ -190,22 +190,56 @@ extension FeatureSpec {
 /// What a windowed feature keeps of a profile: running figures over the events inside its window, and
 /// cursors into the profile's events.
 struct WindowSummary {
+    /// distinct / top / count per / sum per: the figure of each value or group. The others keep two counters
+    /// in its place. (First in the struct: its enum tag byte then fills what would be padding, and the
+    /// summary takes 32 bytes; millions of profiles have a few each.)
+    private var extra = Extra.counters(numbers: 0, breaks: 0)
+    private var featureIndex: UInt16
     /// The first event that has not left the window (events before it that the feature did not count may
     /// have been skipped: it rests on a counted event or on the end).
     var exit: Int32 = 0
     /// Range windows: the first event that has not entered the window yet.
     var enter: Int32 = 0
     var count: Int32 = 0
-    /// How many counted events carry a number.
-    var numbers: Int32 = 0
-    /// sessions: gaps of over 30 minutes between consecutive counted events.
-    var breaks: Int32 = 0
-    /// The feature this summarises (in what would otherwise be padding).
-    var feature: Int32 = 0
     /// The sum of the numbers; for min / max, the smallest or largest of them.
     var sum: Double = 0
+
+    private enum Extra {
+        case tally(Tally)
+        case counters(numbers: Int32, breaks: Int32)
+    }
+
+    init(feature: Int32 = 0) {
+        featureIndex = UInt16(feature)
+    }
+
+    /// The feature this summarises.
+    var feature: Int32 { Int32(featureIndex) }
+
+    /// How many counted events carry a number (sum / avg / min / max; `sum per` keeps its tally instead,
+    /// and reads 0 here).
+    var numbers: Int32 {
+        get { if case .counters(let numbers, _) = extra { numbers } else { 0 } }
+        set { if case .counters(_, let breaks) = extra { extra = .counters(numbers: newValue, breaks: breaks) } }
+    }
+
+    /// sessions: gaps of over 30 minutes between consecutive counted events.
+    var breaks: Int32 {
+        get { if case .counters(_, let breaks) = extra { breaks } else { 0 } }
+        set { if case .counters(let numbers, _) = extra { extra = .counters(numbers: numbers, breaks: newValue) } }
+    }
+
     /// distinct / top: occurrences of each value; count per / sum per: the figure of each group.
-    var tally = Tally()
+    var tally: Tally {
+        get { if case .tally(let tally) = extra { tally } else { Tally() } }
+        _modify {
+            var tally = Tally()
+            if case .tally(let kept) = extra { tally = kept }
+            extra = .counters(numbers: 0, breaks: 0)  // the only reference left is `tally`: changed in place
+            defer { extra = .tally(tally) }
+            yield &tally
+        }
+    }
 
     /// min / max (which keep no session gaps): the extreme left the window and must be found again.
     var extremeIsStale: Bool {

@@ -38,6 +38,13 @@ public struct RuleCompiler {
     public static func compile(
         _ sources: [RuleSource], knownEvents: Set<String>? = nil, knownTraits: Set<String>? = nil
     ) -> (TagSet?, [RuleDiagnostic]) {
+        compile(sources, knownEvents: knownEvents, knownTraits: knownTraits, featureLimit: TagSet.maximumFeatures)
+    }
+
+    /// `featureLimit`: the most features the tag set may have (lower in tests).
+    static func compile(
+        _ sources: [RuleSource], knownEvents: Set<String>?, knownTraits: Set<String>?, featureLimit: Int
+    ) -> (TagSet?, [RuleDiagnostic]) {
         var syntaxes: [(TagSyntax, RuleSource)] = []
         var diagnostics: [RuleDiagnostic] = []
         for source in sources {
@@ -46,6 +53,7 @@ public struct RuleCompiler {
             syntaxes += tags.map { ($0, source) }
         }
         var compiler = RuleCompiler(syntaxes: syntaxes, knownEvents: knownEvents, knownTraits: knownTraits)
+        compiler.featureLimit = featureLimit
         let tagSet = compiler.compileAll()
         diagnostics += compiler.diagnostics
         diagnostics.sort { ($0.file ?? "", $0.line, $0.column) < ($1.file ?? "", $1.line, $1.column) }
@@ -115,6 +123,7 @@ public struct RuleCompiler {
     private let knownTraits: Set<String>?
     private var diagnostics: [RuleDiagnostic] = []
     private var features: [FeatureSpec] = []
+    private var featureLimit = TagSet.maximumFeatures
     private var featureIndex: [FeatureSpec: Int] = [:]
     private var patterns: [RulePattern] = []
     private var tagOrder: [String: Int] = [:]
@@ -163,7 +172,13 @@ public struct RuleCompiler {
         for (syntax, source) in ordered {
             currentFile = source.name
             currentTag = syntax.id
+            let before = features.count
             if let tag = compileTag(syntax, source: source) { tags.append(tag) }
+            if features.count > featureLimit, before <= featureLimit {
+                error("the tags count more than \(featureLimit) different things (events, windows and "
+                      + "filters): a profile's state names each in two bytes", at: syntax.location,
+                      suggestion: "split the tags into several workspaces, or share aggregates between tags")
+            }
         }
         currentTag = nil
         return TagSet(tags: tags, features: features, patterns: patterns)

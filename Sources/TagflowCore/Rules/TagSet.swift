@@ -2,6 +2,8 @@
 ///
 /// Tags are in dependency order: a tag comes after every tag it refers to.
 public struct TagSet: Sendable {
+    /// The most features a tag set may have: the engine names a feature in two bytes.
+    public static let maximumFeatures = Int(UInt16.max)
     public let tags: [TagDefinition]
     /// Every distinct per-profile feature the tags need; tags computing the same thing share one.
     public let features: [FeatureSpec]

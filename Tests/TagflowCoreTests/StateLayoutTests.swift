@@ -1,0 +1,26 @@
+import Testing
+@testable import TagflowCore
+
+/// A million profiles hold tens of millions of these: their sizes are part of the memory budget
+/// (docs/performance.md), and a field added carelessly would grow every one of them.
+@Suite struct StateLayoutTests {
+    @Test func perProfileRecordsKeepTheirSizes() {
+        #expect(MemoryLayout<WindowSummary>.stride == 32)
+        #expect(MemoryLayout<ProfileState.TagSlot>.stride == 32)
+        #expect(MemoryLayout<ProfileState.FeatureSlot>.stride == 40)
+        #expect(MemoryLayout<PackedValue>.stride == 8)
+    }
+
+    @Test func tooManyFeaturesAreRefusedWithTheirPlace() {
+        // Given more distinct things to count than the limit (65,535 in use; 20 here, to stay quick)
+        let text = (0...20).map { "tag t\($0)\n  when count(view where n = \($0)) >= 1\n" }.joined()
+        // When the tags are compiled
+        let (tagSet, diagnostics) = RuleCompiler.compile(
+            [RuleSource(name: "many.tags", text: text)], knownEvents: nil, knownTraits: nil, featureLimit: 20)
+        // Then they are refused, naming the tag that went past the limit
+        #expect(tagSet == nil)
+        let problem = diagnostics.first { $0.message.contains("more than 20 different things") }
+        #expect(problem?.line == 2 * 20 + 1)
+        #expect(RuleCompiler.compile([RuleSource(name: "many.tags", text: text)]).0 != nil)
+    }
+}
