@@ -3,16 +3,33 @@
 ///
 /// Indices `head..<head + inWindow` are inside the window; later ones have not entered it yet (only range
 /// windows have those: `between 90 and 30 days ago`). Events enter at the back and leave at the front.
-/// A class: a profile's window is changed in place, never copied.
-final class EntryWindow: @unchecked Sendable {
-    /// Sessions: count the gaps of over 30 minutes between consecutive events (and keep no steps).
-    let countsSessions: Bool
+/// Held in the feature's slot (21 bytes: within the slot's 40), which lets go of it while it changes, so
+/// that its rows are changed in place.
+struct EntryWindow: Sendable {
     /// Per entry, side by side in one array: its timestamp, its log sequence number and the step of the
     /// sequence it matched (0 for sessions).
     private var rows: [Int64] = []
-    private(set) var head = 0
-    private(set) var inWindow = 0
-    private(set) var breaks = 0
+    private var first: Int32 = 0
+    private var entered: Int32 = 0
+    private var gaps: Int32 = 0
+    /// Sessions: count the gaps of over 30 minutes between consecutive events (and keep no steps).
+    let countsSessions: Bool
+
+    /// The first entry kept.
+    private(set) var head: Int {
+        get { Int(first) }
+        set { first = Int32(newValue) }
+    }
+    /// How many entries from `head` are inside the window.
+    private(set) var inWindow: Int {
+        get { Int(entered) }
+        set { entered = Int32(newValue) }
+    }
+    /// Sessions: gaps of over 30 minutes between consecutive entries inside the window.
+    private(set) var breaks: Int {
+        get { Int(gaps) }
+        set { gaps = Int32(newValue) }
+    }
 
     init(countsSessions: Bool) {
         self.countsSessions = countsSessions
@@ -39,7 +56,7 @@ final class EntryWindow: @unchecked Sendable {
 
     /// Adds a matching event in its time place. One older than the newest inside the window is inside it
     /// too; others wait for ``enter(while:)``.
-    func insert(_ entry: FeatureEntry) {
+    mutating func insert(_ entry: FeatureEntry) {
         var index = count
         while index > head, precedes(entry, index - 1) { index -= 1 }
         let end = head + inWindow
@@ -65,7 +82,7 @@ final class EntryWindow: @unchecked Sendable {
     }
 
     /// Lets entries into the window, oldest first, while `isInside` says their timestamp is.
-    func enter(while isInside: (EpochMillis) -> Bool) {
+    mutating func enter(while isInside: (EpochMillis) -> Bool) {
         while head + inWindow < count, isInside(time(head + inWindow)) {
             let index = head + inWindow
             if countsSessions, inWindow > 0 { breaks += FeatureLogic.gap(time(index - 1), time(index)) }
@@ -74,12 +91,12 @@ final class EntryWindow: @unchecked Sendable {
     }
 
     /// Lets every kept entry into the window.
-    func enterAll() {
+    mutating func enterAll() {
         if countsSessions { enter { _ in true } } else { inWindow = count - head }
     }
 
     /// Drops entries older than `oldest`.
-    func drop(before oldest: EpochMillis) {
+    mutating func drop(before oldest: EpochMillis) {
         guard head < count, time(head) < oldest else { return }
         while head < count, time(head) < oldest {
             if inWindow > 0 {
@@ -119,7 +136,7 @@ final class EntryWindow: @unchecked Sendable {
 
     /// The same events, summaries rebuilt: what a merge of two profiles' windows gives.
     static func merged(_ a: EntryWindow, _ b: EntryWindow) -> EntryWindow {
-        let out = EntryWindow(countsSessions: a.countsSessions)
+        var out = EntryWindow(countsSessions: a.countsSessions)
         var i = a.head, j = b.head
         while i < a.count || j < b.count {
             // Ties in time keep log order; `a` first when the two are the same moment and number.

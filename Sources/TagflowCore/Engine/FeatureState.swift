@@ -177,8 +177,10 @@ final class FeatureLogic {
             return true
         }
         switch consume current {
-        case .entries(let window):
+        case .entries(var window):
+            state = nil  // `window` holds the only reference to its rows: changed in place
             window.insert(entry)
+            state = .entries(window)
             return true
         case .running(let count, let numbers, let sum, let low, let high):
             if let n = entry.value.numberValue {
@@ -261,8 +263,10 @@ final class FeatureLogic {
             }
         case .tally(let tally):
             return tallyValue(function, tally)
-        case .entries(let window):
-            slide(window, to: now, until: &until)
+        case .entries(var window):
+            state = nil  // as in `fold`
+            slide(&window, to: now, until: &until)
+            state = .entries(window)
             return aggregate(function, window)
         }
     }
@@ -277,7 +281,7 @@ final class FeatureLogic {
 
     /// Moves the window to `now`: entries it has passed leave, entries it has reached enter; lowers `until`
     /// to the first moment it moves again in a way that can change the value.
-    private func slide(_ window: EntryWindow, to now: EpochMillis, until: inout EpochMillis) {
+    private func slide(_ window: inout EntryWindow, to now: EpochMillis, until: inout EpochMillis) {
         window.drop(before: horizon(at: now))
         switch spec.window {
         case .range(let older, let newer):
