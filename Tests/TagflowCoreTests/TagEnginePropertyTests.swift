@@ -91,7 +91,7 @@ struct RandomScenario {
         switch type {
         case "bool": return text
         case "string": return "\(text) = \"\(pick(["x", "y", "z", "上海"]))\""
-        default: return "\(text) \(pick([">=", ">", "<", "=", "!="])) \(int(0...4))"
+        default: return "\(text) \(pick([">=", ">", "<", "<=", "=", "!="])) \(chance(20) ? "\(int(0...4)).5" : "\(int(0...4))")"
         }
     }
 
@@ -126,9 +126,11 @@ struct RandomScenario {
         }
         var properties = JSONObject()
         if chance(80) { properties["p"] = .string(pick(["x", "y", "z"])) }
-        switch int(0...4) {
+        switch int(0...6) {
         case 0: break
         case 1: properties["n"] = .string(String(int(0...10)))
+        case 2 where chance(40): properties["n"] = .int(Int64(-int(1...4)))  // a refund: sums that time can raise
+        case 3: properties["n"] = .double(Double(int(0...20)) / 4)
         default: properties["n"] = .int(Int64(int(0...10)))
         }
         let name = pick(["a", "b", "c", "a", "identify"])

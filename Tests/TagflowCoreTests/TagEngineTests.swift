@@ -70,3 +70,67 @@ import Testing
         #expect(clinic.engine.tags(of: ProfileID(1)).isEmpty)
     }
 }
+
+/// A threshold on a figure that time only lowers wakes its profile once, when it is crossed, not at every
+/// event leaving the window (the bench's `long_dwell` woke at each of them); in given / when / then form.
+@Suite struct ThresholdWakeTests {
+    typealias S = ClinicScenario
+
+    /// Ten events five minutes apart, then two days of waiting an hour at a time.
+    static func timerFirings(_ rule: String, _ properties: (Int) -> JSONObject, leaves tag: String) throws -> (Int, TagChange?) {
+        var clinic = try S(rules: "tag \(tag)\n  when \(rule)\n")
+        for i in 0..<10 {
+            clinic.event("view_item", properties(i))
+            clinic.wait(5 * S.minute)
+        }
+        let before = clinic.engine.timerFirings
+        for _ in 0..<48 { clinic.wait(S.hour) }
+        return (clinic.engine.timerFirings - before, clinic.lastChange(of: tag))
+    }
+
+    @Test func aSumOfAmountsWakesOnceWhenItFallsBelow() throws {
+        let (firings, change) = try Self.timerFirings(
+            "sum(view_item.dwell) in last 1 days > 100", { ["dwell": .int(Int64($0 == 9 ? 200 : 10))] }, leaves: "long")
+        #expect(firings == 1)
+        #expect(change?.new == nil && change?.cause == .time)
+    }
+
+    @Test func aMaximumWakesOnceWhenItsLatestHighAmountLeaves() throws {
+        let (firings, change) = try Self.timerFirings(
+            "max(view_item.dwell) in last 1 days >= 50", { ["dwell": .int(Int64($0 == 3 ? 60 : 10))] }, leaves: "high")
+        #expect(firings == 1)
+        #expect(change?.new == nil && change?.cause == .time)
+    }
+
+    @Test func aMaximumBelowTheBoundWakesOnceWhenItBecomesNull() throws {
+        let (firings, change) = try Self.timerFirings(
+            "max(view_item.dwell) in last 1 days < 50", { ["dwell": .int(Int64($0))] }, leaves: "low")
+        #expect(firings == 1)
+        #expect(change?.new == nil && change?.cause == .time)
+    }
+
+    @Test func aSequenceNotCompletedDoesNotWakeAsItsStepsLeave() throws {
+        let (firings, change) = try Self.timerFirings(
+            "sequence(view_item -> pay_order) in last 1 days", { _ in [:] }, leaves: "buyer")
+        #expect(firings == 0)
+        #expect(change == nil)
+    }
+
+    @Test func aSumWithARefundInsideIsFollowedAsEachAmountLeaves() throws {
+        // Given a refund, then two payments: 160 once the refund has left, 80 once the first payment has.
+        var clinic = try S(rules: "tag paid_much\n  when sum(pay_order.amount) in last 1 days > 100\n")
+        clinic.event("pay_order", ["amount": .int(-50)])
+        clinic.wait(S.hour)
+        clinic.event("pay_order", ["amount": .int(80)])
+        let firstPayment = clinic.now
+        clinic.wait(S.hour)
+        clinic.event("pay_order", ["amount": .int(80)])
+        #expect(clinic.has("paid_much"))
+
+        // When two days pass, then it leaves the moment the first payment leaves the window.
+        for _ in 0..<48 { clinic.wait(S.hour) }
+
+        #expect(!clinic.has("paid_much"))
+        #expect(clinic.lastChange(of: "paid_much")?.at == firstPayment + S.day)
+    }
+}

@@ -5,7 +5,7 @@
 /// left the window and are out of the figures; for range windows the events from `s.enter` on have not
 /// entered it yet; every counted event in between is in the figures.
 extension FeatureLogic {
-    private var isRange: Bool {
+    var isRange: Bool {
         if case .range = spec.window { return true }
         return false
     }
@@ -230,27 +230,37 @@ extension FeatureLogic {
         }
     }
 
-    /// For a figure that time can only lower — a count (plain or per group), a distinct count or a number
-    /// of sessions in a sliding or calendar window — the moment it can first fall below `threshold`
-    /// (`.max` when it is below already), so that a threshold wakes the profile once instead of at every
-    /// event leaving the window. Each event leaving lowers such a figure by one at most, so it cannot fall
-    /// below `threshold` before `figure - threshold + 1` events have left: exact for a plain count, an
-    /// early (harmless) wake-up for the others. The summary must have been slid to `now`.
-    func windowMomentBelow(_ threshold: Double, _ s: borrowing WindowSummary, events: borrowing ProfileEvents, at now: EpochMillis) -> EpochMillis? {
+    /// For a figure that time can only lower — a count (plain or per group), a distinct count, a number of
+    /// sessions, a sum of amounts none of which is negative, a maximum — in a sliding or calendar window: the
+    /// moment `threshold` can first stop holding (`.max` when it does not hold now: it cannot again without
+    /// an event), so that a threshold wakes the profile once instead of at every event leaving the window.
+    /// nil when the figure is not of that kind. The summary must have been slid to `now`.
+    func windowMomentBelow(_ threshold: Threshold, _ s: borrowing WindowSummary, events: borrowing ProfileEvents, at now: EpochMillis) -> EpochMillis? {
         if isRange { return nil }  // events enter range windows too
+        switch function {
+        case .count, .distinct, .sessions: return wholeFigureMomentBelow(threshold.wholeAtLeast, s, events: events, at: now)
+        case .sum where keySlot < 0: return sumMomentBelow(threshold, s, events: events)
+        case .max: return maximumMomentBelow(threshold, s, events: events)
+        default: return nil
+        }
+    }
+
+    /// Each event leaving lowers a count, distinct count or number of sessions by one at most, so it cannot
+    /// fall below `atLeast` before `figure - atLeast + 1` events have left: exact for a plain count, an early
+    /// (harmless) wake-up for the others.
+    private func wholeFigureMomentBelow(_ atLeast: Double, _ s: borrowing WindowSummary, events: borrowing ProfileEvents, at now: EpochMillis) -> EpochMillis? {
         let figure: Int
         switch function {
         case .count: figure = keySlot < 0 ? Int(s.count) : Int(s.tally.largest ?? 0)
         case .distinct: figure = s.tally.count
-        case .sessions: figure = s.count == 0 ? 0 : Int(s.breaks) + 1
-        default: return nil
+        default: figure = s.count == 0 ? 0 : Int(s.breaks) + 1
         }
-        guard figure >= Int(max(threshold, 0)), threshold > 0 else { return .max }
+        guard figure >= Int(max(atLeast, 0)), atLeast > 0 else { return .max }
         switch spec.window {
         case .sliding(let length):
-            // The moment the (figure - threshold + 1)-th oldest counted event leaves. Far above the
+            // The moment the (figure - atLeast + 1)-th oldest counted event leaves. Far above the
             // threshold, the search stops early and answers an earlier moment.
-            var left = figure - Int(threshold)
+            var left = figure - Int(atLeast)
             let bit = bit!
             var position = Int(s.exit)
             for _ in 0..<64 {
@@ -266,6 +276,52 @@ extension FeatureLogic {
         default:
             return nil
         }
+    }
+
+    /// How many counted events a wake-up moment is looked for among before the search gives up (and the
+    /// profile wakes as each event leaves, as for any figure).
+    private static let searchLimit = 256
+
+    /// A sum in a sliding window, replayed as its events leave one by one (the same subtractions the
+    /// summary will make): exact, as long as no amount is negative (one leaving would raise the sum).
+    private func sumMomentBelow(_ threshold: Threshold, _ s: borrowing WindowSummary, events: borrowing ProfileEvents) -> EpochMillis? {
+        guard case .sliding(let length) = spec.window else { return nil }
+        let bit = bit!
+        var amounts = 0
+        for position in Int(s.exit)..<events.count where events.has(position, bit) {
+            guard let n = table.number(events.value(position, slot: valueSlot)) else { continue }
+            guard n >= 0, amounts < Self.searchLimit else { return nil }
+            amounts += 1
+        }
+        var sum = amounts == 0 ? 0 : s.sum
+        guard threshold.holds(sum) else { return .max }
+        for position in Int(s.exit)..<events.count where events.has(position, bit) {
+            guard let n = table.number(events.value(position, slot: valueSlot)) else { continue }
+            amounts -= 1
+            sum = amounts == 0 ? 0 : sum - n
+            if !threshold.holds(sum) { return events.time(position) + length }
+        }
+        return .max
+    }
+
+    /// A maximum in a sliding window holds a threshold until the latest amount that holds it leaves; one
+    /// below it stays below, until the latest amount leaves and the maximum is null (`max < k` is false).
+    private func maximumMomentBelow(_ threshold: Threshold, _ s: borrowing WindowSummary, events: borrowing ProfileEvents) -> EpochMillis? {
+        guard case .sliding(let length) = spec.window else { return nil }
+        guard s.numbers > 0, !s.extremeIsStale else { return s.numbers == 0 ? .max : nil }
+        let holds = threshold.holds(s.sum)
+        if !holds, !threshold.asksBelow { return .max }  // `max > k` false, and null keeps it false
+        let bit = bit!
+        var position = events.count - 1
+        for _ in 0..<Self.searchLimit {
+            guard position >= Int(s.exit) else { break }
+            if events.has(position, bit), let n = table.number(events.value(position, slot: valueSlot)),
+               !holds || threshold.holds(n) {
+                return events.time(position) + length
+            }
+            position -= 1
+        }
+        return nil
     }
 
     /// The log sequence numbers of the counted events inside the window.

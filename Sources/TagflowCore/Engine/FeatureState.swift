@@ -265,9 +265,14 @@ final class FeatureLogic {
             return tallyValue(function, tally)
         case .entries(var window):
             state = nil  // as in `fold`
-            slide(&window, to: now, until: &until)
+            var moves = EpochMillis.max
+            slide(&window, to: now, until: &moves)
             state = .entries(window)
-            return aggregate(function, window)
+            let value = aggregate(function, window)
+            // A sequence not completed inside a window that time only empties cannot complete without an
+            // event: no need to wake as its steps leave.
+            if function != .sequence || value.isTrue || isRange { until = min(until, moves) }
+            return value
         }
     }
 

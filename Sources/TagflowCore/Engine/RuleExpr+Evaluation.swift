@@ -10,11 +10,31 @@ protocol RuleContext {
     /// For a feature that time can only lower (a count, distinct count or number of sessions in a sliding or
     /// calendar window), the moment it can first drop below `threshold` (never later than it does);
     /// `.max` when it is below already; nil when the feature is not of that kind.
-    mutating func momentBelow(_ threshold: Double, feature index: Int) -> EpochMillis?
+    mutating func momentBelow(_ threshold: Threshold, feature index: Int) -> EpochMillis?
 }
 
 extension RuleContext {
-    mutating func momentBelow(_ threshold: Double, feature index: Int) -> EpochMillis? { nil }
+    mutating func momentBelow(_ threshold: Threshold, feature index: Int) -> EpochMillis? { nil }
+}
+
+/// What a comparison with a number asks of a figure: `x >= 5` and `x < 5` whether it is at least 5
+/// (inclusive), `x > 5` and `x <= 5` whether it is above 5.
+struct Threshold {
+    var bound: Double
+    var inclusive: Bool
+    /// `<` or `<=`: true while the figure does not hold the threshold (and is not null).
+    var asksBelow: Bool
+
+    init(_ op: ComparisonOperator, _ bound: Double) {
+        self.bound = bound
+        inclusive = op == .greaterOrEqual || op == .less
+        asksBelow = op == .less || op == .lessOrEqual
+    }
+
+    func holds(_ figure: Double) -> Bool { inclusive ? figure >= bound : figure > bound }
+
+    /// The least whole number that holds, for figures that are whole (counts, days).
+    var wholeAtLeast: Double { inclusive ? bound.rounded(.up) : bound.rounded(.down) + 1 }
 }
 
 let millisPerDay: Int64 = 86_400_000
@@ -41,17 +61,12 @@ extension RuleExpr {
         case .arithmetic(let op, let a, let b):
             return Self.arithmetic(op, a.evaluate(in: &context), b.evaluate(in: &context))
         case .compare(let op, .feature(let index), .literal(.number(let bound))) where op != .equal && op != .notEqual:
-            // A threshold on a count that time only lowers changes once, when the count falls below it: no
-            // need to wake at every event that leaves the window.
+            // A threshold on a figure that time only lowers (a count, a sum of amounts, a maximum) changes
+            // once, when the figure falls below it: no need to wake at every event that leaves the window.
             let before = context.until
             let value = context.feature(index)
             let result = Self.compare(op, value, .number(bound))
-            // `count >= k` and `count > k` hold while the count is at least k (or k + 1 for whole counts).
-            let atLeast: Double = switch op {
-            case .greaterOrEqual, .less: bound.rounded(.up)
-            default: bound.rounded(.down) + 1
-            }
-            if let moment = context.momentBelow(atLeast, feature: index) { context.until = min(before, moment) }
+            if let moment = context.momentBelow(Threshold(op, bound), feature: index) { context.until = min(before, moment) }
             return .bool(result)
         case .compare(let op, .function(.daysSince, let arguments), .literal(.number(let bound)))
         where op != .equal && op != .notEqual:
@@ -61,10 +76,7 @@ extension RuleExpr {
             let argumentUntil = context.until
             guard let moment else { return .bool(false) }
             let days = Double(floorDiv(context.time - moment, millisPerDay))
-            let atLeast: Double = switch op {
-            case .greaterOrEqual, .less: bound.rounded(.up)
-            default: bound.rounded(.down) + 1
-            }
+            let atLeast = Threshold(op, bound).wholeAtLeast
             let crossing = days >= atLeast ? EpochMillis.max : moment + EpochMillis(atLeast) * millisPerDay
             context.until = min(before, argumentUntil, crossing)
             return .bool(Self.compare(op, .number(days), .number(bound)))

@@ -429,7 +429,7 @@ public final class TagEngine {
         return value
     }
 
-    func momentBelow(_ threshold: Double, feature index: Int, of state: ProfileState, at moment: EpochMillis) -> EpochMillis? {
+    func momentBelow(_ threshold: Threshold, feature index: Int, of state: ProfileState, at moment: EpochMillis) -> EpochMillis? {
         guard logic[index].bit != nil else { return nil }  // all-time and one-event features: not thresholds time lowers
         guard let i = state.windowIndex(of: Int32(index)) else {
             return logic[index].windowMomentBelow(threshold, WindowSummary(), events: state.events, at: moment)
@@ -645,7 +645,7 @@ struct ProfileEvaluation: RuleContext {
 
     func tag(_ index: Int) -> RuleValue { engine.tagReference(index, of: state) }
 
-    mutating func momentBelow(_ threshold: Double, feature index: Int) -> EpochMillis? {
+    mutating func momentBelow(_ threshold: Threshold, feature index: Int) -> EpochMillis? {
         engine.momentBelow(threshold, feature: index, of: state, at: time)
     }
 }
