@@ -125,7 +125,9 @@ struct RandomScenario {
         default: Int64(int(0...120_000))
         }
         var properties = JSONObject()
-        if chance(80) { properties["p"] = .string(pick(["x", "y", "z"])) }
+        // Now and then a rarer value: the value table frees and reuses places, which a value some profile
+        // still holds but the sweep missed would show.
+        if chance(80) { properties["p"] = .string(chance(85) ? pick(["x", "y", "z"]) : "w\(int(0...30))") }
         switch int(0...6) {
         case 0: break
         case 1: properties["n"] = .string(String(int(0...10)))

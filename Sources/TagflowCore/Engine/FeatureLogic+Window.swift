@@ -36,7 +36,7 @@ extension FeatureLogic {
 
     /// Nothing inside the window (as of its last move) and, for a range window, nothing still to enter it.
     func isEmpty(_ s: borrowing WindowSummary, events: borrowing ProfileEvents) -> Bool {
-        guard s.count == 0, s.tally.isEmpty else { return false }
+        guard s.count == 0, s.tallyCount == 0 else { return false }
         guard isRange else { return true }
         let bit = bit!
         return !(Int(s.enter)..<events.count).contains { events.has($0, bit) }
@@ -67,8 +67,8 @@ extension FeatureLogic {
             s.numbers += 1
         }
         switch function {
-        case .distinct, .top: s.tally.add(1, to: value)
-        case .count where keySlot >= 0: s.tally.add(1, to: events.value(position, slot: keySlot))
+        case .distinct, .top: s.countInTally(value, by: 1)
+        case .count where keySlot >= 0: s.countInTally(events.value(position, slot: keySlot), by: 1)
         case .sum where keySlot >= 0: s.tally.add(table.number(value) ?? 0, to: events.value(position, slot: keySlot))
         case .sessions:
             let previous = previousCounted(before: position, s, events)
@@ -95,8 +95,8 @@ extension FeatureLogic {
             s.numbers -= 1
         }
         switch function {
-        case .distinct, .top: s.tally.add(-1, to: value, removingZero: true)
-        case .count where keySlot >= 0: s.tally.add(-1, to: events.value(position, slot: keySlot), removingZero: true)
+        case .distinct, .top: s.countInTally(value, by: -1)
+        case .count where keySlot >= 0: s.countInTally(events.value(position, slot: keySlot), by: -1)
         case .sum where keySlot >= 0:
             // A group's sum can reach zero with members left (sums of zero): look for members.
             let key = events.value(position, slot: keySlot)
@@ -199,7 +199,7 @@ extension FeatureLogic {
         let range = Int(s.exit)..<end(s, events)
         switch function {
         case .count:
-            return .number(keySlot >= 0 ? s.tally.largest ?? 0 : Double(s.count))
+            return .number(keySlot >= 0 ? s.tallyLargest ?? 0 : Double(s.count))
         case .sum:
             return .number(keySlot >= 0 ? s.tally.largest ?? 0 : s.numbers == 0 ? 0 : s.sum)
         case .avg:
@@ -218,6 +218,7 @@ extension FeatureLogic {
             }
             return .number(s.sum)
         case .distinct, .top:
+            if let key = s.singleKey { return function == .distinct ? .number(1) : table.value(key) }
             return tallyValue(function, s.tally)
         case .first: return table.value(events.value(range.lowerBound, slot: valueSlot))
         case .firstTime: return .time(events.time(range.lowerBound))
@@ -251,8 +252,8 @@ extension FeatureLogic {
     private func wholeFigureMomentBelow(_ atLeast: Double, _ s: borrowing WindowSummary, events: borrowing ProfileEvents, at now: EpochMillis) -> EpochMillis? {
         let figure: Int
         switch function {
-        case .count: figure = keySlot < 0 ? Int(s.count) : Int(s.tally.largest ?? 0)
-        case .distinct: figure = s.tally.count
+        case .count: figure = keySlot < 0 ? Int(s.count) : Int(s.tallyLargest ?? 0)
+        case .distinct: figure = s.tallyCount
         default: figure = s.count == 0 ? 0 : Int(s.breaks) + 1
         }
         guard figure >= Int(max(atLeast, 0)), atLeast > 0 else { return .max }

@@ -207,6 +207,9 @@ struct WindowSummary {
     private enum Extra {
         case tally(Tally)
         case counters(numbers: Int32, breaks: Int32)
+        /// A tally of events (distinct / top / count per) whose counted events all carry one value: that
+        /// value, its figure being `count`. Half of all tallies; kept without an array of their own.
+        case single(PackedValue)
     }
 
     init(feature: Int32 = 0) {
@@ -230,14 +233,81 @@ struct WindowSummary {
     }
 
     /// distinct / top: occurrences of each value; count per / sum per: the figure of each group.
+    /// (`sum per` changes it in place; tallies of events go through ``countInTally(_:by:)``.)
     var tally: Tally {
-        get { if case .tally(let tally) = extra { tally } else { Tally() } }
+        get {
+            switch extra {
+            case .tally(let tally): return tally
+            case .single(let key):
+                var tally = Tally()
+                tally.add(Double(count), to: key)
+                return tally
+            case .counters: return Tally()
+            }
+        }
         _modify {
             var tally = Tally()
             if case .tally(let kept) = extra { tally = kept }
             extra = .counters(numbers: 0, breaks: 0)  // the only reference left is `tally`: changed in place
             defer { extra = .tally(tally) }
             yield &tally
+        }
+    }
+
+    /// How many values a tally of events has.
+    var tallyCount: Int {
+        switch extra {
+        case .tally(let tally): tally.count
+        case .single: 1
+        case .counters: 0
+        }
+    }
+
+    /// The largest figure of a tally of events; nil when empty.
+    var tallyLargest: Double? {
+        switch extra {
+        case .tally(let tally): tally.largest
+        case .single: Double(count)
+        case .counters: nil
+        }
+    }
+
+    /// The one value of a tally of events that has one.
+    var singleKey: PackedValue? {
+        if case .single(let key) = extra { key } else { nil }
+    }
+
+    func forEachTallyKey(_ body: (PackedValue) -> Void) {
+        switch extra {
+        case .tally(let tally): tally.forEachKey(body)
+        case .single(let key): body(key)
+        case .counters: break
+        }
+    }
+
+    /// Counts one event of value `key` in (`change` 1, once `count` has gone up) or out (-1, once it has
+    /// gone down) of a tally of events.
+    mutating func countInTally(_ key: PackedValue, by change: Int) {
+        switch extra {
+        case .single(let kept):
+            if change > 0, kept != key {
+                var tally = Tally()
+                tally.add(Double(count) - 1, to: kept)
+                tally.add(1, to: key)
+                extra = .tally(tally)
+            } else if count == 0 {
+                extra = .counters(numbers: 0, breaks: 0)
+            }
+        case .tally(var tally):
+            extra = .counters(numbers: 0, breaks: 0)  // `tally` is the only reference: changed in place
+            tally.add(Double(change), to: key, removingZero: true)
+            if tally.count > 1 {
+                extra = .tally(tally)
+            } else if let last = tally.entries.first {
+                extra = .single(last.key)  // its figure is `count`, as every event is in the tally
+            }
+        case .counters:
+            if change > 0 { extra = .single(key) }
         }
     }
 

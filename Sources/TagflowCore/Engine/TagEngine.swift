@@ -603,7 +603,7 @@ final class ProfileState {
     func forEachPackedValue(_ body: (PackedValue) -> Void) {
         for slot in tagSlots { body(slot.value) }
         events.forEachValue(body)
-        for window in windows { window.tally.forEachKey(body) }
+        for window in windows { window.forEachTallyKey(body) }
         for slot in featureSlots {
             if case .tally(let tally)? = slot.state { tally.forEachKey(body) }
         }
@@ -675,7 +675,8 @@ extension TagEngine {
             out["tag_slots", default: 0] += state.tagSlots.count
             out["shared_events", default: 0] += state.events.count
             out["window_summaries", default: 0] += state.windows.count
-            out["window_tallies", default: 0] += state.windows.lazy.filter { !$0.tally.isEmpty }.count
+            out["window_tallies", default: 0] += state.windows.lazy.filter { $0.tallyCount > 0 }.count
+            out["window_tallies_of_one_value", default: 0] += state.windows.lazy.filter { $0.singleKey != nil }.count
             // Room the arrays have beyond what they hold (their growth), in elements.
             out["spare_shared_events", default: 0] += state.events.spareCapacity
             out["spare_window_summaries", default: 0] += state.windows.capacity - state.windows.count
