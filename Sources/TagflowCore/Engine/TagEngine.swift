@@ -110,6 +110,7 @@ public final class TagEngine {
         let (slot, isNew) = slot(for: profile)
         guard let state = profiles[Int(slot)] else { return }
         fireDue(state, slot: slot, upTo: self.now, changes: &changes)
+        state.isShrunk = false
 
         touched.removeAll(keepingCapacity: true)
         counting.removeAll(keepingCapacity: true)
@@ -159,6 +160,7 @@ public final class TagEngine {
         let (targetSlot, _) = slot(for: target)
         guard let targetState = profiles[Int(targetSlot)] else { return }
         fireDue(targetState, slot: targetSlot, upTo: self.now, changes: &changes)
+        targetState.isShrunk = false
 
         let cause = TagChangeCause.merge(from: source, into: target)
         for slot in sourceState.tags(in: values) {
@@ -188,6 +190,7 @@ public final class TagEngine {
             }
         }
         target.events = ProfileEvents.merged(target.events, source.events)
+        target.windowsMoved = true
         for window in source.windows { _ = target.windowSlot(window.feature) }
         for i in target.windows.indices {
             logic[Int(target.windows[i].feature)].recount(&target.windows[i], events: target.events)
@@ -237,6 +240,7 @@ public final class TagEngine {
         var until = EpochMillis.max
         if logic[index].bit != nil {
             guard let i = state.windowIndex(of: Int32(index)) else { return [] }
+            state.windowsMoved = true
             _ = logic[index].windowValue(&state.windows[i], events: state.events, at: moment, until: &until)
             return Array(logic[index].countedSeqs(state.windows[i], events: state.events).prefix(50))
         }
@@ -270,6 +274,7 @@ public final class TagEngine {
     /// Keeps the event in the profile's shared events for the windowed features that count it (`counting`,
     /// with `eventBits` and `eventValues` filled in), and counts it.
     private func record(_ event: RuleEvent, in state: ProfileState) {
+        state.windowsMoved = true
         let position = state.events.insert(time: event.timestamp, seq: event.seq, bits: eventBits, values: eventValues)
         for i in eventBits.indices { eventBits[i] = 0 }
         for i in eventValues.indices { eventValues[i] = .null }
@@ -286,6 +291,8 @@ public final class TagEngine {
     /// Forgets the shared events every windowed feature of the profile is done with.
     private func compact(_ state: ProfileState) {
         state.dropEmptyFeatures()
+        guard state.windowsMoved else { return }
+        state.windowsMoved = false
         dropEmptyWindows(state)
         guard state.events.count > 0 else { return }
         guard !state.windows.isEmpty else {
@@ -362,8 +369,10 @@ public final class TagEngine {
         compact(state)
         // Time alone moved it and its latest event is a day old: likely idle for a while, its arrays need no
         // room to grow. (Shrinking at every firing cost 10 % of the speed: arrays grew back at the next event.)
-        if fired, state.events.count == 0 || moment - state.events.time(state.events.count - 1) >= Self.idleAfter {
+        if fired, !state.isShrunk,
+           state.events.count == 0 || moment - state.events.time(state.events.count - 1) >= Self.idleAfter {
             state.shrinkToFit()
+            state.isShrunk = true
         }
     }
 
@@ -413,6 +422,7 @@ public final class TagEngine {
         let value: RuleValue
         if logic.bit != nil {
             if let i = state.windowIndex(of: Int32(index)) {
+                state.windowsMoved = true
                 value = logic.windowValue(&state.windows[i], events: state.events, at: moment, until: &featureDue)
             } else {
                 value = logic.function.map(logic.emptyValue) ?? .null
@@ -468,6 +478,11 @@ final class ProfileState {
     private(set) var featureSlots: [FeatureSlot] = []
     /// Some feature's state may have gone (its slot is nil): ``dropEmptyFeatures()`` has work to do.
     private var hasEmptyFeatures = false
+    /// A window summary has moved (slid, counted an event) since the last compaction: some may be empty,
+    /// some events may be done with. Otherwise compaction need not read the summaries at all.
+    var windowsMoved = false
+    /// The arrays gave back their room for growth and no event came since.
+    var isShrunk = false
     /// The tags the profile has or that time can change (one array: a pass reads and writes both).
     private(set) var tagSlots: [TagSlot] = []
     /// The events the windowed features count, and those features' summaries (each names its feature).
