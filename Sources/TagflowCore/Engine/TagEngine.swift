@@ -18,7 +18,7 @@ public final class TagEngine {
     private let tagIDs: [String]
     private let isBoolean: [Bool]
     let patterns: [RulePattern]
-    private var slots: [ProfileID: Int32] = [:]
+    private var slots = ProfileSlots()
     private var profiles: [ProfileState?] = []
     private var profileIDs: [ProfileID] = []
     private var timers = TimerHeap()
@@ -254,7 +254,7 @@ public final class TagEngine {
     }
 
     /// Every profile the engine holds, in no particular order.
-    public var profileIDsInEngine: [ProfileID] { Array(slots.keys) }
+    public var profileIDsInEngine: [ProfileID] { slots.ids }
 
     // MARK: - Passes
 
