@@ -15,18 +15,6 @@ extension FeatureLogic {
         isRange ? Int(s.enter) : events.count
     }
 
-    /// Keeps the cursors on the same events after an event was put at `position`. `counted`: this feature
-    /// counted it (then it cannot be older than what left the window: it was inside at arrival).
-    func shift(_ s: inout WindowSummary, insertedAt position: Int, counted: Bool) {
-        let p = Int32(position)
-        if counted, p < s.exit {
-            s.exit = p  // only skipped events the feature did not count lay between
-        } else if s.exit > p {
-            s.exit += 1
-        }
-        if isRange, p < s.enter { s.enter += 1 }
-    }
-
     /// Takes in a counted event put at `position` (after ``shift``): in the figures at once, unless a range
     /// window has yet to reach it.
     func added(_ s: inout WindowSummary, at position: Int, events: borrowing ProfileEvents) {

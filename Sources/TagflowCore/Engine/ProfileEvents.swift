@@ -219,6 +219,18 @@ struct WindowSummary {
     /// The feature this summarises.
     var feature: Int32 { Int32(featureIndex) }
 
+    /// Keeps the cursors on the same events after an event was put at `position`. `counted`: this feature
+    /// counted it (then it cannot be older than what left the window: it was inside at arrival).
+    mutating func shift(insertedAt position: Int, counted: Bool, isRange: Bool) {
+        let p = Int32(position)
+        if counted, p < exit {
+            exit = p  // only skipped events the feature did not count lay between
+        } else if exit > p {
+            exit += 1
+        }
+        if isRange, p < enter { enter += 1 }
+    }
+
     /// How many counted events carry a number (sum / avg / min / max; `sum per` keeps its tally instead,
     /// and reads 0 here).
     var numbers: Int32 {

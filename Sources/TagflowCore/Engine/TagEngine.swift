@@ -23,6 +23,11 @@ public final class TagEngine {
     private var profileIDs: [ProfileID] = []
     private var timers = TimerHeap()
     private var isTimeDependent: [Bool]
+    /// Per feature: a `between … ago` window, which events enter as well as leave.
+    private let isRangeWindow: [Bool]
+    /// The tag set's tags by feature, and the tags referring to each tag.
+    private let tagsByFeature: FlatLists
+    private let referringTags: FlatLists
 
     /// How many tag evaluations and timer firings the engine has done (for benchmarks).
     public private(set) var tagEvaluations = 0
@@ -60,6 +65,9 @@ public final class TagEngine {
         logic = tagSet.features.enumerated().map {
             FeatureLogic(spec: $1, index: $0, layout: layout, table: values, calendar: calendar, patterns: tagSet.patterns)
         }
+        tagsByFeature = FlatLists(tagSet.tagsByFeature)
+        referringTags = FlatLists(tagSet.referringTags)
+        isRangeWindow = tagSet.features.map { if case .range = $0.window { true } else { false } }
         eventBits = Array(repeating: 0, count: layout.words)
         eventValues = Array(repeating: .null, count: layout.slots)
         dispatch = EventDispatch(features: tagSet.features, patterns: tagSet.patterns)
@@ -115,7 +123,7 @@ public final class TagEngine {
         touched.removeAll(keepingCapacity: true)
         counting.removeAll(keepingCapacity: true)
         dispatch.forEachMatch(of: event) { index in
-            let logic = logic[index]
+            unowned(unsafe) let logic = logic[index]  // the engine holds it: no reference counting
             if let bit = logic.bit {
                 guard let entry = logic.contribution(of: event, now: now) else { return }
                 eventBits[bit.word] |= bit.mask
@@ -131,7 +139,7 @@ public final class TagEngine {
             touched.append(contentsOf: counting)
         }
         for feature in touched {
-            for tag in tagSet.tagsByFeature[feature] { pending.mark(tag) }
+            tagsByFeature.forEach(in: feature) { pending.mark($0) }
         }
         if isNew {
             for tag in newProfileTags { pending.mark(tag) }
@@ -278,9 +286,11 @@ public final class TagEngine {
         let position = state.events.insert(time: event.timestamp, seq: event.seq, bits: eventBits, values: eventValues)
         for i in eventBits.indices { eventBits[i] = 0 }
         for i in eventValues.indices { eventValues[i] = .null }
+        let bits = layout.bits
         for i in state.windows.indices {
-            let logic = logic[Int(state.windows[i].feature)]
-            logic.shift(&state.windows[i], insertedAt: position, counted: state.events.has(position, logic.bit!))
+            let feature = Int(state.windows[i].feature)
+            let counted = state.events.has(position, bits[feature]!)
+            state.windows[i].shift(insertedAt: position, counted: counted, isRange: isRangeWindow[feature])
         }
         for index in counting {
             let i = state.windowSlot(Int32(index))
@@ -402,7 +412,7 @@ public final class TagEngine {
                 Int32(index), value, at: moment, due: isTimeDependent[index] ? context.until : nil, in: values)
             guard changed else { continue }
             changes.append(TagChange(profile: profile, tag: tagIDs[index], old: old, new: value, at: moment, cause: cause))
-            for referring in tagSet.referringTags[index] { pending.mark(referring) }
+            referringTags.forEach(in: index) { pending.mark($0) }
         }
     }
 
@@ -418,7 +428,7 @@ public final class TagEngine {
             return cached
         }
         var featureDue = EpochMillis.max
-        let logic = logic[index]
+        unowned(unsafe) let logic = logic[index]  // the engine holds it: no reference counting
         let value: RuleValue
         if logic.bit != nil {
             if let i = state.windowIndex(of: Int32(index)) {
