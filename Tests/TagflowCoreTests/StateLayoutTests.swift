@@ -7,7 +7,7 @@ import Testing
     @Test func perProfileRecordsKeepTheirSizes() {
         #expect(MemoryLayout<WindowSummary>.stride == 32)
         #expect(MemoryLayout<ProfileState.TagSlot>.stride == 32)
-        #expect(MemoryLayout<ProfileState.FeatureSlot>.stride == 40)
+        #expect(MemoryLayout<ProfileState.FeatureSlot>.stride == 32)
         #expect(MemoryLayout<PackedValue>.stride == 8)
     }
 

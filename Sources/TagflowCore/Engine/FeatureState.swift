@@ -12,16 +12,17 @@ struct FeatureEntry: Sendable, Equatable {
     }
 }
 
-/// The one event a feature keeps of a profile: the earliest, or the latest.
+/// The one event a feature keeps of a profile: the earliest, or the latest. 24 bytes: its value is packed
+/// (text in the engine's ``ValueTable``).
 struct KeptEvent: Sendable {
     var timestamp: EpochMillis
     var seq: Int64
-    var value: RuleValue
+    var value: PackedValue
 
-    init(_ entry: FeatureEntry) {
+    init(_ entry: FeatureEntry, in table: ValueTable) {
         timestamp = entry.timestamp
         seq = entry.seq
-        value = entry.value
+        value = table.pack(entry.value)
     }
 
     func precedes(_ entry: FeatureEntry) -> Bool { (timestamp, seq) < (entry.timestamp, entry.seq) }
@@ -36,9 +37,10 @@ struct KeptEvent: Sendable {
 enum FeatureState: Sendable {
     /// A sequence's matching steps, or all-time sessions' events, in time order.
     case entries(EntryWindow)
-    /// count / sum / avg / min / max / exists over all time.
-    /// (32-bit counts keep the state within 40 bytes: a profile has a few of these.)
-    case running(count: Int32, numbers: Int32, sum: Double, min: Double, max: Double)
+    /// count / sum / avg / min / max / exists over all time: how many events, how many of them carry a
+    /// number, and the one figure the function needs of those (the sum, the smallest or the largest).
+    /// (Every state is 24 bytes at most, so a feature's slot is 32: a profile has a few.)
+    case running(count: Int32, numbers: Int32, figure: Double)
     /// The earliest or latest matching event: first / last / first_time / last_time, traits, identifiers;
     /// and the latest for exists / last / last_time in sliding and calendar windows.
     case extreme(KeptEvent)
@@ -57,7 +59,7 @@ enum FeatureState: Sendable {
             switch function {
             case .count where spec.per != nil, .sum where spec.per != nil, .distinct, .top: return .tally(Tally())
             case .count, .sum, .avg, .min, .max, .exists:
-                return .running(count: 0, numbers: 0, sum: 0, min: .infinity, max: -.infinity)
+                return .running(count: 0, numbers: 0, figure: 0)
             default: return nil
             }
         }
@@ -173,7 +175,7 @@ final class FeatureLogic {
     func fold(_ entry: FeatureEntry, into state: inout FeatureState?) -> Bool {
         if state == nil { state = FeatureState.initial(for: spec) }
         guard let current = state else {
-            state = .extreme(KeptEvent(entry))
+            state = .extreme(KeptEvent(entry, in: table))
             return true
         }
         switch consume current {
@@ -182,16 +184,16 @@ final class FeatureLogic {
             window.insert(entry)
             state = .entries(window)
             return true
-        case .running(let count, let numbers, let sum, let low, let high):
-            if let n = entry.value.numberValue {
-                state = .running(count: count + 1, numbers: numbers + 1, sum: sum + n, min: Swift.min(low, n), max: Swift.max(high, n))
+        case .running(let count, let numbers, let figure):
+            if readsNumbers, let n = entry.value.numberValue {
+                state = .running(count: count + 1, numbers: numbers + 1, figure: numbers == 0 ? n : combined(figure, n))
             } else {
-                state = .running(count: count + 1, numbers: numbers, sum: sum, min: low, max: high)
+                state = .running(count: count + 1, numbers: numbers, figure: figure)
             }
             return true
         case .extreme(let kept):
             let takeNew = keepsEarliest ? kept.follows(entry) : kept.precedes(entry)
-            if takeNew { state = .extreme(KeptEvent(entry)) }
+            if takeNew { state = .extreme(KeptEvent(entry, in: table)) }
             return takeNew
         case .tally(var tally):
             state = nil
@@ -205,6 +207,15 @@ final class FeatureLogic {
         }
     }
 
+    /// Two running figures as one: the sum, the smaller or the larger.
+    private func combined(_ a: Double, _ b: Double) -> Double {
+        switch function {
+        case .min: Swift.min(a, b)
+        case .max: Swift.max(a, b)
+        default: a + b
+        }
+    }
+
     /// Combines two profiles' states when their profiles merge.
     func merged(_ a: FeatureState?, _ b: FeatureState?) -> FeatureState? {
         guard let a else { return b }
@@ -212,8 +223,9 @@ final class FeatureLogic {
         switch (a, b) {
         case (.entries(let x), .entries(let y)):
             return .entries(EntryWindow.merged(x, y))
-        case (.running(let c1, let n1, let s1, let lo1, let hi1), .running(let c2, let n2, let s2, let lo2, let hi2)):
-            return .running(count: c1 + c2, numbers: n1 + n2, sum: s1 + s2, min: Swift.min(lo1, lo2), max: Swift.max(hi1, hi2))
+        case (.running(let c1, let n1, let f1), .running(let c2, let n2, let f2)):
+            let figure = n1 == 0 ? f2 : n2 == 0 ? f1 : combined(f1, f2)
+            return .running(count: c1 + c2, numbers: n1 + n2, figure: figure)
         case (.extreme(let x), .extreme(let y)):
             return (keepsEarliest ? x.precedes(y) : y.precedes(x)) ? .extreme(x) : .extreme(y)
         case (.tally(let x), .tally(let y)):
@@ -229,19 +241,18 @@ final class FeatureLogic {
     /// moment the value could change with time alone.
     func value(_ state: inout FeatureState?, at now: EpochMillis, until: inout EpochMillis) -> RuleValue {
         guard case .aggregate(let function) = spec.kind else {
-            if case .extreme(let entry) = state { return entry.value }
+            if case .extreme(let entry) = state { return table.value(entry.value) }
             return .null
         }
         switch state {
         case nil: return emptyValue(function)
-        case .running(let count, let numbers, let sum, let low, let high):
+        case .running(let count, let numbers, let figure):
             switch function {
             case .count: return .number(Double(count))
             case .exists: return .bool(count > 0)
-            case .sum: return .number(sum)
-            case .avg: return numbers == 0 ? .null : .number(sum / Double(numbers))
-            case .min: return numbers == 0 ? .null : .number(low)
-            case .max: return numbers == 0 ? .null : .number(high)
+            case .sum: return .number(numbers == 0 ? 0 : figure)
+            case .avg: return numbers == 0 ? .null : .number(figure / Double(numbers))
+            case .min, .max: return numbers == 0 ? .null : .number(figure)
             default: return .null
             }
         case .extreme(let entry):
@@ -259,7 +270,7 @@ final class FeatureLogic {
             switch function {
             case .firstTime, .lastTime: return .time(entry.timestamp)
             case .exists: return .bool(true)
-            default: return entry.value
+            default: return table.value(entry.value)
             }
         case .tally(let tally):
             return tallyValue(function, tally)

@@ -479,7 +479,7 @@ final class ProfileState {
         var tag: Int32
     }
 
-    /// A feature this profile has state for, and that state (the index fills the state's padding: 40 bytes).
+    /// A feature this profile has state for, and that state (the index fills the state's padding: 32 bytes).
     struct FeatureSlot {
         var state: FeatureState?
         var index: Int32
@@ -630,7 +630,11 @@ final class ProfileState {
         events.forEachValue(body)
         for window in windows { window.forEachTallyKey(body) }
         for slot in featureSlots {
-            if case .tally(let tally)? = slot.state { tally.forEachKey(body) }
+            switch slot.state {
+            case .tally(let tally)?: tally.forEachKey(body)
+            case .extreme(let kept)?: body(kept.value)
+            default: break
+            }
         }
     }
 
