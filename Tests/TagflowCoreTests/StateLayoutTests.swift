@@ -9,6 +9,8 @@ import Testing
         #expect(MemoryLayout<ProfileState.TagSlot>.stride == 32)
         #expect(MemoryLayout<ProfileState.FeatureSlot>.stride == 32)
         #expect(MemoryLayout<PackedValue>.stride == 8)
+        #expect(MemoryLayout<SmallBuffer<Int64>>.size == 16)
+        #expect(MemoryLayout<ProfileEvents>.size == 24)
     }
 
     @Test func tooManyFeaturesAreRefusedWithTheirPlace() {

@@ -3,17 +3,22 @@
 /// it, and the few property values those features read.
 ///
 /// A windowed feature keeps only a ``WindowSummary``: running figures and cursors into these events.
-struct ProfileEvents {
+struct ProfileEvents: ~Copyable {
     /// Per event, in one array (a profile's events are read together): its timestamp, its sequence number,
     /// `words` words of bits and `slots` packed values (their text in the engine's ``ValueTable``).
-    private var rows: [Int64] = []
-    private let words: Int32
-    private let slots: Int32
-    private(set) var count = 0
+    /// (24 bytes in all: a profile holds this inline.)
+    private var rows = SmallBuffer<Int64>()
+    private let words: UInt16
+    private let slots: UInt16
+    private var storedCount: Int32 = 0
+
+    /// How many events.
+    var count: Int { Int(storedCount) }
 
     init(layout: WindowLayout) {
-        words = Int32(layout.words)
-        slots = Int32(layout.slots)
+        // At most 65,535 features (``TagSet/maximumFeatures``): 1,024 words of bits, 65,535 value slots.
+        words = UInt16(layout.words)
+        slots = UInt16(layout.slots)
     }
 
     private var stride: Int { 2 &+ Int(words) &+ Int(slots) }
@@ -48,7 +53,8 @@ struct ProfileEvents {
     /// No feature counts the event at `position` any more.
     private func isUncounted(_ position: Int) -> Bool {
         let first = position &* stride &+ 2
-        return rows[first..<(first + Int(words))].allSatisfy { $0 == 0 }
+        for w in first..<(first + Int(words)) where rows[w] != 0 { return false }
+        return true
     }
 
     /// Puts an event in its time place and returns its position.
@@ -65,7 +71,7 @@ struct ProfileEvents {
             let row = [time, seq] + eventBits.map { Int64(bitPattern: $0) } + eventValues.map(\.raw)
             rows.insert(contentsOf: row, at: position * stride)
         }
-        count += 1
+        storedCount += 1
         return position
     }
 
@@ -80,7 +86,7 @@ struct ProfileEvents {
             rows.removeFirst(n * stride)
             rows.shrinkIfSparse()
         }
-        count -= n
+        storedCount -= Int32(n)
     }
 
     /// Clears a feature's bit on every event before `position`.
@@ -105,33 +111,39 @@ struct ProfileEvents {
         }
         moved[count] = Int32(kept)
         rows.removeLast((count - kept) * stride)
-        count = kept
+        storedCount = Int32(kept)
         rows.shrinkIfSparse()
         return moved
     }
 
     /// Both profiles' events, in time order; events no feature counts any more are left out.
-    static func merged(_ a: ProfileEvents, _ b: ProfileEvents) -> ProfileEvents {
-        var out = a
-        out.rows = []
-        out.count = 0
-        let stride = a.stride
+    static func merged(_ a: borrowing ProfileEvents, _ b: borrowing ProfileEvents) -> ProfileEvents {
+        var out = ProfileEvents(words: a.words, slots: a.slots)
         var i = 0, j = 0
-        func take(_ side: ProfileEvents, _ k: Int) {
-            guard !side.isUncounted(k) else { return }
-            out.rows.append(contentsOf: side.rows[(k * stride)..<((k + 1) * stride)])
-            out.count += 1
-        }
         while i < a.count || j < b.count {
-            if j == b.count || (i < a.count && !a.precedes(b.time(j), b.seq(j), i)) {
-                take(a, i)
+            let takesA = j == b.count || (i < a.count && !a.precedes(b.time(j), b.seq(j), i))
+            if takesA {
+                out.append(row: i, of: a)
                 i += 1
             } else {
-                take(b, j)
+                out.append(row: j, of: b)
                 j += 1
             }
         }
         return out
+    }
+
+    /// Appends another profile's event `k`, unless no feature counts it any more.
+    private mutating func append(row k: Int, of side: borrowing ProfileEvents) {
+        guard !side.isUncounted(k) else { return }
+        rows.reserveSlowly(stride)
+        for w in 0..<stride { rows.append(side.rows[k &* stride &+ w]) }
+        storedCount += 1
+    }
+
+    private init(words: UInt16, slots: UInt16) {
+        self.words = words
+        self.slots = slots
     }
 }
 

@@ -493,12 +493,12 @@ final class ProfileState {
     var windowsMoved = false
     /// The arrays gave back their room for growth and no event came since.
     var isShrunk = false
+    /// How many shared events were left after the last thorough compaction.
+    var eventsKept: Int32 = 0
     /// The tags the profile has or that time can change (one array: a pass reads and writes both).
     private(set) var tagSlots: [TagSlot] = []
     /// The events the windowed features count, and those features' summaries (each names its feature).
     var events: ProfileEvents
-    /// How many shared events were left after the last thorough compaction.
-    var eventsKept: Int32 = 0
     var windows: [WindowSummary] = []
     /// The moment the profile sits on the timer heap for (`.max`: not on it): the heap's, kept beside the
     /// profile so that firing it reads no other memory.

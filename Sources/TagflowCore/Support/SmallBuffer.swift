@@ -1,0 +1,161 @@
+/// A growable run of elements owned by exactly one holder (it cannot be copied): the elements in one
+/// allocation of their own, with the count and capacity kept beside the pointer rather than in a header.
+///
+/// A profile keeps a few of these, millions of profiles at once: against an `Array` each saves the 32-byte
+/// header of its storage, and reading one needs no reference count or uniqueness check. Grows by a quarter
+/// (by one below eight elements) and gives room back when over half of it is empty, as
+/// ``Swift/Array/reserveSlowly(_:)`` does for arrays.
+struct SmallBuffer<Element>: ~Copyable {
+    private var base: UnsafeMutablePointer<Element>?
+    private var storedCount: Int32 = 0
+    private var storedCapacity: Int32 = 0
+
+    init() {}
+
+    deinit {
+        guard let base else { return }
+        base.deinitialize(count: Int(storedCount))
+        base.deallocate()
+    }
+
+    var count: Int { Int(storedCount) }
+    var capacity: Int { Int(storedCapacity) }
+    var isEmpty: Bool { storedCount == 0 }
+    var indices: Range<Int> { 0..<count }
+
+    subscript(index: Int) -> Element {
+        unsafeAddress {
+            precondition(index >= 0 && index < count, "SmallBuffer index out of range")
+            return UnsafePointer(base! + index)
+        }
+        unsafeMutableAddress {
+            precondition(index >= 0 && index < count, "SmallBuffer index out of range")
+            return base! + index
+        }
+    }
+
+    // MARK: - Growing and shrinking
+
+    /// Makes room for `extra` more elements, growing by a quarter (and at least by what is needed).
+    mutating func reserveSlowly(_ extra: Int = 1) {
+        let needed = count + extra
+        guard needed > capacity else { return }
+        reallocate(to: Swift.max(needed, count + count / 4))
+    }
+
+    /// Gives back room when more than half of it is empty.
+    mutating func shrinkIfSparse() {
+        guard capacity - count > Swift.max(1, count / 2) else { return }
+        shrinkToFit()
+    }
+
+    /// Gives back the room beyond the elements (less than 16 bytes of it is the allocator's rounding).
+    mutating func shrinkToFit() {
+        guard (capacity - count) * MemoryLayout<Element>.stride >= 16 else { return }
+        reallocate(to: count)
+    }
+
+    private mutating func reallocate(to newCapacity: Int) {
+        precondition(newCapacity >= count && newCapacity <= Int(Int32.max), "SmallBuffer capacity out of range")
+        var moved: UnsafeMutablePointer<Element>? = nil
+        if newCapacity > 0 {
+            moved = UnsafeMutablePointer<Element>.allocate(capacity: newCapacity)
+            if let base { moved!.moveInitialize(from: base, count: count) }
+        }
+        base?.deallocate()
+        base = moved
+        storedCapacity = Int32(newCapacity)
+    }
+
+    // MARK: - Adding
+
+    mutating func append(_ element: consuming Element) {
+        reserveSlowly()
+        (base! + count).initialize(to: element)
+        storedCount += 1
+    }
+
+    /// Puts `elements` at `index`, moving the elements from there on up.
+    mutating func insert(contentsOf elements: [Element], at index: Int) {
+        precondition(index >= 0 && index <= count, "SmallBuffer index out of range")
+        guard !elements.isEmpty else { return }
+        reserveSlowly(elements.count)
+        let gap = base! + index
+        (gap + elements.count).moveInitialize(from: gap, count: count - index)
+        elements.withUnsafeBufferPointer { gap.initialize(from: $0.baseAddress!, count: $0.count) }
+        storedCount += Int32(elements.count)
+    }
+
+    // MARK: - Removing
+
+    /// Removes the element at `index`, moving those after it down.
+    @discardableResult
+    mutating func remove(at index: Int) -> Element {
+        precondition(index >= 0 && index < count, "SmallBuffer index out of range")
+        let slot = base! + index
+        let element = slot.move()
+        slot.moveInitialize(from: slot + 1, count: count - index - 1)
+        storedCount -= 1
+        return element
+    }
+
+    mutating func removeLast(_ n: Int = 1) {
+        precondition(n >= 0 && n <= count, "SmallBuffer cannot remove more than it holds")
+        guard n > 0 else { return }
+        (base! + (count - n)).deinitialize(count: n)
+        storedCount -= Int32(n)
+    }
+
+    /// Removes the first `n` elements, moving the rest down.
+    mutating func removeFirst(_ n: Int) {
+        precondition(n >= 0 && n <= count, "SmallBuffer cannot remove more than it holds")
+        guard n > 0 else { return }
+        base!.deinitialize(count: n)
+        base!.moveInitialize(from: base! + n, count: count - n)
+        storedCount -= Int32(n)
+    }
+
+    /// Removes every element and gives the room back.
+    mutating func removeAll() {
+        removeLast(count)
+        reallocate(to: 0)
+    }
+
+    /// Removes the elements `shouldRemove` picks, keeping the others in order.
+    mutating func removeAll(where shouldRemove: (borrowing Element) -> Bool) {
+        var kept = 0
+        for index in 0..<count {
+            let element = base! + index
+            if shouldRemove(element.pointee) {
+                element.deinitialize(count: 1)
+            } else {
+                if kept != index { (base! + kept).moveInitialize(from: element, count: 1) }
+                kept += 1
+            }
+        }
+        storedCount = Int32(kept)
+    }
+
+    mutating func swapAt(_ i: Int, _ j: Int) {
+        precondition(i >= 0 && i < count && j >= 0 && j < count, "SmallBuffer index out of range")
+        guard i != j else { return }
+        swap(&base![i], &base![j])
+    }
+
+    // MARK: - Reading
+
+    func firstIndex(where predicate: (borrowing Element) -> Bool) -> Int? {
+        for index in 0..<count where predicate(base![index]) { return index }
+        return nil
+    }
+
+    func forEach(_ body: (borrowing Element) -> Void) {
+        for index in 0..<count { body(base![index]) }
+    }
+
+    /// The elements in a new array (for reports and tests).
+    var array: [Element] {
+        guard let base else { return [] }
+        return Array(UnsafeBufferPointer(start: base, count: count))
+    }
+}
