@@ -199,7 +199,7 @@ public final class TagEngine {
         }
         target.events = ProfileEvents.merged(target.events, source.events)
         target.windowsMoved = true
-        for window in source.windows { _ = target.windowSlot(window.feature) }
+        for i in source.windows.indices { _ = target.windowSlot(source.windows[i].feature) }
         for i in target.windows.indices {
             logic[Int(target.windows[i].feature)].recount(&target.windows[i], events: target.events)
         }
@@ -485,7 +485,7 @@ final class ProfileState {
         var index: Int32
     }
 
-    private(set) var featureSlots: [FeatureSlot] = []
+    private(set) var featureSlots = SmallBuffer<FeatureSlot>()
     /// Some feature's state may have gone (its slot is nil): ``dropEmptyFeatures()`` has work to do.
     private var hasEmptyFeatures = false
     /// A window summary has moved (slid, counted an event) since the last compaction: some may be empty,
@@ -496,10 +496,10 @@ final class ProfileState {
     /// How many shared events were left after the last thorough compaction.
     var eventsKept: Int32 = 0
     /// The tags the profile has or that time can change (one array: a pass reads and writes both).
-    private(set) var tagSlots: [TagSlot] = []
+    private(set) var tagSlots = SmallBuffer<TagSlot>()
     /// The events the windowed features count, and those features' summaries (each names its feature).
     var events: ProfileEvents
-    var windows: [WindowSummary] = []
+    var windows = SmallBuffer<WindowSummary>()
     /// The moment the profile sits on the timer heap for (`.max`: not on it): the heap's, kept beside the
     /// profile so that firing it reads no other memory.
     var due: EpochMillis = .max
@@ -521,7 +521,11 @@ final class ProfileState {
 
     /// The tags the profile has, with the moment each value began.
     func tags(in table: ValueTable) -> [(tag: Int32, value: RuleValue, since: EpochMillis)] {
-        tagSlots.compactMap { slot in slot.value == .null ? nil : (slot.tag, table.value(slot.value), slot.since) }
+        var out: [(tag: Int32, value: RuleValue, since: EpochMillis)] = []
+        tagSlots.forEach { slot in
+            if slot.value != .null { out.append((slot.tag, table.value(slot.value), slot.since)) }
+        }
+        return out
     }
 
     /// The slot of a windowed feature's summary, made when missing (its cursors at the first event: none
@@ -540,7 +544,7 @@ final class ProfileState {
     }
 
     var features: [(index: Int32, state: FeatureState?)] {
-        featureSlots.map { ($0.index, $0.state) }
+        featureSlots.array.map { ($0.index, $0.state) }
     }
 
     var featureSpare: Int { featureSlots.capacity - featureSlots.count }
@@ -626,10 +630,10 @@ final class ProfileState {
 
     /// Every packed value the profile holds: its tags', its events' and its tallies'.
     func forEachPackedValue(_ body: (PackedValue) -> Void) {
-        for slot in tagSlots { body(slot.value) }
+        tagSlots.forEach { body($0.value) }
         events.forEachValue(body)
-        for window in windows { window.forEachTallyKey(body) }
-        for slot in featureSlots {
+        windows.forEach { $0.forEachTallyKey(body) }
+        featureSlots.forEach { slot in
             switch slot.state {
             case .tally(let tally)?: tally.forEachKey(body)
             case .extreme(let kept)?: body(kept.value)
@@ -704,8 +708,10 @@ extension TagEngine {
             out["tag_slots", default: 0] += state.tagSlots.count
             out["shared_events", default: 0] += state.events.count
             out["window_summaries", default: 0] += state.windows.count
-            out["window_tallies", default: 0] += state.windows.lazy.filter { $0.tallyCount > 0 }.count
-            out["window_tallies_of_one_value", default: 0] += state.windows.lazy.filter { $0.singleKey != nil }.count
+            state.windows.forEach { window in
+                if window.tallyCount > 0 { out["window_tallies", default: 0] += 1 }
+                if window.singleKey != nil { out["window_tallies_of_one_value", default: 0] += 1 }
+            }
             // Room the arrays have beyond what they hold (their growth), in elements.
             out["spare_shared_events", default: 0] += state.events.spareCapacity
             out["spare_window_summaries", default: 0] += state.windows.capacity - state.windows.count
