@@ -581,7 +581,7 @@ final class ProfileState {
         guard hasEmptyFeatures else { return }
         hasEmptyFeatures = false
         featureSlots.removeAll { if case .none = $0.state { true } else { false } }
-        featureSlots.shrinkIfSparse()
+        if isShrunk { featureSlots.shrinkToFit() } else { featureSlots.shrinkIfSparse() }
     }
 
     func setFeature(_ index: Int32, _ state: FeatureState?) {
@@ -623,7 +623,8 @@ final class ProfileState {
         if let due { tagSlots[i].due = due }
         if tagSlots[i].value == .null, tagSlots[i].due == .max {
             tagSlots.remove(at: i)
-            tagSlots.shrinkIfSparse()
+            // An idle profile keeps no room: time takes its tags away one by one, and no event comes.
+            if isShrunk { tagSlots.shrinkToFit() } else { tagSlots.shrinkIfSparse() }
         }
         return (changed, changed && old != .null ? table.value(old) : nil)
     }
