@@ -30,7 +30,15 @@ extension TagEngine {
     public func explain(_ tag: String, for profile: ProfileID) -> TagExplanation? {
         guard let index = tagSet.index(of: tag) else { return nil }
         let definition = tagSet.tags[index]
-        let state = profileState(profile) ?? ProfileState(layout: layout)
+        let stored = profileState(profile)
+        let state = stored ?? ProfileRef.allocate(capacity: 1)
+        if stored == nil { state.initialize(to: ProfileState(layout: layout)) }  // a profile the engine never saw
+        defer {
+            if stored == nil {
+                state.deinitialize(count: 1)
+                state.deallocate()
+            }
+        }
         let explainer = Explainer(engine: self, state: state, time: now)
         var conditions: [TagExplanation.Node] = []
         var matched: String?
@@ -59,7 +67,7 @@ extension TagEngine {
 /// Evaluates a rule part by part, for explanations.
 private struct Explainer {
     let engine: TagEngine
-    let state: ProfileState
+    let state: ProfileRef
     let time: EpochMillis
 
     func node(_ expr: RuleExpr) -> TagExplanation.Node {

@@ -1,0 +1,253 @@
+/// A profile's features and tags as the engine keeps them: small arrays searched in order, since a profile
+/// touches few of the features and has few of the tags. It lives inline in the engine's ``ProfileTable``
+/// (no object of its own: 88 bytes, and one memory load less each time a profile is visited) and is
+/// reached through a ``ProfileRef``.
+struct ProfileState: ~Copyable {
+    /// What the profile keeps of one tag: its value, and when time alone can next change it. A tag the
+    /// profile does not have keeps a slot only while time can give it the tag (a range window).
+    struct TagSlot {
+        /// Packed (text in the engine's ``ValueTable``); null: the profile does not have the tag (a tag's
+        /// value is never null). 32 bytes a slot.
+        var value: PackedValue
+        var since: EpochMillis
+        /// `.max`: time alone cannot change it.
+        var due: EpochMillis
+        var tag: Int32
+    }
+
+    /// A feature this profile has state for, and that state (the index fills the state's padding: 32 bytes).
+    struct FeatureSlot {
+        var state: FeatureState?
+        var index: Int32
+    }
+
+    private(set) var featureSlots = SmallBuffer<FeatureSlot>()
+    /// Some feature's state may have gone (its slot is nil): ``dropEmptyFeatures()`` has work to do.
+    private var hasEmptyFeatures = false
+    /// A window summary has moved (slid, counted an event) since the last compaction: some may be empty,
+    /// some events may be done with. Otherwise compaction need not read the summaries at all.
+    var windowsMoved = false
+    /// The arrays gave back their room for growth and no event came since.
+    var isShrunk = false
+    /// How many shared events were left after the last thorough compaction.
+    var eventsKept: Int32 = 0
+    /// The tags the profile has or that time can change (one array: a pass reads and writes both).
+    private(set) var tagSlots = SmallBuffer<TagSlot>()
+    /// The events the windowed features count, and those features' summaries (each names its feature).
+    var events: ProfileEvents
+    var windows = SmallBuffer<WindowSummary>()
+    /// The moment the profile sits on the timer heap for (`.max`: not on it): the heap's, kept beside the
+    /// profile so that firing it reads no other memory.
+    var due: EpochMillis = .max
+    /// False once the profile was merged into another: its slot stays, empty.
+    var isLive = true
+
+    init(layout: WindowLayout) {
+        events = ProfileEvents(layout: layout)
+    }
+
+    var earliestDue: EpochMillis {
+        var earliest = EpochMillis.max
+        for i in tagSlots.indices { earliest = min(earliest, tagSlots[i].due) }
+        return earliest
+    }
+
+    /// Marks the tags due at `moment`.
+    func markDue(at moment: EpochMillis, in pending: inout PendingTags) {
+        for i in tagSlots.indices where tagSlots[i].due <= moment { pending.mark(Int(tagSlots[i].tag)) }
+    }
+
+    /// The tags the profile has, with the moment each value began.
+    func tags(in table: ValueTable) -> [(tag: Int32, value: RuleValue, since: EpochMillis)] {
+        var out: [(tag: Int32, value: RuleValue, since: EpochMillis)] = []
+        tagSlots.forEach { slot in
+            if slot.value != .null { out.append((slot.tag, table.value(slot.value), slot.since)) }
+        }
+        return out
+    }
+
+    /// The slot of a windowed feature's summary, made when missing (its cursors at the first event: none
+    /// before counts for it, and a range window has let none in).
+    mutating func windowSlot(_ index: Int32) -> Int {
+        if let i = windowIndex(of: index) { return i }
+        windows.reserveSlowly()
+        windows.append(WindowSummary(feature: index))
+        return windows.count - 1
+    }
+
+    /// Where a windowed feature's summary is, when the profile has one.
+    func windowIndex(of feature: Int32) -> Int? {
+        for i in windows.indices where windows[i].feature == feature { return i }
+        return nil
+    }
+
+    var features: [(index: Int32, state: FeatureState?)] {
+        featureSlots.array.map { ($0.index, $0.state) }
+    }
+
+    var featureSpare: Int { featureSlots.capacity - featureSlots.count }
+
+    /// Where a feature's state is, when the profile has a slot for it (reads only the indices).
+    private func featureSlot(of index: Int32) -> Int? {
+        for i in featureSlots.indices where featureSlots[i].index == index { return i }
+        return nil
+    }
+
+    func feature(_ index: Int32) -> FeatureState? {
+        featureSlot(of: index).flatMap { featureSlots[$0].state }
+    }
+
+    /// Runs `body` on a feature's state in place (no copy of its storage). A feature the profile has no
+    /// state for gets a slot only when `creating`; otherwise `body` sees nil and what it leaves is dropped.
+    mutating func withFeature<Result>(_ index: Int32, creating: Bool, _ body: (inout FeatureState?) -> Result) -> Result {
+        if let i = featureSlot(of: index) {
+            let result = body(&featureSlots[i].state)
+            if case .none = featureSlots[i].state { hasEmptyFeatures = true }
+            return result
+        }
+        guard creating else {
+            var absent: FeatureState?
+            return body(&absent)
+        }
+        featureSlots.reserveSlowly()
+        featureSlots.append(FeatureSlot(state: nil, index: index))
+        return body(&featureSlots[featureSlots.count - 1].state)
+    }
+
+    /// Forgets the features whose state has gone (a latest event that left its window).
+    mutating func dropEmptyFeatures() {
+        guard hasEmptyFeatures else { return }
+        hasEmptyFeatures = false
+        featureSlots.removeAll { if case .none = $0.state { true } else { false } }
+        if isShrunk { featureSlots.shrinkToFit() } else { featureSlots.shrinkIfSparse() }
+    }
+
+    mutating func setFeature(_ index: Int32, _ state: FeatureState?) {
+        if let i = featureSlot(of: index) {
+            featureSlots[i].state = state
+            if state == nil { hasEmptyFeatures = true }
+        } else if state != nil {
+            featureSlots.reserveSlowly()
+            featureSlots.append(FeatureSlot(state: state, index: index))
+        }
+    }
+
+    func tagValue(_ index: Int32, in table: ValueTable) -> RuleValue? {
+        for i in tagSlots.indices where tagSlots[i].tag == index {
+            return tagSlots[i].value == .null ? nil : table.value(tagSlots[i].value)
+        }
+        return nil
+    }
+
+    /// Gives a tag its value at `moment` (the moment it began, when it changed) and, when `due` is given,
+    /// the moment time alone can next change it. Returns whether the value changed, and the old one.
+    mutating func setTag(_ index: Int32, _ value: RuleValue?, at moment: EpochMillis, due: EpochMillis? = nil,
+                in table: ValueTable) -> (changed: Bool, old: RuleValue?) {
+        let packed = value.map(table.pack) ?? .null
+        guard let i = tagSlots.firstIndex(where: { $0.tag == index }) else {
+            let due = due ?? .max
+            if packed != .null || due != .max {
+                tagSlots.reserveSlowly()
+                tagSlots.append(TagSlot(value: packed, since: moment, due: due, tag: index))
+            }
+            return (packed != .null, nil)
+        }
+        let old = tagSlots[i].value
+        let changed = old != packed
+        if changed {
+            tagSlots[i].value = packed
+            tagSlots[i].since = moment
+        }
+        if let due { tagSlots[i].due = due }
+        if tagSlots[i].value == .null, tagSlots[i].due == .max {
+            tagSlots.remove(at: i)
+            // An idle profile keeps no room: time takes its tags away one by one, and no event comes.
+            if isShrunk { tagSlots.shrinkToFit() } else { tagSlots.shrinkIfSparse() }
+        }
+        return (changed, changed && old != .null ? table.value(old) : nil)
+    }
+
+    /// Every packed value the profile holds: its tags', its events' and its tallies'.
+    func forEachPackedValue(_ body: (PackedValue) -> Void) {
+        tagSlots.forEach { body($0.value) }
+        events.forEachValue(body)
+        windows.forEach { $0.forEachTallyKey(body) }
+        featureSlots.forEach { slot in
+            switch slot.state {
+            case .tally(let tally)?: tally.forEachKey(body)
+            case .extreme(let kept)?: body(kept.value)
+            default: break
+            }
+        }
+    }
+
+    /// Gives back the room its arrays keep for growth.
+    mutating func shrinkToFit() {
+        tagSlots.shrinkToFit()
+        featureSlots.shrinkToFit()
+        windows.shrinkToFit()
+        events.shrinkToFit()
+    }
+
+    /// Dates a tag's current value from `since`.
+    mutating func restoreSince(_ since: EpochMillis, of index: Int32) {
+        for i in tagSlots.indices where tagSlots[i].tag == index { tagSlots[i].since = since }
+    }
+}
+
+/// Where a profile's state is. Valid while the engine holds the profile: the table never moves a profile.
+typealias ProfileRef = UnsafeMutablePointer<ProfileState>
+
+/// The engine's profiles by slot, in chunks of 4,096 that never move: a ``ProfileRef`` stays valid while
+/// profiles are added (and the table never copies all of them to grow, which would briefly hold two).
+struct ProfileTable: ~Copyable {
+    private static let chunkShift = 12
+    private static let chunkSize = 1 << chunkShift
+    private var chunks: [ProfileRef] = []
+    /// How many slots, live or not.
+    private(set) var count = 0
+
+    init() {}
+
+    deinit {
+        for (n, chunk) in chunks.enumerated() {
+            chunk.deinitialize(count: min(Self.chunkSize, count - n * Self.chunkSize))
+            chunk.deallocate()
+        }
+    }
+
+    /// The live profile in `slot`, or nil when it was removed.
+    subscript(slot: Int32) -> ProfileRef? {
+        let state = at(Int(slot))
+        return state.pointee.isLive ? state : nil
+    }
+
+    @inline(__always)
+    private func at(_ slot: Int) -> ProfileRef {
+        precondition(slot >= 0 && slot < count, "ProfileTable slot out of range")
+        return chunks[slot &>> Self.chunkShift] + (slot & (Self.chunkSize - 1))
+    }
+
+    /// Adds a profile in the next slot; its slot.
+    mutating func append(_ state: consuming ProfileState) -> Int32 {
+        if count == chunks.count * Self.chunkSize { chunks.append(.allocate(capacity: Self.chunkSize)) }
+        (chunks[count &>> Self.chunkShift] + (count & (Self.chunkSize - 1))).initialize(to: state)
+        count += 1
+        return Int32(count - 1)
+    }
+
+    /// Empties a slot for good (its profile merged into another); its memory is given back.
+    mutating func remove(_ slot: Int32, layout: WindowLayout) {
+        let state = at(Int(slot))
+        state.pointee = ProfileState(layout: layout)
+        state.pointee.isLive = false
+    }
+
+    /// Each live profile, in slot order.
+    func forEach(_ body: (ProfileRef) -> Void) {
+        for slot in 0..<count {
+            let state = at(slot)
+            if state.pointee.isLive { body(state) }
+        }
+    }
+}
