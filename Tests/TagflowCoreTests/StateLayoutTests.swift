@@ -11,6 +11,7 @@ import Testing
         #expect(MemoryLayout<PackedValue>.stride == 8)
         #expect(MemoryLayout<SmallBuffer<Int64>>.size == 16)
         #expect(MemoryLayout<ProfileEvents>.size == 24)
+        #expect(MemoryLayout<ProfileState>.stride == 96)
     }
 
     @Test func tooManyFeaturesAreRefusedWithTheirPlace() {

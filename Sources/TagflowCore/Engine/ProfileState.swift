@@ -29,6 +29,8 @@ struct ProfileState: ~Copyable {
     var windowsMoved = false
     /// The arrays gave back their room for growth and no event came since.
     var isShrunk = false
+    /// False once the profile was merged into another: its slot stays, empty.
+    var isLive = true
     /// How many shared events were left after the last thorough compaction.
     var eventsKept: Int32 = 0
     /// The tags the profile has or that time can change (one array: a pass reads and writes both).
@@ -39,10 +41,12 @@ struct ProfileState: ~Copyable {
     /// The moment the profile sits on the timer heap for (`.max`: not on it): the heap's, kept beside the
     /// profile so that firing it reads no other memory.
     var due: EpochMillis = .max
-    /// False once the profile was merged into another: its slot stays, empty.
-    var isLive = true
 
-    init(layout: WindowLayout) {
+    /// Whose state this is (kept here, not in an array beside: reading it would be a cache miss of its own).
+    let id: ProfileID
+
+    init(_ id: ProfileID, layout: WindowLayout) {
+        self.id = id
         events = ProfileEvents(layout: layout)
     }
 
@@ -239,7 +243,7 @@ struct ProfileTable: ~Copyable {
     /// Empties a slot for good (its profile merged into another); its memory is given back.
     mutating func remove(_ slot: Int32, layout: WindowLayout) {
         let state = at(Int(slot))
-        state.pointee = ProfileState(layout: layout)
+        state.pointee = ProfileState(state.pointee.id, layout: layout)
         state.pointee.isLive = false
     }
 

@@ -32,7 +32,7 @@ extension TagEngine {
         let definition = tagSet.tags[index]
         let stored = profileState(profile)
         let state = stored ?? ProfileRef.allocate(capacity: 1)
-        if stored == nil { state.initialize(to: ProfileState(layout: layout)) }  // a profile the engine never saw
+        if stored == nil { state.initialize(to: ProfileState(profile, layout: layout)) }  // a profile the engine never saw
         defer {
             if stored == nil {
                 state.deinitialize(count: 1)

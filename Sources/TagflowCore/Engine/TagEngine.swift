@@ -20,7 +20,6 @@ public final class TagEngine {
     let patterns: [RulePattern]
     private var slots = ProfileSlots()
     private var profiles = ProfileTable()
-    private var profileIDs: [ProfileID] = []
     private var timers = TimerHeap()
     private var isTimeDependent: [Bool]
     /// Per feature: a `between … ago` window, which events enter as well as leave.
@@ -87,7 +86,7 @@ public final class TagEngine {
     /// to those (they were computed with those values).
     private func tagsOfEmptyProfile() -> [Int] {
         let empty = ProfileRef.allocate(capacity: 1)
-        empty.initialize(to: ProfileState(layout: layout))
+        empty.initialize(to: ProfileState(ProfileID(0), layout: layout))
         defer {
             empty.deinitialize(count: 1)
             empty.deallocate()
@@ -150,7 +149,7 @@ public final class TagEngine {
             for tag in newProfileTags { pending.mark(tag) }
         }
         guard !pending.isEmpty else { return }
-        reevaluate(state, slot: slot, at: self.now, cause: .event(seq: event.seq), changes: &changes)
+        reevaluate(state, at: self.now, cause: .event(seq: event.seq), changes: &changes)
         schedule(state, slot: slot)
         compact(state)
         sweepValuesIfDue()
@@ -189,7 +188,7 @@ public final class TagEngine {
         slots[source] = nil
         timers.set(sourceSlot, .max)
         pending.markAll()
-        reevaluate(targetState, slot: targetSlot, at: self.now, cause: cause, changes: &changes)
+        reevaluate(targetState, at: self.now, cause: cause, changes: &changes)
         schedule(targetState, slot: targetSlot)
         sweepValuesIfDue()
     }
@@ -277,8 +276,7 @@ public final class TagEngine {
 
     private func slot(for profile: ProfileID) -> (Int32, Bool) {
         if let slot = slots[profile] { return (slot, false) }
-        let slot = profiles.append(ProfileState(layout: layout))
-        profileIDs.append(profile)
+        let slot = profiles.append(ProfileState(profile, layout: layout))
         slots[profile] = slot
         return (slot, true)
     }
@@ -377,7 +375,7 @@ public final class TagEngine {
             let at = state.pointee.due
             state.pointee.markDue(at: at, in: &pending)
             timerFirings += 1
-            reevaluate(state, slot: slot, at: at, cause: .time, changes: &changes)
+            reevaluate(state, at: at, cause: .time, changes: &changes)
             schedule(state, slot: slot)
         }
         compact(state)
@@ -404,10 +402,10 @@ public final class TagEngine {
     /// Evaluates the pending tags (in dependency order) at `moment`, records what changed and when each
     /// time-dependent one can next change. Tags referring to a tag that changed are evaluated too.
     private func reevaluate(
-        _ state: ProfileRef, slot: Int32, at moment: EpochMillis, cause: TagChangeCause, changes: inout [TagChange]
+        _ state: ProfileRef, at moment: EpochMillis, cause: TagChangeCause, changes: inout [TagChange]
     ) {
         defer { clearFeatureCache() }
-        let profile = profileIDs[Int(slot)]
+        let profile = state.pointee.id
         while let index = pending.next() {
             tagEvaluations += 1
             var context = ProfileEvaluation(engine: self, state: state, time: moment)
