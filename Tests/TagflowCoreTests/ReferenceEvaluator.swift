@@ -13,7 +13,7 @@ struct ReferenceEvaluator {
         var values: [Int: RuleValue] = [:]
         for (index, tag) in tagSet.tags.enumerated() {
             var context = Context(reference: self, events: sorted, time: time, tagValues: values)
-            if let value = tag.rule.value(in: &context) { values[index] = value }
+            if let value = tag.rule.referenceValue(in: &context) { values[index] = value }
         }
         return Dictionary(uniqueKeysWithValues: values.map { (tagSet.tags[$0.key].id, $0.value) })
     }
@@ -48,7 +48,7 @@ struct ReferenceEvaluator {
     func passes(_ filter: RuleExpr?, _ event: RuleEvent) -> Bool {
         guard let filter else { return true }
         var context = EventContext(event: event, patterns: tagSet.patterns)
-        return filter.evaluate(in: &context).isTrue
+        return filter.referenceValue(in: &context).isTrue
     }
 
     func feature(_ spec: FeatureSpec, events: [RuleEvent], at t: EpochMillis) -> RuleValue {

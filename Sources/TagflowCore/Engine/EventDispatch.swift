@@ -11,8 +11,9 @@ final class EventDispatch {
         var unfiltered: [Int32] = []
         /// Per property path, the features filtering on `path = "text"`, by that text.
         var indexed: [(path: [String], byText: [String: [Int32]])] = []
-        /// Per distinct filter, the features using it.
-        var filtered: [(filter: RuleExpr, features: [Int32])] = []
+        /// Per distinct filter (its root in ``filters``), the features using it.
+        var filtered: [(filter: Int32, features: [Int32])] = []
+        var filters = ExprCode()
         /// Sequences: each step has its own selector and filter.
         var sequences: [Int32] = []
     }
@@ -52,7 +53,7 @@ final class EventDispatch {
         }
         if !plan.filtered.isEmpty {
             var context = EventContext(event: event, patterns: patterns)
-            for (filter, features) in plan.filtered where filter.evaluate(in: &context).isTrue {
+            for (filter, features) in plan.filtered where plan.filters.evaluate(filter, in: &context).isTrue {
                 for index in features { body(Int(index)) }
             }
         }
@@ -83,7 +84,7 @@ final class EventDispatch {
             }
         }
         plan.indexed = pathOrder.map { ($0, indexed[$0]!) }
-        plan.filtered = filterOrder.map { ($0, filtered[$0]!) }
+        plan.filtered = filterOrder.map { (plan.filters.add($0), filtered[$0]!) }
         return plan
     }
 }

@@ -97,6 +97,9 @@ final class FeatureLogic {
     let bit: WindowBit?
     let valueSlot: Int
     let keySlot: Int
+    /// A sequence's steps' filters, compiled (-1: a step with none).
+    private let stepFilters: ExprCode
+    private let stepFilterRoots: [Int32]
 
     init(spec: FeatureSpec, index: Int, layout: WindowLayout, table: ValueTable, calendar: WorkspaceCalendar,
          patterns: [RulePattern]) {
@@ -112,6 +115,9 @@ final class FeatureLogic {
         isSequence = function == .sequence
         readsNumbers = [.sum, .avg, .min, .max].contains(function)
         keepsEarliest = function == .first || function == .firstTime
+        var stepFilters = ExprCode()
+        stepFilterRoots = spec.steps.map { step in step.filter.map { stepFilters.add($0) } ?? -1 }
+        self.stepFilters = stepFilters
     }
 
     /// The oldest timestamp the window at `now` can still use; older events are of no use.
@@ -159,16 +165,17 @@ final class FeatureLogic {
     func sequenceContributions(of event: RuleEvent, now: EpochMillis) -> [FeatureEntry]? {
         guard event.timestamp >= horizon(at: now) else { return nil }
         var entries: [FeatureEntry] = []
-        for (index, step) in spec.steps.enumerated() where step.selector.matches(event.name) && passes(step.filter, event) {
+        for (index, step) in spec.steps.enumerated() where step.selector.matches(event.name) && passes(step: index, event) {
             entries.append(FeatureEntry(timestamp: event.timestamp, seq: event.seq, value: .null, key: .number(Double(index))))
         }
         return entries.isEmpty ? nil : entries
     }
 
-    private func passes(_ filter: RuleExpr?, _ event: RuleEvent) -> Bool {
-        guard let filter else { return true }
+    private func passes(step: Int, _ event: RuleEvent) -> Bool {
+        let root = stepFilterRoots[step]
+        guard root >= 0 else { return true }
         var context = EventContext(event: event, patterns: patterns)
-        return filter.evaluate(in: &context).isTrue
+        return stepFilters.evaluate(root, in: &context).isTrue
     }
 
     /// Folds one entry into the state; false when nothing changed.

@@ -40,86 +40,21 @@ struct Threshold {
 let millisPerDay: Int64 = 86_400_000
 
 extension RuleExpr {
-    /// The expression's value in `context`. Missing data gives `null`, never a failure.
-    func evaluate<Context: RuleContext>(in context: inout Context) -> RuleValue {
-        switch self {
-        case .literal(let value): return value
-        case .list(let items): return .list(items.map { $0.evaluate(in: &context) })
-        case .property(let path): return context.property(path)
-        case .feature(let index): return context.feature(index)
-        case .tag(let index): return context.tag(index)
-        case .not(let e): return .bool(!e.evaluate(in: &context).isTrue)
-        case .negate(let e):
-            guard let n = e.evaluate(in: &context).numberValue else { return .null }
-            return .number(-n)
-        case .and(let a, let b):
-            guard a.evaluate(in: &context).isTrue else { return .bool(false) }
-            return .bool(b.evaluate(in: &context).isTrue)
-        case .or(let a, let b):
-            if a.evaluate(in: &context).isTrue { return .bool(true) }
-            return .bool(b.evaluate(in: &context).isTrue)
-        case .arithmetic(let op, let a, let b):
-            return Self.arithmetic(op, a.evaluate(in: &context), b.evaluate(in: &context))
-        case .compare(let op, .feature(let index), .literal(.number(let bound))) where op != .equal && op != .notEqual:
-            // A threshold on a figure that time only lowers (a count, a sum of amounts, a maximum) changes
-            // once, when the figure falls below it: no need to wake at every event that leaves the window.
-            let before = context.until
-            let value = context.feature(index)
-            let result = Self.compare(op, value, .number(bound))
-            if let moment = context.momentBelow(Threshold(op, bound), feature: index) { context.until = min(before, moment) }
-            return .bool(result)
-        case .compare(let op, .function(.daysSince, let arguments), .literal(.number(let bound)))
-        where op != .equal && op != .notEqual:
-            // Whole days since a moment only grow: a threshold on them is crossed once, at a known moment.
-            let before = context.until
-            let moment = arguments[0].evaluate(in: &context).moment
-            let argumentUntil = context.until
-            guard let moment else { return .bool(false) }
-            let days = Double(floorDiv(context.time - moment, millisPerDay))
-            let atLeast = Threshold(op, bound).wholeAtLeast
-            let crossing = days >= atLeast ? EpochMillis.max : moment + EpochMillis(atLeast) * millisPerDay
-            context.until = min(before, argumentUntil, crossing)
-            return .bool(Self.compare(op, .number(days), .number(bound)))
-        case .compare(let op, let a, let b):
-            return .bool(Self.compare(op, a.evaluate(in: &context), b.evaluate(in: &context)))
-        case .inList(let a, let b):
-            let value = a.evaluate(in: &context)
-            guard case .list(let items) = b.evaluate(in: &context) else { return .bool(false) }
-            return .bool(items.contains { Self.compare(.equal, value, $0) })
-        case .contains(let a, let b):
-            let haystack = a.evaluate(in: &context), needle = b.evaluate(in: &context)
-            switch haystack {
-            case .string(let s):
-                guard let n = needle.plainText, !n.isEmpty else { return .bool(false) }
-                return .bool(s.contains(n))
-            case .list(let items): return .bool(items.contains { Self.compare(.equal, $0, needle) })
-            default: return .bool(false)
-            }
-        case .startsWith(let a, let b):
-            guard let s = a.evaluate(in: &context).plainText, let p = b.evaluate(in: &context).plainText else { return .bool(false) }
-            return .bool(s.hasPrefix(p))
-        case .endsWith(let a, let b):
-            guard let s = a.evaluate(in: &context).plainText, let p = b.evaluate(in: &context).plainText else { return .bool(false) }
-            return .bool(s.hasSuffix(p))
-        case .matches(let a, let index):
-            guard let s = a.evaluate(in: &context).plainText else { return .bool(false) }
-            return .bool(context.patterns[index].matches(s))
-        case .function(let function, let arguments):
-            return Self.call(function, arguments, in: &context)
+    /// `contains`: a string holding a text, or a list holding a value.
+    static func contains(_ haystack: RuleValue, _ needle: RuleValue) -> Bool {
+        switch haystack {
+        case .string(let s):
+            guard let n = needle.plainText, !n.isEmpty else { return false }
+            return s.contains(n)
+        case .list(let items): return items.contains { compare(.equal, $0, needle) }
+        default: return false
         }
     }
 
-    private static func call<Context: RuleContext>(
-        _ function: ScalarFunction, _ arguments: [RuleExpr], in context: inout Context
+    /// A function of one value (every function but `coalesce`, which takes the first non-null argument).
+    static func apply<Context: RuleContext>(
+        _ function: ScalarFunction, to value: RuleValue, in context: inout Context
     ) -> RuleValue {
-        if function == .coalesce {
-            for argument in arguments {
-                let value = argument.evaluate(in: &context)
-                if !value.isNull { return value }
-            }
-            return .null
-        }
-        let value = arguments[0].evaluate(in: &context)
         switch function {
         case .daysSince:
             guard let moment = value.moment else { return .null }
@@ -138,7 +73,7 @@ extension RuleExpr {
         case .round: return value.numberValue.map { .number($0.rounded(.toNearestOrAwayFromZero)) } ?? .null
         case .floor: return value.numberValue.map { .number($0.rounded(.down)) } ?? .null
         case .ceil: return value.numberValue.map { .number($0.rounded(.up)) } ?? .null
-        case .coalesce: return .null
+        case .coalesce: return value
         }
     }
 

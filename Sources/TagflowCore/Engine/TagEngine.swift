@@ -14,7 +14,7 @@ public final class TagEngine {
     let layout: WindowLayout
     private let dispatch: EventDispatch
     // The parts of the tag set the hot paths read, held directly (no copies of whole definitions).
-    private let rules: [TagRule]
+    private let rules: CompiledRules
     private let tagIDs: [String]
     private let isBoolean: [Bool]
     let patterns: [RulePattern]
@@ -70,7 +70,7 @@ public final class TagEngine {
         eventBits = Array(repeating: 0, count: layout.words)
         eventValues = Array(repeating: .null, count: layout.slots)
         dispatch = EventDispatch(features: tagSet.features, patterns: tagSet.patterns)
-        rules = tagSet.tags.map(\.rule)
+        rules = CompiledRules(tagSet.tags.map(\.rule))
         tagIDs = tagSet.tags.map(\.id)
         isBoolean = tagSet.tags.map { if case .boolean = $0.rule { true } else { false } }
         patterns = tagSet.patterns
@@ -95,9 +95,9 @@ public final class TagEngine {
         for index in tagSet.tags.indices {
             var early = ProfileEvaluation(engine: self, state: empty, time: 0)
             var late = ProfileEvaluation(engine: self, state: empty, time: 4_000_000_000_000)
-            let value = rules[index].value(in: &early)
+            let value = rules.value(of: index, in: &early)
             clearFeatureCache()
-            let lateValue = rules[index].value(in: &late)
+            let lateValue = rules.value(of: index, in: &late)
             clearFeatureCache()
             if value != nil || value != lateValue || early.until != .max || late.until != .max {
                 tags.insert(index)
@@ -409,7 +409,7 @@ public final class TagEngine {
         while let index = pending.next() {
             tagEvaluations += 1
             var context = ProfileEvaluation(engine: self, state: state, time: moment)
-            let value = rules[index].value(in: &context)
+            let value = rules.value(of: index, in: &context)
             let (changed, old) = state.pointee.setTag(
                 Int32(index), value, at: moment, due: isTimeDependent[index] ? context.until : nil, in: values)
             guard changed else { continue }
@@ -468,14 +468,16 @@ public final class TagEngine {
 
 /// A profile's features and tags at one moment, as a tag's rule reads them.
 struct ProfileEvaluation: RuleContext {
-    unowned(unsafe) let engine: TagEngine  // lives only inside an engine call
+    /// Lives only inside an engine call, which holds the engine: calls through it need no reference counting
+    /// (an `unowned(unsafe)` reference was still retained around each call, tens of millions of times).
+    private let engine: Unmanaged<TagEngine>
     let state: ProfileRef
     let time: EpochMillis
     var until: EpochMillis = .max
-    var patterns: [RulePattern] { engine.patterns }
+    var patterns: [RulePattern] { engine._withUnsafeGuaranteedRef { $0.patterns } }
 
     init(engine: TagEngine, state: ProfileRef, time: EpochMillis) {
-        self.engine = engine
+        self.engine = Unmanaged.passUnretained(engine)
         self.state = state
         self.time = time
     }
@@ -483,29 +485,14 @@ struct ProfileEvaluation: RuleContext {
     func property(_ path: [String]) -> RuleValue { .null }
 
     mutating func feature(_ index: Int) -> RuleValue {
-        engine.featureValue(index, of: state, at: time, until: &until)
+        let (state, time) = (state, time)
+        return engine._withUnsafeGuaranteedRef { $0.featureValue(index, of: state, at: time, until: &until) }
     }
 
-    func tag(_ index: Int) -> RuleValue { engine.tagReference(index, of: state) }
+    func tag(_ index: Int) -> RuleValue { engine._withUnsafeGuaranteedRef { $0.tagReference(index, of: state) } }
 
     mutating func momentBelow(_ threshold: Threshold, feature index: Int) -> EpochMillis? {
-        engine.momentBelow(threshold, feature: index, of: state, at: time)
-    }
-}
-
-extension TagRule {
-    /// The tag's value for a profile: nil when the profile does not have the tag.
-    func value<Context: RuleContext>(in context: inout Context) -> RuleValue? {
-        switch self {
-        case .boolean(let condition):
-            return condition.evaluate(in: &context).isTrue ? .bool(true) : nil
-        case .cases(let cases, let otherwise):
-            for c in cases where c.condition.evaluate(in: &context).isTrue { return .string(c.value) }
-            return otherwise.map { .string($0) }
-        case .valued(let expression):
-            let value = expression.evaluate(in: &context)
-            return value.isNull ? nil : value
-        }
+        engine._withUnsafeGuaranteedRef { $0.momentBelow(threshold, feature: index, of: state, at: time) }
     }
 }
 

@@ -33,7 +33,7 @@ public indirect enum AudiencePlan: Sendable, CustomStringConvertible {
 
 /// A condition on one tag's value, evaluated exactly as the engine would evaluate it for a profile.
 public struct TagValueTest: Sendable {
-    let expression: RuleExpr
+    let expression: ExprCode
     let tagIndex: Int
     public let isBoolean: Bool
     let patterns: [RulePattern]
@@ -93,7 +93,7 @@ extension TagSet {
                 return .constant(expr.evaluate(in: &context).isTrue)
             }
             let isBoolean = if case .boolean = tags[index].rule { true } else { false }
-            return .tagValue(tags[index].id, TagValueTest(expression: expr, tagIndex: index, isBoolean: isBoolean, patterns: patterns))
+            return .tagValue(tags[index].id, TagValueTest(expression: ExprCode(expr), tagIndex: index, isBoolean: isBoolean, patterns: patterns))
         }
     }
 }

@@ -2,7 +2,7 @@
 /// properties in the rule language — what goes inside `where` in a rule (`amount >= 1000 and project = "玻尿酸"`).
 public struct EventFilter: Sendable {
     let selector: EventSelector
-    let condition: RuleExpr?
+    let condition: ExprCode?
     let patterns: [RulePattern]
 
     /// Compiles the filter; a condition that does not check throws ``RuleError`` with every problem.
@@ -27,7 +27,7 @@ public struct EventFilter: Sendable {
             throw RuleError([RuleDiagnostic(at: SourceLocation(line: 1, column: 1), "the event filter did not compile")])
         }
         self.selector = feature.selector
-        self.condition = feature.filter
+        self.condition = feature.filter.map(ExprCode.init)
         patterns = tagSet.patterns
     }
 
