@@ -82,6 +82,8 @@ extension FeatureSpec {
 /// every profile (a class: the hot paths pass it around without copying the spec).
 final class FeatureLogic {
     let spec: FeatureSpec
+    /// Its place in the tag set's features.
+    let index: Int
     let calendar: WorkspaceCalendar
     let patterns: [RulePattern]
     /// The aggregate computed; nil for traits and identifiers.
@@ -104,6 +106,7 @@ final class FeatureLogic {
     init(spec: FeatureSpec, index: Int, layout: WindowLayout, table: ValueTable, calendar: WorkspaceCalendar,
          patterns: [RulePattern]) {
         self.spec = spec
+        self.index = index
         self.table = table
         self.calendar = calendar
         self.patterns = patterns

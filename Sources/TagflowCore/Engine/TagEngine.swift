@@ -11,6 +11,9 @@ public final class TagEngine {
     public private(set) var now: EpochMillis
 
     private let logic: [FeatureLogic]
+    /// The same, unretained: the hot paths reach a feature's logic through ``withLogic(_:_:)`` with no
+    /// reference counting (a strong or even `unowned(unsafe)` local was retained around each call).
+    private let logicRefs: [Unmanaged<FeatureLogic>]
     let layout: WindowLayout
     private let dispatch: EventDispatch
     // The parts of the tag set the hot paths read, held directly (no copies of whole definitions).
@@ -64,6 +67,7 @@ public final class TagEngine {
         logic = tagSet.features.enumerated().map {
             FeatureLogic(spec: $1, index: $0, layout: layout, table: values, calendar: calendar, patterns: tagSet.patterns)
         }
+        logicRefs = logic.map { Unmanaged.passUnretained($0) }
         tagsByFeature = FlatLists(tagSet.tagsByFeature)
         referringTags = FlatLists(tagSet.referringTags)
         isRangeWindow = tagSet.features.map { if case .range = $0.window { true } else { false } }
@@ -127,15 +131,16 @@ public final class TagEngine {
         touched.removeAll(keepingCapacity: true)
         counting.removeAll(keepingCapacity: true)
         dispatch.forEachMatch(of: event) { index in
-            unowned(unsafe) let logic = logic[index]  // the engine holds it: no reference counting
-            if let bit = logic.bit {
-                guard let entry = logic.contribution(of: event, now: now) else { return }
-                eventBits[bit.word] |= bit.mask
-                if logic.valueSlot >= 0 { eventValues[logic.valueSlot] = values.pack(entry.value) }
-                if logic.keySlot >= 0 { eventValues[logic.keySlot] = values.pack(entry.key) }
-                counting.append(index)
-            } else if update(state, feature: index, with: event) {
-                touched.append(index)
+            withLogic(index) { logic in
+                if let bit = logic.bit {
+                    guard let entry = logic.contribution(of: event, now: now) else { return }
+                    eventBits[bit.word] |= bit.mask
+                    if logic.valueSlot >= 0 { eventValues[logic.valueSlot] = values.pack(entry.value) }
+                    if logic.keySlot >= 0 { eventValues[logic.keySlot] = values.pack(entry.key) }
+                    counting.append(index)
+                } else if update(state, feature: logic, with: event) {
+                    touched.append(index)
+                }
             }
         }
         if !counting.isEmpty {
@@ -296,7 +301,7 @@ public final class TagEngine {
         }
         for index in counting {
             let i = state.pointee.windowSlot(Int32(index))
-            logic[index].added(&state.pointee.windows[i], at: position, events: state.pointee.events)
+            withLogic(index) { $0.added(&state.pointee.windows[i], at: position, events: state.pointee.events) }
         }
     }
 
@@ -325,7 +330,7 @@ public final class TagEngine {
         // forget every event that no feature counts any more, wherever it is.
         guard state.pointee.events.count >= 2 * Int(state.pointee.eventsKept) + 16 else { return }
         for i in state.pointee.windows.indices {
-            state.pointee.events.clear(logic[Int(state.pointee.windows[i].feature)].bit!, before: Int(state.pointee.windows[i].exit))
+            state.pointee.events.clear(layout.bits[Int(state.pointee.windows[i].feature)]!, before: Int(state.pointee.windows[i].exit))
         }
         let moved = state.pointee.events.removeUncounted()
         for i in state.pointee.windows.indices {
@@ -342,12 +347,13 @@ public final class TagEngine {
         var i = 0
         var dropped = false
         while i < state.pointee.windows.count {
-            guard state.pointee.windows[i].count == 0, case let logic = logic[Int(state.pointee.windows[i].feature)],
-                  logic.isEmpty(state.pointee.windows[i], events: state.pointee.events) else {
+            let feature = Int(state.pointee.windows[i].feature)
+            guard state.pointee.windows[i].count == 0,
+                  withLogic(feature, { $0.isEmpty(state.pointee.windows[i], events: state.pointee.events) }) else {
                 i += 1
                 continue
             }
-            state.pointee.events.clear(logic.bit!, before: state.pointee.events.count)
+            state.pointee.events.clear(layout.bits[feature]!, before: state.pointee.events.count)
             state.pointee.windows.swapAt(i, state.pointee.windows.count - 1)
             state.pointee.windows.removeLast()
             dropped = true
@@ -355,16 +361,16 @@ public final class TagEngine {
         if dropped { state.pointee.windows.shrinkToFit() }  // the profile is likely idle from now on
     }
 
-    private func update(_ state: ProfileRef, feature index: Int, with event: RuleEvent) -> Bool {
-        let logic = logic[index]
+    private func update(_ state: ProfileRef, feature logic: FeatureLogic, with event: RuleEvent) -> Bool {
+        let index = Int32(logic.index)
         if logic.isSequence {
             guard let entries = logic.sequenceContributions(of: event, now: now) else { return false }
-            return state.pointee.withFeature(Int32(index), creating: true) { feature in
+            return state.pointee.withFeature(index, creating: true) { feature in
                 entries.reduce(false) { logic.fold($1, into: &feature) || $0 }
             }
         }
         guard let entry = logic.contribution(of: event, now: now) else { return false }
-        return state.pointee.withFeature(Int32(index), creating: true) { logic.fold(entry, into: &$0) }
+        return state.pointee.withFeature(index, creating: true) { logic.fold(entry, into: &$0) }
     }
 
     /// Re-evaluates, at each due moment up to `moment`, the tags that were due then — and the tags that refer
@@ -430,19 +436,15 @@ public final class TagEngine {
             return cached
         }
         var featureDue = EpochMillis.max
-        unowned(unsafe) let logic = logic[index]  // the engine holds it: no reference counting
-        let value: RuleValue
-        if logic.bit != nil {
-            if let i = state.pointee.windowIndex(of: Int32(index)) {
-                state.pointee.windowsMoved = true
-                value = logic.windowValue(&state.pointee.windows[i], events: state.pointee.events, at: moment, until: &featureDue)
-            } else {
-                value = logic.function.map(logic.emptyValue) ?? .null
+        let value = withLogic(index) { logic in
+            guard logic.bit != nil else {
+                return state.pointee.withFeature(Int32(index), creating: false) {
+                    logic.value(&$0, at: moment, until: &featureDue)
+                }
             }
-        } else {
-            value = state.pointee.withFeature(Int32(index), creating: false) {
-                logic.value(&$0, at: moment, until: &featureDue)
-            }
+            guard let i = state.pointee.windowIndex(of: Int32(index)) else { return logic.function.map(logic.emptyValue) ?? .null }
+            state.pointee.windowsMoved = true
+            return logic.windowValue(&state.pointee.windows[i], events: state.pointee.events, at: moment, until: &featureDue)
         }
         featureCache[index] = value
         featureUntil[index] = featureDue
@@ -452,11 +454,19 @@ public final class TagEngine {
     }
 
     func momentBelow(_ threshold: Threshold, feature index: Int, of state: ProfileRef, at moment: EpochMillis) -> EpochMillis? {
-        guard logic[index].bit != nil else { return nil }  // all-time and one-event features: not thresholds time lowers
-        guard let i = state.pointee.windowIndex(of: Int32(index)) else {
-            return logic[index].windowMomentBelow(threshold, WindowSummary(), events: state.pointee.events, at: moment)
+        guard layout.bits[index] != nil else { return nil }  // all-time and one-event features: not thresholds time lowers
+        return withLogic(index) { logic in
+            guard let i = state.pointee.windowIndex(of: Int32(index)) else {
+                return logic.windowMomentBelow(threshold, WindowSummary(), events: state.pointee.events, at: moment)
+            }
+            return logic.windowMomentBelow(threshold, state.pointee.windows[i], events: state.pointee.events, at: moment)
         }
-        return logic[index].windowMomentBelow(threshold, state.pointee.windows[i], events: state.pointee.events, at: moment)
+    }
+
+    /// Runs `body` with feature `index`'s logic, which the engine holds: no reference counting.
+    @inline(__always)
+    private func withLogic<Result>(_ index: Int, _ body: (FeatureLogic) -> Result) -> Result {
+        logicRefs[index]._withUnsafeGuaranteedRef(body)
     }
 
     func tagReference(_ index: Int, of state: ProfileRef) -> RuleValue {
