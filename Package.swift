@@ -29,8 +29,10 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.0.0"),
     ],
     targets: [
+        .target(name: "CPrefetch"),
         .target(
             name: "TagflowCore",
+            dependencies: ["CPrefetch"],
             // The tag engine's state lives in final classes touched only by its one owner: dynamic
             // exclusivity checks cost it ~15 % in release builds and catch nothing the debug build does not.
             swiftSettings: settings + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]

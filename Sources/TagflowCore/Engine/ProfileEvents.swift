@@ -23,6 +23,9 @@ struct ProfileEvents: ~Copyable {
 
     private var stride: Int { 2 &+ Int(words) &+ Int(slots) }
 
+    /// Starts loading the first events into the cache.
+    @inline(__always) func prefetch() { rows.prefetch() }
+
     /// Room for more events without growing (for benchmarks).
     var spareCapacity: Int { rows.capacity / stride - count }
 

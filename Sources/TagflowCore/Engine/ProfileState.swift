@@ -1,6 +1,8 @@
+import CPrefetch
+
 /// A profile's features and tags as the engine keeps them: small arrays searched in order, since a profile
 /// touches few of the features and has few of the tags. It lives inline in the engine's ``ProfileTable``
-/// (no object of its own: 88 bytes, and one memory load less each time a profile is visited) and is
+/// (no object of its own: 96 bytes, and one memory load less each time a profile is visited) and is
 /// reached through a ``ProfileRef``.
 struct ProfileState: ~Copyable {
     /// What the profile keeps of one tag: its value, and when time alone can next change it. A tag the
@@ -48,6 +50,16 @@ struct ProfileState: ~Copyable {
     init(_ id: ProfileID, layout: WindowLayout) {
         self.id = id
         events = ProfileEvents(layout: layout)
+    }
+
+    /// Starts loading the starts of its arrays into the cache, all at once: a visit then waits for one
+    /// memory load where it waited for four in turn.
+    @inline(__always)
+    func prefetchArrays() {
+        tagSlots.prefetch()
+        featureSlots.prefetch()
+        windows.prefetch()
+        events.prefetch()
     }
 
     var earliestDue: EpochMillis {
@@ -245,6 +257,14 @@ struct ProfileTable: ~Copyable {
         let state = at(Int(slot))
         state.pointee = ProfileState(state.pointee.id, layout: layout)
         state.pointee.isLive = false
+    }
+
+    /// Starts loading a profile's state into the cache (its 96 bytes span two lines at most).
+    @inline(__always)
+    func prefetch(_ slot: Int32) {
+        let state = UnsafeRawPointer(at(Int(slot)))
+        tagflow_prefetch(state)
+        tagflow_prefetch(state + MemoryLayout<ProfileState>.stride - 1)
     }
 
     /// Each live profile, in slot order.

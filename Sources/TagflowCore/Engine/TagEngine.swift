@@ -125,6 +125,7 @@ public final class TagEngine {
         advanceClock(to: now)
         let (slot, isNew) = slot(for: profile)
         guard let state = profiles[slot] else { return }
+        state.pointee.prefetchArrays()  // they arrive while the event is matched against the features
         fireDue(state, slot: slot, upTo: self.now, changes: &changes)
         state.pointee.isShrunk = false
 
@@ -219,10 +220,12 @@ public final class TagEngine {
     public func advance(to moment: EpochMillis, changes: inout [TagChange]) {
         advanceClock(to: moment)
         while let top = timers.first, top.due <= self.now {
+            if let next = timers.runnerUp { profiles.prefetch(next) }  // it arrives while `top` fires
             guard let state = profiles[top.slot] else {
                 timers.set(top.slot, .max)
                 continue
             }
+            state.pointee.prefetchArrays()
             fireDue(state, slot: top.slot, upTo: self.now, changes: &changes)
         }
     }

@@ -15,6 +15,15 @@ struct TimerHeap: Sendable {
     var count: Int { dues.count }
     var first: (due: EpochMillis, slot: Int32)? { dues.isEmpty ? nil : (dues[0], slots[0]) }
 
+    /// The slot likely due next after ``first`` (the earliest of its children; ``first`` itself may come back
+    /// first when it is moved).
+    var runnerUp: Int32? {
+        guard dues.count > 1 else { return nil }
+        var child = 1
+        for other in 2..<min(5, dues.count) where dues[other] < dues[child] { child = other }
+        return slots[child]
+    }
+
     /// The slot's due moment; `.max` when it has none.
     func due(of slot: Int32) -> EpochMillis {
         let place = Int(slot) < places.count ? places[Int(slot)] : -1

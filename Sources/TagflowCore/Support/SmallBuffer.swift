@@ -1,3 +1,5 @@
+import CPrefetch
+
 /// A growable run of elements owned by exactly one holder (it cannot be copied): the elements in one
 /// allocation of their own, with the count and capacity kept beside the pointer rather than in a header.
 ///
@@ -32,6 +34,12 @@ struct SmallBuffer<Element>: ~Copyable {
             precondition(index >= 0 && index < count, "SmallBuffer index out of range")
             return base! + index
         }
+    }
+
+    /// Starts loading the first elements into the cache (see ``tagflow_prefetch``).
+    @inline(__always)
+    func prefetch() {
+        if let base { tagflow_prefetch(base) }
     }
 
     // MARK: - Growing and shrinking
