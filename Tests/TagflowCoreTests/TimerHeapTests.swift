@@ -55,7 +55,7 @@ import Testing
         }
     }
 
-    private func check(_ heap: TimerHeap, _ expected: [Int32: EpochMillis], _ seed: UInt64) {
+    private func check(_ heap: borrowing TimerHeap, _ expected: [Int32: EpochMillis], _ seed: UInt64) {
         let earliest = expected.values.min()
         let first = heap.first
         #expect(first?.due == earliest, "seed \(seed)")
@@ -63,7 +63,7 @@ import Testing
         #expect(heap.count == expected.count, "seed \(seed)")
     }
 
-    private func checkEvery(_ heap: TimerHeap, _ expected: [Int32: EpochMillis], _ seed: UInt64) {
+    private func checkEvery(_ heap: borrowing TimerHeap, _ expected: [Int32: EpochMillis], _ seed: UInt64) {
         for (slot, due) in expected { #expect(heap.due(of: slot) == due, "seed \(seed)") }
     }
 }
