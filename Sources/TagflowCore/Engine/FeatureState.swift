@@ -164,14 +164,18 @@ final class FeatureLogic {
         }
     }
 
-    /// The steps of a sequence an event matches, as entries; nil when none or before the window.
-    func sequenceContributions(of event: RuleEvent, now: EpochMillis) -> [FeatureEntry]? {
-        guard event.timestamp >= horizon(at: now) else { return nil }
-        var entries: [FeatureEntry] = []
+    /// Whether an event can be a step of the sequence: inside the window, and named as some step is (its
+    /// filters are not checked yet).
+    func mayBeStep(_ event: RuleEvent, now: EpochMillis) -> Bool {
+        event.timestamp >= horizon(at: now) && spec.steps.contains { $0.selector.matches(event.name) }
+    }
+
+    /// Calls `body` with an entry for each step of the sequence the event matches (no array is made: this
+    /// runs for every event a sequence names).
+    func forEachStep(matching event: RuleEvent, _ body: (FeatureEntry) -> Void) {
         for (index, step) in spec.steps.enumerated() where step.selector.matches(event.name) && passes(step: index, event) {
-            entries.append(FeatureEntry(timestamp: event.timestamp, seq: event.seq, value: .null, key: .number(Double(index))))
+            body(FeatureEntry(timestamp: event.timestamp, seq: event.seq, value: .null, key: .number(Double(index))))
         }
-        return entries.isEmpty ? nil : entries
     }
 
     private func passes(step: Int, _ event: RuleEvent) -> Bool {

@@ -127,7 +127,9 @@ struct ProfileState: ~Copyable {
         }
         featureSlots.reserveSlowly()
         featureSlots.append(FeatureSlot(state: nil, index: index))
-        return body(&featureSlots[featureSlots.count - 1].state)
+        let result = body(&featureSlots[featureSlots.count - 1].state)
+        if case .none = featureSlots[featureSlots.count - 1].state { hasEmptyFeatures = true }
+        return result
     }
 
     /// Forgets the features whose state has gone (a latest event that left its window).

@@ -367,9 +367,11 @@ public final class TagEngine {
     private func update(_ state: ProfileRef, feature logic: FeatureLogic, with event: RuleEvent) -> Bool {
         let index = Int32(logic.index)
         if logic.isSequence {
-            guard let entries = logic.sequenceContributions(of: event, now: now) else { return false }
+            guard logic.mayBeStep(event, now: now) else { return false }
             return state.pointee.withFeature(index, creating: true) { feature in
-                entries.reduce(false) { logic.fold($1, into: &feature) || $0 }
+                var changed = false
+                logic.forEachStep(matching: event) { changed = logic.fold($0, into: &feature) || changed }
+                return changed  // a slot made for no step stays empty and is dropped
             }
         }
         guard let entry = logic.contribution(of: event, now: now) else { return false }
