@@ -69,6 +69,23 @@ import Testing
         #expect(clinic.tag("prospect_browsing", profile: 2) == .bool(true))
         #expect(clinic.engine.tags(of: ProfileID(1)).isEmpty)
     }
+
+    @Test func explainingOneProfileLeavesNothingBehindForTheNext() throws {
+        // Given a profile that viewed twice (never_paid_viewer) and one that has not viewed yet
+        var clinic = try S(rules: Self.rules)
+        clinic.event("view_item", profile: 1)
+        clinic.event("view_item", profile: 1)
+        clinic.event("page", profile: 2)
+
+        // When the first profile's tag is explained (it reads `count(view_item)`: 2), then the second views once
+        let explanation = clinic.engine.explain("never_paid_viewer", for: ProfileID(1))
+        clinic.event("view_item", profile: 2)
+
+        // Then the second profile's tags come from its own events: one view is not two
+        #expect(explanation?.value == .bool(true))
+        #expect(!clinic.has("never_paid_viewer", profile: 2))
+        #expect(clinic.has("viewed", profile: 2))
+    }
 }
 
 /// A threshold on a figure that time only lowers wakes its profile once, when it is crossed, not at every

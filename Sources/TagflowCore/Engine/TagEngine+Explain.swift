@@ -29,6 +29,9 @@ extension TagEngine {
     /// Explains `tag` for `profile` at the engine's clock; nil for an unknown tag.
     public func explain(_ tag: String, for profile: ProfileID) -> TagExplanation? {
         guard let index = tagSet.index(of: tag) else { return nil }
+        // The feature values read here are this profile's at this moment: none from before, none left after.
+        clearFeatureCache()
+        defer { clearFeatureCache() }
         let definition = tagSet.tags[index]
         let stored = profileState(profile)
         let state = stored ?? ProfileRef.allocate(capacity: 1)

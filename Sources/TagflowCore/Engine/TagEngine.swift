@@ -36,9 +36,12 @@ public final class TagEngine {
     public private(set) var timerFirings = 0
 
     // Scratch space reused across passes.
-    private var featureCache: [RuleValue?]
+    /// The feature values read in the current evaluation pass: an entry holds while its pass number is
+    /// ``cachePass`` (a new pass forgets them all by counting on, with nothing to clear).
+    private var featureCache: [RuleValue]
     private var featureUntil: [EpochMillis]
-    private var cachedFeatures: [Int] = []
+    private var featureCachePass: [UInt32]
+    private var cachePass: UInt32 = 1
     private var pending: PendingTags
     /// The tags a profile's first event must evaluate besides those its features touch: the tags an empty
     /// profile has (`not exists(...)`, an `else` case) and every tag referring to those. Every other tag
@@ -78,8 +81,9 @@ public final class TagEngine {
         tagIDs = tagSet.tags.map(\.id)
         isBoolean = tagSet.tags.map { if case .boolean = $0.rule { true } else { false } }
         patterns = tagSet.patterns
-        featureCache = Array(repeating: nil, count: tagSet.features.count)
+        featureCache = Array(repeating: .null, count: tagSet.features.count)
         featureUntil = Array(repeating: .max, count: tagSet.features.count)
+        featureCachePass = Array(repeating: 0, count: tagSet.features.count)
         pending = PendingTags(tagCount: tagSet.tags.count)
         isTimeDependent = Array(repeating: false, count: tagSet.tags.count)
         for index in tagSet.timeDependentTags { isTimeDependent[index] = true }
@@ -429,16 +433,20 @@ public final class TagEngine {
         }
     }
 
-    /// Forgets the feature values read while evaluating one profile at one moment.
-    private func clearFeatureCache() {
-        for index in cachedFeatures { featureCache[index] = nil }
-        cachedFeatures.removeAll(keepingCapacity: true)
+    /// Forgets the feature values read while evaluating one profile at one moment. (Whatever reads features
+    /// outside a pass, as an explanation does, must call it before and after.)
+    func clearFeatureCache() {
+        cachePass &+= 1
+        if cachePass == 0 {  // wrapped: no entry may look current
+            for index in featureCachePass.indices { featureCachePass[index] = 0 }
+            cachePass = 1
+        }
     }
 
     func featureValue(_ index: Int, of state: ProfileRef, at moment: EpochMillis, until: inout EpochMillis) -> RuleValue {
-        if let cached = featureCache[index] {
+        if featureCachePass[index] == cachePass {
             until = min(until, featureUntil[index])
-            return cached
+            return featureCache[index]
         }
         var featureDue = EpochMillis.max
         let value = withLogic(index) { logic in
@@ -453,7 +461,7 @@ public final class TagEngine {
         }
         featureCache[index] = value
         featureUntil[index] = featureDue
-        cachedFeatures.append(index)
+        featureCachePass[index] = cachePass
         until = min(until, featureDue)
         return value
     }
