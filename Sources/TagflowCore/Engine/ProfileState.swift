@@ -91,6 +91,11 @@ struct ProfileState: ~Copyable {
         return windows.count - 1
     }
 
+    /// Takes each windowed feature's mark off the events that have left its window (before its `exit`).
+    mutating func clearMarksOfLeftEvents(_ layout: WindowLayout) {
+        for i in windows.indices { events.clear(layout.bits[Int(windows[i].feature)]!, before: Int(windows[i].exit)) }
+    }
+
     /// Where a windowed feature's summary is, when the profile has one.
     func windowIndex(of feature: Int32) -> Int? {
         for i in windows.indices where windows[i].feature == feature { return i }

@@ -206,11 +206,8 @@ public final class TagEngine {
     /// Combines the shared events of two profiles and counts them afresh for the windowed features.
     private func mergeEvents(of source: ProfileRef, into target: ProfileRef) {
         guard !source.pointee.windows.isEmpty else { return }
-        for state in [source, target] {
-            for i in state.pointee.windows.indices {
-                state.pointee.events.clear(logic[Int(state.pointee.windows[i].feature)].bit!, before: Int(state.pointee.windows[i].exit))
-            }
-        }
+        source.pointee.clearMarksOfLeftEvents(layout)
+        target.pointee.clearMarksOfLeftEvents(layout)
         target.pointee.events = ProfileEvents.merged(target.pointee.events, source.pointee.events)
         target.pointee.windowsMoved = true
         for i in source.pointee.windows.indices { _ = target.pointee.windowSlot(source.pointee.windows[i].feature) }
@@ -336,9 +333,7 @@ public final class TagEngine {
         // A long window (60 days of purchases) holds the front back: when the events have doubled since,
         // forget every event that no feature counts any more, wherever it is.
         guard state.pointee.events.count >= 2 * Int(state.pointee.eventsKept) + 16 else { return }
-        for i in state.pointee.windows.indices {
-            state.pointee.events.clear(layout.bits[Int(state.pointee.windows[i].feature)]!, before: Int(state.pointee.windows[i].exit))
-        }
+        state.pointee.clearMarksOfLeftEvents(layout)
         let moved = state.pointee.events.removeUncounted()
         for i in state.pointee.windows.indices {
             state.pointee.windows[i].exit = moved[Int(state.pointee.windows[i].exit)]
