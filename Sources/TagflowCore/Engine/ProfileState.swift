@@ -221,11 +221,13 @@ struct ProfileState: ~Copyable {
 /// Where a profile's state is. Valid while the engine holds the profile: the table never moves a profile.
 typealias ProfileRef = UnsafeMutablePointer<ProfileState>
 
-/// The engine's profiles by slot, in chunks of 4,096 that never move: a ``ProfileRef`` stays valid while
+/// The engine's profiles by slot, in chunks of 65,536 that never move: a ``ProfileRef`` stays valid while
 /// profiles are added (and the table never copies all of them to grow, which would briefly hold two).
 struct ProfileTable: ~Copyable {
-    private static let chunkShift = 12
+    /// 65,536 profiles of 96 bytes: three 2 MB pages (profiles are visited at random; see ``BlockPool``).
+    private static let chunkShift = 16
     private static let chunkSize = 1 << chunkShift
+    private static let chunkBytes = chunkSize * MemoryLayout<ProfileState>.stride
     private var chunks: [ProfileRef] = []
     /// How many slots, live or not.
     private(set) var count = 0
@@ -235,7 +237,7 @@ struct ProfileTable: ~Copyable {
     deinit {
         for (n, chunk) in chunks.enumerated() {
             chunk.deinitialize(count: min(Self.chunkSize, count - n * Self.chunkSize))
-            chunk.deallocate()
+            BlockPool.deallocateLarge(chunk, bytes: Self.chunkBytes)
         }
     }
 
@@ -253,7 +255,9 @@ struct ProfileTable: ~Copyable {
 
     /// Adds a profile in the next slot; its slot.
     mutating func append(_ state: consuming ProfileState) -> Int32 {
-        if count == chunks.count * Self.chunkSize { chunks.append(.allocate(capacity: Self.chunkSize)) }
+        if count == chunks.count * Self.chunkSize {
+            chunks.append(BlockPool.allocateLarge(bytes: Self.chunkBytes).bindMemory(to: ProfileState.self, capacity: Self.chunkSize))
+        }
         (chunks[count &>> Self.chunkShift] + (count & (Self.chunkSize - 1))).initialize(to: state)
         count += 1
         return Int32(count - 1)

@@ -29,11 +29,15 @@ struct TimerHeap: ~Copyable {
         base = Self.allocate(capacity)
     }
 
-    deinit { UnsafeMutableRawPointer(base).deallocate() }
+    deinit { Self.deallocate(base, capacity) }
 
     private static func allocate(_ capacity: Int) -> UnsafeMutablePointer<Entry> {
-        UnsafeMutableRawPointer.allocate(byteCount: (capacity + 3) * MemoryLayout<Entry>.stride, alignment: 64)
+        BlockPool.allocateLarge(bytes: (capacity + 3) * MemoryLayout<Entry>.stride)
             .bindMemory(to: Entry.self, capacity: capacity + 3)
+    }
+
+    private static func deallocate(_ base: UnsafeMutablePointer<Entry>, _ capacity: Int) {
+        BlockPool.deallocateLarge(base, bytes: (capacity + 3) * MemoryLayout<Entry>.stride)
     }
 
     @inline(__always) private func entry(_ index: Int) -> Entry { base[index &+ 3] }
@@ -77,7 +81,7 @@ struct TimerHeap: ~Copyable {
     private mutating func grow() {
         let larger = Self.allocate(capacity * 2 + 3)
         (larger + 3).moveInitialize(from: base + 3, count: count)
-        UnsafeMutableRawPointer(base).deallocate()
+        Self.deallocate(base, capacity)
         base = larger
         capacity = capacity * 2 + 3
     }

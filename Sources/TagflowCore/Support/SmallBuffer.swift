@@ -1,7 +1,8 @@
 import CPrefetch
 
 /// A growable run of elements owned by exactly one holder (it cannot be copied): the elements in one
-/// allocation of their own, with the count and capacity kept beside the pointer rather than in a header.
+/// block of a ``BlockPool`` (no header: the buffer knows its size), with the count and capacity kept beside
+/// the pointer.
 ///
 /// A profile keeps a few of these, millions of profiles at once: against an `Array` each saves the 32-byte
 /// header of its storage, and reading one needs no reference count or uniqueness check. Grows by a quarter
@@ -17,7 +18,7 @@ struct SmallBuffer<Element>: ~Copyable {
     deinit {
         guard let base else { return }
         base.deinitialize(count: Int(storedCount))
-        base.deallocate()
+        BlockPool.deallocate(base, bytes: capacity * MemoryLayout<Element>.stride)
     }
 
     var count: Int { Int(storedCount) }
@@ -65,12 +66,14 @@ struct SmallBuffer<Element>: ~Copyable {
 
     private mutating func reallocate(to newCapacity: Int) {
         precondition(newCapacity >= count && newCapacity <= Int(Int32.max), "SmallBuffer capacity out of range")
+        precondition(MemoryLayout<Element>.alignment <= BlockPool.granule, "SmallBuffer elements need more alignment")
+        let stride = MemoryLayout<Element>.stride
         var moved: UnsafeMutablePointer<Element>? = nil
         if newCapacity > 0 {
-            moved = UnsafeMutablePointer<Element>.allocate(capacity: newCapacity)
+            moved = BlockPool.allocate(bytes: newCapacity * stride).bindMemory(to: Element.self, capacity: newCapacity)
             if let base { moved!.moveInitialize(from: base, count: count) }
         }
-        base?.deallocate()
+        if let base { BlockPool.deallocate(base, bytes: capacity * stride) }
         base = moved
         storedCapacity = Int32(newCapacity)
     }
