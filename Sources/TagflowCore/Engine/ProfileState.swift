@@ -40,8 +40,8 @@ struct ProfileState: ~Copyable {
     /// The events the windowed features count, and those features' summaries (each names its feature).
     var events: ProfileEvents
     var windows = SmallBuffer<WindowSummary>()
-    /// The moment the profile sits on the timer heap for (`.max`: not on it): the heap's, kept beside the
-    /// profile so that firing it reads no other memory.
+    /// The earliest moment time alone can change one of its tags (`.max`: none). The timer heap holds it
+    /// too, brought up to date once at the end of each visit; kept here so that firing reads no other memory.
     var due: EpochMillis = .max
 
     /// Whose state this is (kept here, not in an array beside: reading it would be a cache miss of its own).

@@ -130,7 +130,8 @@ public final class TagEngine {
         let (slot, isNew) = slot(for: profile)
         guard let state = profiles[slot] else { return }
         state.pointee.prefetchArrays()  // they arrive while the event is matched against the features
-        fireDue(state, slot: slot, upTo: self.now, changes: &changes)
+        let onHeap = state.pointee.due
+        fireDue(state, upTo: self.now, changes: &changes)
         state.pointee.isShrunk = false
 
         touched.removeAll(keepingCapacity: true)
@@ -158,9 +159,10 @@ public final class TagEngine {
         if isNew {
             for tag in newProfileTags { pending.mark(tag) }
         }
-        guard !pending.isEmpty else { return }
+        guard !pending.isEmpty else { return schedule(state, slot: slot, from: onHeap) }
         reevaluate(state, at: self.now, cause: .event(seq: event.seq), changes: &changes)
-        schedule(state, slot: slot)
+        state.pointee.due = state.pointee.earliestDue
+        schedule(state, slot: slot, from: onHeap)
         compact(state)
         sweepValuesIfDue()
     }
@@ -178,10 +180,11 @@ public final class TagEngine {
     public func merge(_ source: ProfileID, into target: ProfileID, now: EpochMillis, changes: inout [TagChange]) {
         advanceClock(to: now)
         guard source != target, let sourceSlot = slots[source], let sourceState = profiles[sourceSlot] else { return }
-        fireDue(sourceState, slot: sourceSlot, upTo: self.now, changes: &changes)
+        fireDue(sourceState, upTo: self.now, changes: &changes)
         let (targetSlot, _) = slot(for: target)
         guard let targetState = profiles[targetSlot] else { return }
-        fireDue(targetState, slot: targetSlot, upTo: self.now, changes: &changes)
+        let onHeap = targetState.pointee.due
+        fireDue(targetState, upTo: self.now, changes: &changes)
         targetState.pointee.isShrunk = false
 
         let cause = TagChangeCause.merge(from: source, into: target)
@@ -199,7 +202,8 @@ public final class TagEngine {
         timers.set(sourceSlot, .max)
         pending.markAll()
         reevaluate(targetState, at: self.now, cause: cause, changes: &changes)
-        schedule(targetState, slot: targetSlot)
+        targetState.pointee.due = targetState.pointee.earliestDue
+        schedule(targetState, slot: targetSlot, from: onHeap)
         sweepValuesIfDue()
     }
 
@@ -227,7 +231,8 @@ public final class TagEngine {
                 continue
             }
             state.pointee.prefetchArrays()
-            fireDue(state, slot: top.slot, upTo: self.now, changes: &changes)
+            fireDue(state, upTo: self.now, changes: &changes)
+            timers.set(top.slot, state.pointee.due)
         }
     }
 
@@ -378,15 +383,16 @@ public final class TagEngine {
     }
 
     /// Re-evaluates, at each due moment up to `moment`, the tags that were due then — and the tags that refer
-    /// to those that changed.
-    private func fireDue(_ state: ProfileRef, slot: Int32, upTo moment: EpochMillis, changes: inout [TagChange]) {
+    /// to those that changed. The profile's `due` moves on; the timer heap is the caller's to update, once
+    /// for the whole visit (``schedule(_:slot:from:)``).
+    private func fireDue(_ state: ProfileRef, upTo moment: EpochMillis, changes: inout [TagChange]) {
         let fired = state.pointee.due <= moment
         while state.pointee.due <= moment {
             let at = state.pointee.due
             state.pointee.markDue(at: at, in: &pending)
             timerFirings += 1
             reevaluate(state, at: at, cause: .time, changes: &changes)
-            schedule(state, slot: slot)
+            state.pointee.due = state.pointee.earliestDue
         }
         compact(state)
         // Time alone moved it and its latest event is a day old: likely idle for a while, its arrays need no
@@ -401,12 +407,10 @@ public final class TagEngine {
     /// How long after its latest event a profile counts as idle.
     static let idleAfter: EpochMillis = 86_400_000
 
-    /// Puts the profile on the timer heap at its earliest tag due moment, when that moved.
-    private func schedule(_ state: ProfileRef, slot: Int32) {
-        let due = state.pointee.earliestDue
-        guard due != state.pointee.due else { return }
-        state.pointee.due = due
-        timers.set(slot, due)
+    /// Moves the profile on the timer heap to its `due` moment, when that differs from the one it has there.
+    private func schedule(_ state: ProfileRef, slot: Int32, from onHeap: EpochMillis) {
+        let due = state.pointee.due
+        if due != onHeap { timers.set(slot, due) }
     }
 
     /// Evaluates the pending tags (in dependency order) at `moment`, records what changed and when each
