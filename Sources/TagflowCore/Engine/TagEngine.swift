@@ -49,6 +49,8 @@ public final class TagEngine {
     private var newProfileTags: [Int] = []
     private var touched: [Int] = []
     private var counting: [Int] = []
+    /// The slots an ``advance(to:changes:)`` fires, in due order.
+    private var dueSlots: [Int32] = []
     private var eventBits: [UInt64]
     private var eventValues: [PackedValue]
     /// The text (and other non-numbers) of the values profiles keep, each once.
@@ -224,15 +226,20 @@ public final class TagEngine {
     /// exact moment it was due.
     public func advance(to moment: EpochMillis, changes: inout [TagChange]) {
         advanceClock(to: moment)
+        // All that is due, taken off the heap first: then the memory of the profiles a few places ahead can
+        // be asked for while one fires (its state four ahead, its arrays two ahead, once the state is there).
+        // Firing a profile only changes its own moment, and that is after `now`: the order is the heap's.
+        dueSlots.removeAll(keepingCapacity: true)
         while let top = timers.first, top.due <= self.now {
-            if let next = timers.runnerUp { profiles.prefetch(next) }  // it arrives while `top` fires
-            guard let state = profiles[top.slot] else {
-                timers.set(top.slot, .max)
-                continue
-            }
-            state.pointee.prefetchArrays()
+            dueSlots.append(top.slot)
+            timers.set(top.slot, .max)
+        }
+        for (i, slot) in dueSlots.enumerated() {
+            if i + 4 < dueSlots.count { profiles.prefetch(dueSlots[i + 4]) }
+            if i + 2 < dueSlots.count { profiles[dueSlots[i + 2]]?.pointee.prefetchArrays() }
+            guard let state = profiles[slot] else { continue }
             fireDue(state, upTo: self.now, changes: &changes)
-            timers.set(top.slot, state.pointee.due)
+            timers.set(slot, state.pointee.due)
         }
     }
 

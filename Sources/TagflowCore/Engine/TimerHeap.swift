@@ -45,15 +45,6 @@ struct TimerHeap: ~Copyable {
 
     var first: (due: EpochMillis, slot: Int32)? { count == 0 ? nil : (due(at: 0), entry(0).slot) }
 
-    /// The slot likely due next after ``first`` (the earliest of its children; ``first`` itself may come back
-    /// first when it is moved).
-    var runnerUp: Int32? {
-        guard count > 1 else { return nil }
-        var child = 1
-        for other in 2..<min(5, count) where due(at: other) < due(at: child) { child = other }
-        return entry(child).slot
-    }
-
     /// The slot's due moment; `.max` when it has none.
     func due(of slot: Int32) -> EpochMillis {
         let place = Int(slot) < places.count ? places[Int(slot)] : -1
