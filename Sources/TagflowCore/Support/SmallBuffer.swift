@@ -37,10 +37,17 @@ struct SmallBuffer<Element>: ~Copyable {
         }
     }
 
-    /// Starts loading the first elements into the cache (see ``tagflow_prefetch``).
+    /// Starts loading the elements into the cache (see ``tagflow_prefetch``), up to eight lines of them.
     @inline(__always)
     func prefetch() {
-        if let base { tagflow_prefetch(base) }
+        guard let base else { return }
+        let start = Int(bitPattern: base)
+        let end = start &+ Swift.min(count &* MemoryLayout<Element>.stride, 512)
+        var line = start & ~63
+        repeat {
+            tagflow_prefetch(UnsafeRawPointer(bitPattern: line))
+            line &+= 64
+        } while line < end
     }
 
     // MARK: - Growing and shrinking
