@@ -54,7 +54,14 @@ struct Demo: AsyncParsableCommand {
         let directory = options.data ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("tagflow-demo-\(UUID().uuidString.prefix(8))").path
         var config = try options.resolve(defaultData: directory)
-        if config.tagsDirectory == nil { config.tagsDirectory = ExampleTags.directory }
+        if config.tagsDirectory == nil {
+            config.tagsDirectory = ExampleTags.directory
+            if config.tagsDirectory == nil {
+                say("note: the example tag set (examples/tags) is neither in the current directory nor beside the "
+                    + "checkout this binary was built in: the demo runs without tags. Run it from the checkout, or "
+                    + "pass --tags DIR.")
+            }
+        }
         try await DemoRunner(config: config, rate: rate, duration: duration).run()
     }
 }
