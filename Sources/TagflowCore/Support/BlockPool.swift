@@ -72,7 +72,8 @@ public enum BlockPool {
         return region
     }
 
-    /// The bytes of the regions every pool took from the system so far.
+    /// The bytes mapped in 2 MB regions now: the pools' regions (never given back) and the engine's large
+    /// arrays from ``allocateLarge(bytes:)`` (given back when freed).
     public static var reservedBytes: Int { reserved.load(ordering: .relaxed) }
 
     fileprivate static let reserved = Atomic<Int>(0)
