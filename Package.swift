@@ -37,8 +37,15 @@ let package = Package(
             // exclusivity checks cost it ~15 % in release builds and catch nothing the debug build does not.
             swiftSettings: settings + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
+        .target(name: "CCPUFeatures"),
+        .target(
+            name: "RoaringAVX512",
+            // The bitset loops again, for CPUs with AVX-512 and its popcount; called only when the CPU has them.
+            swiftSettings: settings + [.unsafeFlags(["-target-cpu", "icelake-server"], .when(platforms: [.linux], configuration: .release))]
+        ),
         .target(
             name: "Roaring",
+            dependencies: ["CCPUFeatures", "RoaringAVX512"],
             // Bitset counts are popcounts, vectorised with AVX2: release builds need an x86-64 CPU from
             // 2013 on (Haswell); without the flag each popcount is a dozen instructions.
             swiftSettings: settings + [.unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux], configuration: .release))]

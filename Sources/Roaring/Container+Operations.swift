@@ -13,7 +13,7 @@ public enum SetOperation: Sendable {
 extension Container {
     /// How many of `values` are in `bits`: four lookups at a time, in four independent sums.
     static func count(_ values: [UInt16], in bits: Bitset) -> Int {
-        bits.words.withUnsafeBufferPointer { w in
+        bits.withWords { w in
             values.withUnsafeBufferPointer { v in
                 @inline(__always) func bit(_ value: UInt16) -> Int { Int(truncatingIfNeeded: (w[Int(value >> 6)] >> UInt64(value & 63)) & 1) }
                 var s0 = 0, s1 = 0, s2 = 0, s3 = 0
@@ -137,30 +137,16 @@ extension Container {
     // MARK: - Bitsets
 
     static func words(_ a: Bitset, _ b: Bitset, _ op: SetOperation) -> Bitset {
-        var count = 0
-        let out = [UInt64](unsafeUninitializedCapacity: Bitset.wordCount) { o, initialized in
-            a.words.withUnsafeBufferPointer { x in
-                b.words.withUnsafeBufferPointer { y in
-                    switch op {
-                    case .and: for i in 0..<Bitset.wordCount { o[i] = x[i] & y[i] }
-                    case .or: for i in 0..<Bitset.wordCount { o[i] = x[i] | y[i] }
-                    case .xor: for i in 0..<Bitset.wordCount { o[i] = x[i] ^ y[i] }
-                    case .andNot: for i in 0..<Bitset.wordCount { o[i] = x[i] & ~y[i] }
-                    }
-                }
-            }
-            initialized = Bitset.wordCount
-            let written = UnsafeBufferPointer(o)
-            count = HarleySeal.count(written)
+        Bitset { out in
+            a.withWords { x in b.withWords { y in BitsetKernels.combine(x, y, op, into: out) } }
         }
-        return Bitset(words: out, cardinality: count)
     }
 
     /// The values of `op(a, b)` (AND or AND-NOT), `count` of them, in increasing order.
     static func values(_ a: Bitset, _ b: Bitset, _ op: SetOperation, count: Int) -> [UInt16] {
         [UInt16](unsafeUninitializedCapacity: count) { out, initialized in
-            a.words.withUnsafeBufferPointer { x in
-                b.words.withUnsafeBufferPointer { y in
+            a.withWords { x in
+                b.withWords { y in
                     var n = 0
                     for i in 0..<Bitset.wordCount {
                         var w = op == .and ? x[i] & y[i] : x[i] & ~y[i]
@@ -178,10 +164,10 @@ extension Container {
 
     /// The bits of `bits` inside the runs.
     static func masked(_ bits: Bitset, by runs: [ValueRun]) -> Bitset {
-        var out = [UInt64](repeating: 0, count: Bitset.wordCount)
+        var out = Bitset()
         var count = 0
-        bits.words.withUnsafeBufferPointer { x in
-            out.withUnsafeMutableBufferPointer { o in
+        bits.withWords { x in
+            out.withMutableWords { o in
                 for run in runs {
                     let first = Int(run.start), last = Int(run.end)
                     for word in (first >> 6)...(last >> 6) {
@@ -195,7 +181,8 @@ extension Container {
                 }
             }
         }
-        return Bitset(words: out, cardinality: count)
+        out.cardinality = count
+        return out
     }
 
     /// The values inside the runs.
@@ -213,8 +200,8 @@ extension Container {
     /// The number of values of `op(a, b)`: the bits both have, counted; the rest follows from the
     /// cardinalities.
     static func wordCount(_ a: Bitset, _ b: Bitset, _ op: SetOperation) -> Int {
-        let both = a.words.withUnsafeBufferPointer { x in
-            b.words.withUnsafeBufferPointer { y in HarleySeal.andCount(x, y) }
+        let both = a.withWords { x in
+            b.withWords { y in BitsetKernels.andCount(x, y) }
         }
         switch op {
         case .and: return both
@@ -265,7 +252,7 @@ extension Container {
     /// The values whose bit is set (`keeping`) or clear.
     private static func filter(_ array: [UInt16], _ bits: Bitset, keeping: Bool) -> [UInt16] {
         [UInt16](unsafeUninitializedCapacity: array.count) { out, initialized in
-            bits.words.withUnsafeBufferPointer { w in
+            bits.withWords { w in
                 // Without a branch: every value is written, and kept by moving on past it or not (a coin
                 // toss of a branch would be mispredicted half the time).
                 let flip = keeping ? 0 : 1

@@ -25,7 +25,7 @@ enum Container: Equatable, Sendable {
     func holdsSameValues(as other: Container) -> Bool {
         switch (self, other) {
         case (.array(let a), .array(let b)): return a == b
-        case (.bitset(let a), .bitset(let b)): return a.words == b.words
+        case (.bitset(let a), .bitset(let b)): return a == b
         case (.run(let a), .run(let b)): return a == b
         default: return cardinality == other.cardinality && sortedValues() == other.sortedValues()
         }

@@ -92,9 +92,14 @@ extension RoaringBitmap {
                 }
                 container = .run(runs)
             } else if cardinality > Container.arrayLimit {
-                var words = [UInt64](repeating: 0, count: Bitset.wordCount)
-                for w in 0..<Bitset.wordCount { words[w] = try reader.read("the bitset of container \(i)") }
-                container = .bitset(Bitset(words: words))
+                container = .bitset(try Bitset { words in
+                    var count = 0
+                    for w in 0..<Bitset.wordCount {
+                        words[w] = try reader.read("the bitset of container \(i)")
+                        count += words[w].nonzeroBitCount
+                    }
+                    return count
+                })
             } else {
                 var values: [UInt16] = []
                 values.reserveCapacity(cardinality)
@@ -139,7 +144,7 @@ extension Container {
             }
         default:
             if cardinality > Self.arrayLimit {
-                for word in asBitset().words { out.appendLittleEndian(word) }
+                asBitset().withWords { words in for word in words { out.appendLittleEndian(word) } }
             } else {
                 for value in sortedValues() { out.appendLittleEndian(value) }
             }

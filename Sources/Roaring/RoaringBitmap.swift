@@ -350,22 +350,9 @@ extension Container {
 
 extension Bitset {
     mutating func formWords(_ other: Bitset, _ op: SetOperation) {
-        var count = 0
-        words.withUnsafeMutableBufferPointer { x in
-            other.words.withUnsafeBufferPointer { y in
-                for i in 0..<Bitset.wordCount {
-                    let w: UInt64 = switch op {
-                    case .and: x[i] & y[i]
-                    case .or: x[i] | y[i]
-                    case .xor: x[i] ^ y[i]
-                    case .andNot: x[i] & ~y[i]
-                    }
-                    x[i] = w
-                    count &+= w.nonzeroBitCount
-                }
-            }
+        cardinality = withMutableWords { x in
+            other.withWords { y in BitsetKernels.combine(UnsafeBufferPointer(x), y, op, into: x) }
         }
-        cardinality = count
     }
 
     mutating func formUnion(_ container: Container) {
