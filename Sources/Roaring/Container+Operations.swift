@@ -144,19 +144,10 @@ extension Container {
 
     /// The values of `op(a, b)` (AND or AND-NOT), `count` of them, in increasing order.
     static func values(_ a: Bitset, _ b: Bitset, _ op: SetOperation, count: Int) -> [UInt16] {
-        [UInt16](unsafeUninitializedCapacity: count) { out, initialized in
+        [UInt16](unsafeUninitializedCapacity: count &+ Bitset.extractionSlack) { out, initialized in
             a.withWords { x in
                 b.withWords { y in
-                    var n = 0
-                    for i in 0..<Bitset.wordCount {
-                        var w = op == .and ? x[i] & y[i] : x[i] & ~y[i]
-                        while w != 0 {
-                            out[n] = UInt16(truncatingIfNeeded: i << 6 | w.trailingZeroBitCount)
-                            n += 1
-                            w &= w &- 1
-                        }
-                    }
-                    initialized = n
+                    initialized = Bitset.extractAll(into: out.baseAddress!) { op == .and ? x[$0] & y[$0] : x[$0] & ~y[$0] }
                 }
             }
         }

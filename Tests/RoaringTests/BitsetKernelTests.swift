@@ -75,6 +75,24 @@ import Testing
         }
     }
 
+    /// Values read back from words holding none, one, two or many (the first two are written blindly).
+    @Test func valuesComeBackInOrderFromWordsOfAnyFill() async {
+        await propertyCheck(count: 100, input: Gen.uint64()) { seed in
+            var random = Random(seed: seed)
+            var values = Set<UInt16>()
+            for _ in 0..<random.int(0...40) {
+                let word = random.int(0...1023), fill = [1, 2, 3, 10, 64][random.int(0...4)]
+                for _ in 0..<fill { values.insert(UInt16(word * 64 + random.int(0...63))) }
+            }
+            let sorted = values.sorted()
+            let bits = Bitset(sorted: sorted)
+            #expect(bits.sortedValues() == sorted, "seed \(seed)")
+            let all = Bitset(sorted: (0...65535).map { UInt16($0) })
+            #expect(Container.values(bits, all, .and, count: sorted.count) == sorted, "AND, seed \(seed)")
+            #expect(Container.values(all, bits, .andNot, count: 65536 - sorted.count).count == 65536 - sorted.count)
+        }
+    }
+
     @Test func copiesShareWordsUntilOneChanges() {
         var original = Bitset(sorted: [1, 64, 4095])
         var copy = original
