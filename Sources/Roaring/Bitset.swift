@@ -44,7 +44,7 @@ struct Bitset: Equatable, Sendable {
     /// The words, for reading while `body` runs.
     @inline(__always)
     func withWords<Result>(_ body: (UnsafeBufferPointer<UInt64>) throws -> Result) rethrows -> Result {
-        try withExtendedLifetime(storage) { try body(UnsafeBufferPointer(start: $0.base, count: Self.wordCount)) }
+        try body(UnsafeBufferPointer(start: storage.base, count: Self.wordCount))  // `self` holds them meanwhile
     }
 
     /// The words, for changing while `body` runs (copied first when another bitset shares them).

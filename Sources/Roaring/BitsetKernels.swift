@@ -6,8 +6,10 @@ import RoaringAVX512
 enum BitsetKernels {
     static let wide = tagflow_cpu_runs_icelake_server_code() != 0
 
-    /// The bits both containers have.
-    static func andCount(_ x: UnsafeBufferPointer<UInt64>, _ y: UnsafeBufferPointer<UInt64>) -> Int {
+    /// The bits both containers have. A loop over many containers reads `wide` once and passes it (each read
+    /// is a call to check that it was set: ~0.5 µs of 30 over 150 containers).
+    @inline(__always)
+    static func andCount(_ x: UnsafeBufferPointer<UInt64>, _ y: UnsafeBufferPointer<UInt64>, wide: Bool = wide) -> Int {
         if wide { return WideBitsetKernels.andCount(x.baseAddress!, y.baseAddress!) }
         return HarleySeal.andCount(x, y)
     }

@@ -73,12 +73,17 @@ extension Container {
     @inline(__always)
     func combinedCount(with other: Container, _ op: SetOperation) -> Int {
         if case .bitset(let a) = self, case .bitset(let b) = other { return Self.wordCount(a, b, op) }
-        let both = intersectionCount(with: other)
+        return Self.count(op, both: intersectionCount(with: other), cardinality, other.cardinality)
+    }
+
+    /// The number of values of `op(a, b)` from the number they share and each one's.
+    @inline(__always)
+    static func count(_ op: SetOperation, both: Int, _ a: Int, _ b: Int) -> Int {
         switch op {
-        case .and: return both
-        case .or: return cardinality + other.cardinality - both
-        case .xor: return cardinality + other.cardinality - 2 * both
-        case .andNot: return cardinality - both
+        case .and: both
+        case .or: a + b - both
+        case .xor: a + b - 2 * both
+        case .andNot: a - both
         }
     }
 
@@ -194,12 +199,7 @@ extension Container {
         let both = a.withWords { x in
             b.withWords { y in BitsetKernels.andCount(x, y) }
         }
-        switch op {
-        case .and: return both
-        case .or: return a.cardinality + b.cardinality - both
-        case .xor: return a.cardinality + b.cardinality - 2 * both
-        case .andNot: return a.cardinality - both
-        }
+        return count(op, both: both, a.cardinality, b.cardinality)
     }
 
     /// Two long arrays combined through a bitset made of one of them: marking and looking up a value costs

@@ -22,6 +22,14 @@ enum Container: Equatable, Sendable {
         }
     }
 
+    /// A bitset container's words and count (nil for other kinds), read without holding on to the bitset:
+    /// the words stay valid as long as the container does, and must not be changed through this.
+    @inline(__always)
+    var bitset: (words: UnsafeBufferPointer<UInt64>, cardinality: Int)? {
+        guard case .bitset(let bits) = self else { return nil }
+        return (bits.withWords { $0 }, bits.cardinality)
+    }
+
     func holdsSameValues(as other: Container) -> Bool {
         switch (self, other) {
         case (.array(let a), .array(let b)): return a == b

@@ -130,12 +130,17 @@ public struct RoaringBitmap: Equatable, Sendable, Sequence, ExpressibleByArrayLi
     public func combinedCount(with other: RoaringBitmap, _ op: SetOperation) -> Int {
         var total = 0
         var i = 0, j = 0
+        let wide = BitsetKernels.wide
         while i < keys.count || j < other.keys.count {
             if j == other.keys.count || (i < keys.count && keys[i] < other.keys[j]) {
                 if op != .and { total += containers[i].cardinality }
                 i += 1
             } else if i == keys.count || other.keys[j] < keys[i] {
                 if op == .or || op == .xor { total += other.containers[j].cardinality }
+                j += 1
+            } else if let x = containers[i].bitset, let y = other.containers[j].bitset {
+                total += Container.count(op, both: BitsetKernels.andCount(x.words, y.words, wide: wide), x.cardinality, y.cardinality)
+                i += 1
                 j += 1
             } else {
                 total += containers[i].combinedCount(with: other.containers[j], op)
