@@ -40,7 +40,7 @@ struct ProfileState: ~Copyable {
     /// The events the windowed features count, and those features' summaries (each names its feature).
     var events: ProfileEvents
     var windows = SmallBuffer<WindowSummary>()
-    /// The earliest moment time alone can change one of its tags (`.max`: none). The timer heap holds it
+    /// The earliest moment time alone can change one of its tags (`.max`: none). The timer queue holds it
     /// too, brought up to date once at the end of each visit; kept here so that firing reads no other memory.
     var due: EpochMillis = .max
 

@@ -23,7 +23,7 @@ public final class TagEngine {
     let patterns: [RulePattern]
     private var slots = ProfileSlots()
     private var profiles = ProfileTable()
-    private var timers = TimerHeap()
+    private var timers = TimerQueue()
     private var isTimeDependent: [Bool]
     /// Per feature: a `between … ago` window, which events enter as well as leave.
     private let isRangeWindow: [Bool]
@@ -226,14 +226,11 @@ public final class TagEngine {
     /// exact moment it was due.
     public func advance(to moment: EpochMillis, changes: inout [TagChange]) {
         advanceClock(to: moment)
-        // All that is due, taken off the heap first: then the memory of the profiles a few places ahead can
+        // All that is due, taken off the timer queue first: then the memory of the profiles a few places ahead can
         // be asked for while one fires (its state four ahead, its arrays two ahead, once the state is there).
-        // Firing a profile only changes its own moment, and that is after `now`: the order is the heap's.
+        // Firing a profile only changes its own moment, and that is after `now`: the order is the queue's.
         dueSlots.removeAll(keepingCapacity: true)
-        while let top = timers.first, top.due <= self.now {
-            dueSlots.append(top.slot)
-            timers.set(top.slot, .max)
-        }
+        while let slot = timers.popFirst(dueBy: self.now) { dueSlots.append(slot) }
         for (i, slot) in dueSlots.enumerated() {
             if i + 4 < dueSlots.count { profiles.prefetch(dueSlots[i + 4]) }
             if i + 2 < dueSlots.count { profiles[dueSlots[i + 2]]?.pointee.prefetchArrays() }
@@ -390,7 +387,7 @@ public final class TagEngine {
     }
 
     /// Re-evaluates, at each due moment up to `moment`, the tags that were due then — and the tags that refer
-    /// to those that changed. The profile's `due` moves on; the timer heap is the caller's to update, once
+    /// to those that changed. The profile's `due` moves on; the timer queue is the caller's to update, once
     /// for the whole visit (``schedule(_:slot:from:)``).
     private func fireDue(_ state: ProfileRef, upTo moment: EpochMillis, changes: inout [TagChange]) {
         let fired = state.pointee.due <= moment
@@ -414,7 +411,7 @@ public final class TagEngine {
     /// How long after its latest event a profile counts as idle.
     static let idleAfter: EpochMillis = 86_400_000
 
-    /// Moves the profile on the timer heap to its `due` moment, when that differs from the one it has there.
+    /// Moves the profile in the timer queue to its `due` moment, when that differs from the one it has there.
     private func schedule(_ state: ProfileRef, slot: Int32, from onHeap: EpochMillis) {
         let due = state.pointee.due
         if due != onHeap { timers.set(slot, due) }

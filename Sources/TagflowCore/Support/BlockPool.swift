@@ -35,7 +35,7 @@ public enum BlockPool {
     @inline(__always)
     private static func sizeClass(of bytes: Int) -> Int { (bytes &+ (granule &- 1)) &>> 3 }
 
-    /// Memory for one large array of the engine (its profiles' states, its timer heap), aligned to 64 bytes:
+    /// Memory for one large array of the engine (its profiles' states, its timer queue's heap), aligned to 64 bytes:
     /// from 2 MB on, a region of its own backed by 2 MB pages where the system has them (the engine reads
     /// these arrays at random). Give it back with ``deallocateLarge(_:bytes:)`` and the same size.
     static func allocateLarge(bytes: Int) -> UnsafeMutableRawPointer {

@@ -1,0 +1,304 @@
+import CPrefetch
+
+/// When each profile's tags can next change with time alone: (moment, profile slot) pairs, the earliest
+/// first.
+///
+/// Two parts. The moments of the next hour or so (before `horizon`) are in a min-heap; later ones are in
+/// buckets of ~70 minutes (2^22 ms), unsorted, in a ring of 4,096 buckets (~199 days; later still, in an
+/// overflow bucket). As the clock passes a bucket's start, its entries move into the heap. Most moments are
+/// days ahead (a window's end), and most updates move them by minutes or hours: in a bucket that costs a
+/// write in place or a swap with the bucket's last entry, where a heap of a million entries paid a sift
+/// through ten levels, the lower ones cache misses. The heap stays the size of an hour's firings.
+///
+/// Indexed: each slot is in the queue at most once and knows its place, so a profile whose due moment moves
+/// is moved, not left behind as a stale entry to be skipped (which would cost a visit to the profile).
+struct TimerQueue: ~Copyable {
+    struct Entry {
+        var due: EpochMillis
+        var slot: Int32
+    }
+
+    private var near = NearHeap()
+    /// The ring of buckets; bucket number `b` (the moments `b << bucketShift ..< (b + 1) << bucketShift`)
+    /// lives at `ring[b & (ringSize - 1)]` while `horizon <= b < horizon + ringSize`.
+    private var ring = [[Entry]](repeating: [], count: ringSize)
+    /// A bit per ring bucket that holds entries, to find the earliest without looking at every bucket.
+    private var occupied = [UInt64](repeating: 0, count: ringSize / 64)
+    /// Entries in buckets at or past `horizon + ringSize`; moved into the ring as it comes near.
+    private var overflow: [Entry] = []
+    private var farCount = 0
+    /// The first bucket not in the heap: the heap holds every moment before `horizon << bucketShift`.
+    private var horizon: Int64 = 0
+    /// Per slot, where it is: `-1` nowhere, `0...` its index in the heap, `-2 - (bucket << 32 | index)` in
+    /// a bucket (bucket `ringSize` is the overflow).
+    private var places: [Int64] = []
+
+    static let bucketShift: Int64 = 22
+    static let ringSize = 4096
+    private static let overflowBucket = ringSize
+
+    var count: Int { near.count + farCount }
+
+    /// The earliest entry: the heap's first, or else the earliest of the earliest ring bucket and of the
+    /// overflow (which may hold moments the ring has come to, until it next takes them in).
+    var first: (due: EpochMillis, slot: Int32)? {
+        if let first = near.first { return (first.due, first.slot) }
+        let candidates = (nextOccupiedBucket().map { ring[$0] } ?? []) + overflow
+        return candidates.min { $0.due < $1.due }.map { ($0.due, $0.slot) }
+    }
+
+    /// The slot's due moment; `.max` when it has none.
+    func due(of slot: Int32) -> EpochMillis {
+        let place = Int(slot) < places.count ? places[Int(slot)] : -1
+        if place == -1 { return .max }
+        if place >= 0 { return near.due(at: Int(place)) }
+        let (bucket, index) = Self.decode(place)
+        return (bucket == Self.overflowBucket ? overflow : ring[bucket])[index].due
+    }
+
+    /// Sets when `slot` is next due; `.max` takes it out.
+    mutating func set(_ slot: Int32, _ due: EpochMillis) {
+        if places.count <= Int(slot) { places.append(contentsOf: repeatElement(-1, count: Int(slot) + 1 - places.count)) }
+        if count == 0, due != .max { horizon = (due >> Self.bucketShift) + 1 }  // an empty queue starts afresh
+        let place = places[Int(slot)]
+        let goesNear = due < horizon << Self.bucketShift
+        if place >= 0 {
+            if due == .max {
+                near.remove(at: Int(place), places: &places)
+                places[Int(slot)] = -1
+            } else if goesNear {
+                near.move(at: Int(place), to: Entry(due: due, slot: slot), places: &places)
+            } else {
+                near.remove(at: Int(place), places: &places)
+                addFar(Entry(due: due, slot: slot))
+            }
+            return
+        }
+        if place != -1 {
+            let (bucket, index) = Self.decode(place)
+            if due != .max, !goesNear, bucketIndex(of: due) == bucket {
+                if bucket == Self.overflowBucket { overflow[index].due = due } else { ring[bucket][index].due = due }
+                return
+            }
+            removeFar(bucket, index)
+        }
+        if due == .max {
+            places[Int(slot)] = -1
+        } else if goesNear {
+            near.insert(Entry(due: due, slot: slot), places: &places)
+        } else {
+            addFar(Entry(due: due, slot: slot))
+        }
+    }
+
+    /// Takes out and returns the earliest slot due at or before `moment`, if any; first moves into the heap
+    /// the buckets that begin at or before `moment`.
+    mutating func popFirst(dueBy moment: EpochMillis) -> Int32? {
+        let last = moment >> Self.bucketShift
+        if horizon <= last {
+            if farCount == 0 {
+                horizon = last + 1
+            } else {
+                while horizon <= last { pullBucket() }
+            }
+        }
+        guard let first = near.first, first.due <= moment else { return nil }
+        near.remove(at: 0, places: &places)
+        places[Int(first.slot)] = -1
+        return first.slot
+    }
+
+    // MARK: - Buckets
+
+    /// The ring bucket (or `overflowBucket`) of a moment at or past the horizon.
+    private func bucketIndex(of due: EpochMillis) -> Int {
+        let bucket = due >> Self.bucketShift
+        return bucket - horizon < Int64(Self.ringSize) ? Int(bucket & Int64(Self.ringSize - 1)) : Self.overflowBucket
+    }
+
+    private mutating func addFar(_ entry: Entry) {
+        let bucket = bucketIndex(of: entry.due)
+        farCount += 1
+        if bucket == Self.overflowBucket {
+            places[Int(entry.slot)] = Self.encode(bucket, overflow.count)
+            overflow.append(entry)
+        } else {
+            places[Int(entry.slot)] = Self.encode(bucket, ring[bucket].count)
+            if ring[bucket].isEmpty { occupied[bucket >> 6] |= 1 << UInt64(bucket & 63) }
+            ring[bucket].append(entry)
+        }
+    }
+
+    /// Takes out the entry at `index` of `bucket`, moving the bucket's last entry into its place.
+    private mutating func removeFar(_ bucket: Int, _ index: Int) {
+        farCount -= 1
+        if bucket == Self.overflowBucket {
+            let last = overflow.removeLast()
+            if index < overflow.count {
+                overflow[index] = last
+                places[Int(last.slot)] = Self.encode(bucket, index)
+            }
+        } else {
+            let last = ring[bucket].removeLast()
+            if index < ring[bucket].count {
+                ring[bucket][index] = last
+                places[Int(last.slot)] = Self.encode(bucket, index)
+            } else if ring[bucket].isEmpty {
+                occupied[bucket >> 6] &= ~(1 << UInt64(bucket & 63))
+            }
+        }
+    }
+
+    /// Moves the bucket at the horizon into the heap and the horizon on by one bucket; every half turn of
+    /// the ring, the overflow entries now within a turn move into the ring.
+    private mutating func pullBucket() {
+        let bucket = Int(horizon & Int64(Self.ringSize - 1))
+        if !ring[bucket].isEmpty {
+            farCount -= ring[bucket].count
+            for entry in ring[bucket] { near.insert(entry, places: &places) }
+            ring[bucket] = []
+            occupied[bucket >> 6] &= ~(1 << UInt64(bucket & 63))
+        }
+        horizon += 1
+        if horizon & Int64(Self.ringSize / 2 - 1) == 0, !overflow.isEmpty {
+            let waiting = overflow
+            overflow.removeAll()
+            farCount -= waiting.count
+            for entry in waiting { addFar(entry) }
+        }
+    }
+
+    /// The ring bucket of the earliest moments in the ring, if it holds any: the first occupied one from
+    /// the horizon's round the ring.
+    private func nextOccupiedBucket() -> Int? {
+        let start = Int(horizon & Int64(Self.ringSize - 1))
+        let words = Self.ringSize / 64
+        for step in 0...words {
+            let word = (start >> 6 + step) % words
+            var bits = occupied[word]
+            if step == 0 { bits &= ~0 << UInt64(start & 63) }
+            if step == words { bits &= (1 << UInt64(start & 63)) &- 1 }  // back at the start: the buckets before it
+            if bits != 0 { return word << 6 | bits.trailingZeroBitCount }
+        }
+        return nil
+    }
+
+    private static func encode(_ bucket: Int, _ index: Int) -> Int64 { -2 - (Int64(bucket) << 32 | Int64(index)) }
+
+    private static func decode(_ place: Int64) -> (bucket: Int, index: Int) {
+        let value = -2 - place
+        return (Int(value >> 32), Int(value & 0xFFFF_FFFF))
+    }
+}
+
+/// The near part of the timer queue: a min-heap whose entries know their place (`places`, shared with the
+/// buckets). A sift moves a hole down or up, writing the moving entry once at the end instead of swapping at
+/// every level. Each entry has four children, which fill one 64-byte cache line (the entries start three
+/// places into a line-aligned block), and a sift down starts loading the lines of the grandchildren while it
+/// compares the children.
+private struct NearHeap: ~Copyable {
+    typealias Entry = TimerQueue.Entry
+
+    /// Heap index `i` lives at `base[i + 3]`: the children of `i`, `4i + 1 ... 4i + 4`, at `base[4i + 4 ...]`,
+    /// one line.
+    private var base: UnsafeMutablePointer<Entry>
+    private var capacity: Int
+    private(set) var count = 0
+
+    init() {
+        capacity = 61  // 64 entries with the three before the root: one kilobyte
+        base = Self.allocate(capacity)
+    }
+
+    deinit { Self.deallocate(base, capacity) }
+
+    private static func allocate(_ capacity: Int) -> UnsafeMutablePointer<Entry> {
+        BlockPool.allocateLarge(bytes: (capacity + 3) * MemoryLayout<Entry>.stride)
+            .bindMemory(to: Entry.self, capacity: capacity + 3)
+    }
+
+    private static func deallocate(_ base: UnsafeMutablePointer<Entry>, _ capacity: Int) {
+        BlockPool.deallocateLarge(base, bytes: (capacity + 3) * MemoryLayout<Entry>.stride)
+    }
+
+    @inline(__always) private func entry(_ index: Int) -> Entry { base[index &+ 3] }
+    @inline(__always) func due(at index: Int) -> EpochMillis { base[index &+ 3].due }
+
+    var first: Entry? { count == 0 ? nil : entry(0) }
+
+    mutating func insert(_ entry: Entry, places: inout [Int64]) {
+        if count == capacity { grow() }
+        count += 1
+        siftUp(count - 1, entry, &places)
+    }
+
+    /// Gives the entry at `place` a new moment.
+    mutating func move(at place: Int, to moved: Entry, places: inout [Int64]) {
+        if moved.due < due(at: place) { siftUp(place, moved, &places) } else { siftDown(place, moved, &places) }
+    }
+
+    /// Takes out the entry at `place` (its own place is left for the caller to set).
+    mutating func remove(at place: Int, places: inout [Int64]) {
+        count -= 1
+        let last = entry(count)
+        guard place < count else { return }
+        if place > 0, last.due < due(at: (place - 1) / 4) {
+            siftUp(place, last, &places)
+        } else {
+            siftDown(place, last, &places)
+        }
+    }
+
+    private mutating func grow() {
+        let larger = Self.allocate(capacity * 2 + 3)
+        (larger + 3).moveInitialize(from: base + 3, count: count)
+        Self.deallocate(base, capacity)
+        base = larger
+        capacity = capacity * 2 + 3
+    }
+
+    /// Puts `moving` at `start` or above it, moving larger parents down.
+    private mutating func siftUp(_ start: Int, _ moving: Entry, _ places: inout [Int64]) {
+        var hole = start
+        while hole > 0 {
+            let parent = (hole - 1) / 4
+            guard moving.due < due(at: parent) else { break }
+            move(from: parent, to: hole, &places)
+            hole = parent
+        }
+        put(moving, at: hole, &places)
+    }
+
+    /// Puts `moving` at `start` or below it, moving smaller children up.
+    private mutating func siftDown(_ start: Int, _ moving: Entry, _ places: inout [Int64]) {
+        var hole = start
+        while true {
+            let first = 4 &* hole &+ 1
+            guard first < count else { break }
+            // The grandchildren's lines, one of which the next level reads.
+            let grandchildren = 4 &* first &+ 1
+            if grandchildren < count {
+                for line in 0..<4 { tagflow_prefetch(base + (grandchildren &+ 3 &+ 4 &* line)) }
+            }
+            var child = first
+            for other in (first + 1)..<min(first + 4, count) where due(at: other) < due(at: child) { child = other }
+            guard due(at: child) < moving.due else { break }
+            move(from: child, to: hole, &places)
+            hole = child
+        }
+        put(moving, at: hole, &places)
+    }
+
+    @inline(__always)
+    private mutating func move(from: Int, to: Int, _ places: inout [Int64]) {
+        let moved = entry(from)
+        base[to &+ 3] = moved
+        places[Int(moved.slot)] = Int64(to)
+    }
+
+    @inline(__always)
+    private mutating func put(_ moving: Entry, at place: Int, _ places: inout [Int64]) {
+        base[place &+ 3] = moving
+        places[Int(moving.slot)] = Int64(place)
+    }
+}
