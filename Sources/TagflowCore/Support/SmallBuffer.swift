@@ -56,7 +56,7 @@ struct SmallBuffer<Element>: ~Copyable {
     mutating func reserveSlowly(_ extra: Int = 1) {
         let needed = count + extra
         guard needed > capacity else { return }
-        reallocate(to: Swift.max(needed, count + count / 4))
+        reallocate(to: Swift.max(needed, count + Swift.max(count / 4, Swift.max(1, 32 / MemoryLayout<Element>.stride))))
     }
 
     /// Gives back room when more than half of it is empty.
