@@ -132,6 +132,7 @@ public final class TagEngine {
         let (slot, isNew) = slot(for: profile)
         guard let state = profiles[slot] else { return }
         state.pointee.prefetchArrays()  // they arrive while the event is matched against the features
+        timers.prefetch(slot)
         let onHeap = state.pointee.due
         fireDue(state, upTo: self.now, changes: &changes)
         state.pointee.isShrunk = false
@@ -232,7 +233,10 @@ public final class TagEngine {
         dueSlots.removeAll(keepingCapacity: true)
         while let slot = timers.popFirst(dueBy: self.now) { dueSlots.append(slot) }
         for (i, slot) in dueSlots.enumerated() {
-            if i + 4 < dueSlots.count { profiles.prefetch(dueSlots[i + 4]) }
+            if i + 4 < dueSlots.count {
+                profiles.prefetch(dueSlots[i + 4])
+                timers.prefetch(dueSlots[i + 4])
+            }
             if i + 2 < dueSlots.count { profiles[dueSlots[i + 2]]?.pointee.prefetchArrays() }
             guard let state = profiles[slot] else { continue }
             fireDue(state, upTo: self.now, changes: &changes)

@@ -56,6 +56,12 @@ struct TimerQueue: ~Copyable {
         return (bucket == Self.overflowBucket ? overflow : ring[bucket])[index].due
     }
 
+    /// Asks for the memory of the slot's place, which `set` reads: a cache miss in a table of a million.
+    @inline(__always)
+    func prefetch(_ slot: Int32) {
+        if Int(slot) < places.count { places.withUnsafeBufferPointer { tagflow_prefetch($0.baseAddress! + Int(slot)) } }
+    }
+
     /// Sets when `slot` is next due; `.max` takes it out.
     mutating func set(_ slot: Int32, _ due: EpochMillis) {
         if places.count <= Int(slot) { places.append(contentsOf: repeatElement(-1, count: Int(slot) + 1 - places.count)) }
