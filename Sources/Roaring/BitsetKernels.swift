@@ -1,10 +1,16 @@
 import CCPUFeatures
 import RoaringAVX512
 
+/// Whether this CPU runs the loops of `RoaringAVX512` (AVX-512 with its per-lane popcount: Intel from Ice
+/// Lake, AMD from Zen 4); else the AVX2 forms in `Roaring` run. Decided once, at first use.
+enum WideKernels {
+    static let available = tagflow_cpu_runs_icelake_server_code() != 0
+}
+
 /// The loops over two whole bitsets, in the widest form this CPU runs: AVX-512 with its per-lane popcount
-/// where the CPU has it (`RoaringAVX512`), else AVX2 with a Harley–Seal count. Decided once, at first use.
+/// (`RoaringAVX512`), else AVX2 with a Harley–Seal count.
 enum BitsetKernels {
-    static let wide = tagflow_cpu_runs_icelake_server_code() != 0
+    static var wide: Bool { WideKernels.available }
 
     /// The bits both containers have. A loop over many containers reads `wide` once and passes it (each read
     /// is a call to check that it was set: ~0.5 µs of 30 over 150 containers).

@@ -1,3 +1,5 @@
+import RoaringAVX512
+
 /// Counting the values two sorted, duplicate-free arrays share, without building the intersection; and
 /// uniting two such arrays eight values at a time.
 ///
@@ -7,18 +9,20 @@
 /// Instead, eight values of each side are compared all against all (eight comparisons of one vector with
 /// the rotations of the other), and the side whose eighth value is smaller moves on by eight: the blocks that
 /// can share a value meet exactly once, as in a merge. Four such merges over quarters of the values run side
-/// by side. When one side is much the shorter, each of its values is looked up in the other by binary search
+/// by side. Where the CPU has AVX-512, `RoaringAVX512` steps them, all 64 pairs of a step in two 512-bit
+/// comparisons (2.3 → 1.9 µs for two arrays of ~3,850 values). When one side is much the shorter, each of its values is looked up in the other by binary search
 /// instead.
 enum SortedArrays {
     typealias Block = SIMD8<UInt16>
 
-    static func intersectionCount(_ a: [UInt16], _ b: [UInt16]) -> Int {
+    /// `wide`: whether to step the block merges with the AVX-512 loops (tests choose; callers do not).
+    static func intersectionCount(_ a: [UInt16], _ b: [UInt16], wide: Bool = WideKernels.available) -> Int {
         a.withUnsafeBufferPointer { a in
             b.withUnsafeBufferPointer { b in
                 let (small, large) = a.count <= b.count ? (a, b) : (b, a)
                 if small.isEmpty { return 0 }
                 if small.count &* 32 < large.count { return searchedCount(small, in: large) }
-                return blockCount(a, b)
+                return blockCount(a, b, wide: wide)
             }
         }
     }
@@ -27,75 +31,72 @@ enum SortedArrays {
     /// paired with the part of `b` in the same range of values, and the four pairs stepped in turn. One merge
     /// waits on each step for its next load (its position depends on the last comparison); four keep the
     /// CPU busy meanwhile.
-    private static func blockCount(_ a: UnsafeBufferPointer<UInt16>, _ b: UnsafeBufferPointer<UInt16>) -> Int {
+    private static func blockCount(_ a: UnsafeBufferPointer<UInt16>, _ b: UnsafeBufferPointer<UInt16>, wide: Bool) -> Int {
         let n = a.count, m = b.count
         guard n >= 64, m >= 64 else {
-            var single = BlockMerge(i: 0, j: 0, endI: n, endJ: m)
+            var single = BlockMerge(at: MergeCursor(i: 0, j: 0, endI: n, endJ: m))
             return single.finish(a, b)
         }
         var merges = (BlockMerge(a, b, n * 0 / 4, n * 1 / 4), BlockMerge(a, b, n * 1 / 4, n * 2 / 4),
                       BlockMerge(a, b, n * 2 / 4, n * 3 / 4), BlockMerge(a, b, n * 3 / 4, n))
-        let pa = UnsafeRawPointer(a.baseAddress!), pb = UnsafeRawPointer(b.baseAddress!)
-        while merges.0.canStep, merges.1.canStep, merges.2.canStep, merges.3.canStep {
-            merges.0.step(pa, pb)
-            merges.1.step(pa, pb)
-            merges.2.step(pa, pb)
-            merges.3.step(pa, pb)
+        var count = 0
+        if wide {
+            var cursors = (merges.0.at, merges.1.at, merges.2.at, merges.3.at)
+            count = WideArrayKernels.countBlocks(a.baseAddress!, b.baseAddress!, &cursors)
+            (merges.0.at, merges.1.at, merges.2.at, merges.3.at) = cursors
+        } else {
+            let pa = UnsafeRawPointer(a.baseAddress!), pb = UnsafeRawPointer(b.baseAddress!)
+            while merges.0.at.canStep, merges.1.at.canStep, merges.2.at.canStep, merges.3.at.canStep {
+                merges.0.step(pa, pb)
+                merges.1.step(pa, pb)
+                merges.2.step(pa, pb)
+                merges.3.step(pa, pb)
+            }
         }
-        return merges.0.finish(a, b) &+ merges.1.finish(a, b) &+ merges.2.finish(a, b) &+ merges.3.finish(a, b)
+        return count &+ merges.0.finish(a, b) &+ merges.1.finish(a, b) &+ merges.2.finish(a, b) &+ merges.3.finish(a, b)
     }
 
-    /// One merge of `a[i..<endI]` with `b[j..<endJ]`, counting the values both have, eight against eight.
+    /// One merge, counting the values both sides have, eight against eight.
     struct BlockMerge {
-        var i: Int, j: Int
-        let endI: Int, endJ: Int
+        var at: MergeCursor
         /// Each lane counts the matches of one position of `a`'s block; a lane gains at most one per step,
         /// and there are at most 4,096 values, so 16 bits hold it.
         var lanes = SIMD8<Int16>()
 
-        init(i: Int, j: Int, endI: Int, endJ: Int) {
-            self.i = i
-            self.j = j
-            self.endI = endI
-            self.endJ = endJ
-        }
+        init(at: MergeCursor) { self.at = at }
 
         /// `a[from..<to]` and the values of `b` in the same range.
         init(_ a: UnsafeBufferPointer<UInt16>, _ b: UnsafeBufferPointer<UInt16>, _ from: Int, _ to: Int) {
-            self.init(i: from, j: from == 0 ? 0 : lowerBound(a[from], in: b),
-                      endI: to, endJ: to == a.count ? b.count : lowerBound(a[to], in: b))
+            self.init(at: MergeCursor(i: from, j: from == 0 ? 0 : lowerBound(a[from], in: b),
+                                      endI: to, endJ: to == a.count ? b.count : lowerBound(a[to], in: b)))
         }
-
-        var canStep: Bool { i &+ 8 <= endI && j &+ 8 <= endJ }
 
         @inline(__always)
         mutating func step(_ pa: UnsafeRawPointer, _ pb: UnsafeRawPointer) {
-            let x = pa.loadUnaligned(fromByteOffset: i &* 2, as: Block.self)
-            let y = pb.loadUnaligned(fromByteOffset: j &* 2, as: Block.self)
+            let x = pa.loadUnaligned(fromByteOffset: at.i &* 2, as: Block.self)
+            let y = pb.loadUnaligned(fromByteOffset: at.j &* 2, as: Block.self)
             var equal = x .== y
-            equal .|= x .== rotated(y, by: 1)
-            equal .|= x .== rotated(y, by: 2)
-            equal .|= x .== rotated(y, by: 3)
-            equal .|= x .== rotated(y, by: 4)
-            equal .|= x .== rotated(y, by: 5)
-            equal .|= x .== rotated(y, by: 6)
-            equal .|= x .== rotated(y, by: 7)
+            equal .|= x .== y.rotated(by: 1)
+            equal .|= x .== y.rotated(by: 2)
+            equal .|= x .== y.rotated(by: 3)
+            equal .|= x .== y.rotated(by: 4)
+            equal .|= x .== y.rotated(by: 5)
+            equal .|= x .== y.rotated(by: 6)
+            equal .|= x .== y.rotated(by: 7)
             lanes &-= unsafeBitCast(equal, to: SIMD8<Int16>.self)  // a true lane is -1
-            let lastX = x[7], lastY = y[7]
-            i &+= lastX <= lastY ? 8 : 0
-            j &+= lastY <= lastX ? 8 : 0
+            at.advance(lastA: x[7], lastB: y[7])
         }
 
         /// Steps to the end, then the last values one at a time; the count.
         mutating func finish(_ a: UnsafeBufferPointer<UInt16>, _ b: UnsafeBufferPointer<UInt16>) -> Int {
             let pa = UnsafeRawPointer(a.baseAddress!), pb = UnsafeRawPointer(b.baseAddress!)
-            while canStep { step(pa, pb) }
+            while at.canStep { step(pa, pb) }
             var count = Int(lanes.wrappedSum())
-            while i < endI, j < endJ {
-                let x = a[i], y = b[j]
+            while at.i < at.endI, at.j < at.endJ {
+                let x = a[at.i], y = b[at.j]
                 count &+= x == y ? 1 : 0
-                i &+= x <= y ? 1 : 0
-                j &+= y <= x ? 1 : 0
+                at.i &+= x <= y ? 1 : 0
+                at.j &+= y <= x ? 1 : 0
             }
             return count
         }
@@ -109,20 +110,6 @@ enum SortedArrays {
             if b[middle] < value { low = middle &+ 1 } else { high = middle }
         }
         return low
-    }
-
-    /// `v` with its lanes moved `places` towards the front, the first ones wrapping to the back.
-    @inline(__always)
-    private static func rotated(_ v: Block, by places: Int) -> Block {
-        switch places {
-        case 1: Block(v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[0])
-        case 2: Block(v[2], v[3], v[4], v[5], v[6], v[7], v[0], v[1])
-        case 3: Block(v[3], v[4], v[5], v[6], v[7], v[0], v[1], v[2])
-        case 4: Block(v[4], v[5], v[6], v[7], v[0], v[1], v[2], v[3])
-        case 5: Block(v[5], v[6], v[7], v[0], v[1], v[2], v[3], v[4])
-        case 6: Block(v[6], v[7], v[0], v[1], v[2], v[3], v[4], v[5])
-        default: Block(v[7], v[0], v[1], v[2], v[3], v[4], v[5], v[6])
-        }
     }
 
     /// The sorted union of two sorted, duplicate-free arrays of eight values or more. A merge network sorts

@@ -43,8 +43,10 @@ import Testing
                 return Set((0..<size).map { _ in UInt16(random.int(0...Int(range))) })
             }
             let (a, b) = (values(), values())
-            #expect(SortedArrays.intersectionCount(a.sorted(), b.sorted()) == a.intersection(b).count,
-                    "\(a.count) and \(b.count) values below \(range) (seed \(seed))")
+            for wide in BitsetKernelTests.forms.map(\.wide) {  // the AVX2 loops, and the AVX-512 ones where they run
+                #expect(SortedArrays.intersectionCount(a.sorted(), b.sorted(), wide: wide) == a.intersection(b).count,
+                        "\(a.count) and \(b.count) values below \(range), wide: \(wide) (seed \(seed))")
+            }
             // and the two arrays combined (merged, or through a bitset when long) as the sets say.
             let x = Container.array(a.sorted()), y = Container.array(b.sorted())
             for (op, expected) in [(SetOperation.and, a.intersection(b)), (.or, a.union(b)), (.xor, a.symmetricDifference(b)),
