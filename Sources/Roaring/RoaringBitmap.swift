@@ -130,7 +130,7 @@ public struct RoaringBitmap: Equatable, Sendable, Sequence, ExpressibleByArrayLi
     public func combinedCount(with other: RoaringBitmap, _ op: SetOperation) -> Int {
         var total = 0
         var i = 0, j = 0
-        let wide = BitsetKernels.wide
+        let wide = WideKernels.available
         while i < keys.count || j < other.keys.count {
             if j == other.keys.count || (i < keys.count && keys[i] < other.keys[j]) {
                 if op != .and { total += containers[i].cardinality }

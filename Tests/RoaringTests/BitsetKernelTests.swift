@@ -12,7 +12,7 @@ import Testing
 @Suite struct BitsetKernelTests {
     /// The AVX2 form, and the AVX-512 one where it can run.
     static let forms: [KernelForm] = {
-        var runsWide = BitsetKernels.wide
+        var runsWide = WideKernels.available
         #if DEBUG
         runsWide = true
         #endif
