@@ -10,7 +10,6 @@ enum WideKernels {
 /// The loops over two whole bitsets, in the widest form this CPU runs: AVX-512 with its per-lane popcount
 /// (`RoaringAVX512`), else AVX2 with a Harley–Seal count.
 enum BitsetKernels {
-
     /// The bits both containers have. A loop over many containers reads `WideKernels.available` once and
     /// passes it (each read is a call to check that it was set: ~0.5 µs of 30 over 150 containers).
     @inline(__always)
