@@ -21,14 +21,6 @@ struct Bitset: Equatable, Sendable {
         cardinality = try fill(UnsafeMutableBufferPointer(start: storage.base, count: Self.wordCount))
     }
 
-    init(words: [UInt64]) {
-        precondition(words.count == Self.wordCount, "a bitset has \(Self.wordCount) words")
-        self.init { out in
-            _ = out.initialize(from: words)
-            return words.reduce(0) { $0 + $1.nonzeroBitCount }
-        }
-    }
-
     init(sorted values: [UInt16]) {
         self.init()
         withMutableWords { w in

@@ -72,8 +72,7 @@ extension Container {
     /// The number of values of `op(self, other)`, without building it.
     @inline(__always)
     func combinedCount(with other: Container, _ op: SetOperation) -> Int {
-        if case .bitset(let a) = self, case .bitset(let b) = other { return Self.wordCount(a, b, op) }
-        return Self.count(op, both: intersectionCount(with: other), cardinality, other.cardinality)
+        Self.count(op, both: intersectionCount(with: other), cardinality, other.cardinality)
     }
 
     /// The number of values of `op(a, b)` from the number they share and each one's.

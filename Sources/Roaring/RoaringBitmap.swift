@@ -139,6 +139,7 @@ public struct RoaringBitmap: Equatable, Sendable, Sequence, ExpressibleByArrayLi
                 if op == .or || op == .xor { total += other.containers[j].cardinality }
                 j += 1
             } else if let x = containers[i].bitset, let y = other.containers[j].bitset {
+                // Read through their words here: passed on as containers, each pair was copied (retained).
                 total += Container.count(op, both: BitsetKernels.andCount(x.words, y.words, wide: wide), x.cardinality, y.cardinality)
                 i += 1
                 j += 1

@@ -10,8 +10,8 @@ import RoaringAVX512
 /// the rotations of the other), and the side whose eighth value is smaller moves on by eight: the blocks that
 /// can share a value meet exactly once, as in a merge. Four such merges over quarters of the values run side
 /// by side. Where the CPU has AVX-512, `RoaringAVX512` steps them, all 64 pairs of a step in two 512-bit
-/// comparisons (2.3 → 1.9 µs for two arrays of ~3,850 values). When one side is much the shorter, each of its values is looked up in the other by binary search
-/// instead.
+/// comparisons (2.3 → 1.9 µs for two arrays of ~3,850 values). When one side is much the shorter, each of
+/// its values is looked up in the other by binary search instead.
 enum SortedArrays {
     typealias Block = SIMD8<UInt16>
 
