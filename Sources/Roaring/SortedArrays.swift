@@ -46,11 +46,15 @@ enum SortedArrays {
             (merges.0.at, merges.1.at, merges.2.at, merges.3.at) = cursors
         } else {
             let pa = UnsafeRawPointer(a.baseAddress!), pb = UnsafeRawPointer(b.baseAddress!)
-            while merges.0.at.canStep, merges.1.at.canStep, merges.2.at.canStep, merges.3.at.canStep {
-                merges.0.step(pa, pb)
-                merges.1.step(pa, pb)
-                merges.2.step(pa, pb)
-                merges.3.step(pa, pb)
+            while true {  // in runs that need no bounds checks, as in WideArrayKernels.countBlocks
+                let rounds = min(merges.0.at.safeSteps, merges.1.at.safeSteps, merges.2.at.safeSteps, merges.3.at.safeSteps)
+                guard rounds > 0 else { break }
+                for _ in 0..<rounds {
+                    merges.0.step(pa, pb)
+                    merges.1.step(pa, pb)
+                    merges.2.step(pa, pb)
+                    merges.3.step(pa, pb)
+                }
             }
         }
         return count &+ merges.0.finish(a, b) &+ merges.1.finish(a, b) &+ merges.2.finish(a, b) &+ merges.3.finish(a, b)

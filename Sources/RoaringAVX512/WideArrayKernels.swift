@@ -16,6 +16,10 @@ public struct MergeCursor: Sendable {
     @inlinable
     public var canStep: Bool { i &+ 8 <= endI && j &+ 8 <= endJ }
 
+    /// How many steps surely find eight values left on both sides.
+    @inlinable
+    public var safeSteps: Int { min(endI &- i, endJ &- j) &>> 3 }
+
     /// Moves on past the block whose last value is the smaller (both when equal): the blocks that can share
     /// a value meet exactly once, as in a merge.
     @inlinable @inline(__always)
@@ -26,8 +30,7 @@ public struct MergeCursor: Sendable {
 }
 
 /// The block merge of `Roaring`'s array intersections, for CPUs with AVX-512: eight values of each side
-/// compared all against all in two 512-bit comparisons (the block of `b` in each 128-bit lane, the block of
-/// `a` rotated by a different number of places in each), where 128-bit vectors take eight.
+/// compared all against all in two 512-bit comparisons, where 128-bit vectors take eight.
 public enum WideArrayKernels {
     /// Steps the four merges in turn while every one can, then each alone while it can; returns the values
     /// the blocks compared share and leaves each cursor where its merge stopped (fewer than eight values left
@@ -42,11 +45,17 @@ public enum WideArrayKernels {
         // In locals (registers), not through the tuple's memory: each step's loads wait on the last step's
         // positions.
         var (m0, m1, m2, m3) = merges
-        while m0.canStep, m1.canStep, m2.canStep, m3.canStep {
-            step(&m0, pa, pb, &matches)
-            step(&m1, pa, pb, &matches)
-            step(&m2, pa, pb, &matches)
-            step(&m3, pa, pb, &matches)
+        // Rounds are taken in runs that cannot overstep any merge (a step moves a side by eight at most), so
+        // the steps need no bounds checks (eight a round had cost about as much as the steps' own work).
+        while true {
+            let rounds = min(m0.safeSteps, m1.safeSteps, m2.safeSteps, m3.safeSteps)
+            guard rounds > 0 else { break }
+            for _ in 0..<rounds {
+                step(&m0, pa, pb, &matches)
+                step(&m1, pa, pb, &matches)
+                step(&m2, pa, pb, &matches)
+                step(&m3, pa, pb, &matches)
+            }
         }
         while m0.canStep { step(&m0, pa, pb, &matches) }
         while m1.canStep { step(&m1, pa, pb, &matches) }
@@ -60,19 +69,24 @@ public enum WideArrayKernels {
     /// A lane gains at most one a step; there are at most 4,096 values a side, hence under 1,024 steps.
     typealias LaneCounts = SIMD32<Int16>
 
+    /// Lane 4g + t of `pairs` holds `b`'s value g + t places on (wrapping within the block): against the
+    /// first four values of `a`, each repeated in every group of four lanes, the 32 lanes meet every pair of
+    /// them once; against the last four, the other 32 pairs. A value of `b` equals at most one of `a`, so the
+    /// two comparisons never both hold in one lane. One shuffle a step: the blocks of `a` are loaded already
+    /// repeated.
     @inline(__always)
     static func step(_ merge: inout MergeCursor, _ pa: UnsafeRawPointer, _ pb: UnsafeRawPointer, _ matches: inout LaneCounts) {
-        let x = pa.loadUnaligned(fromByteOffset: merge.i &* 2, as: Block.self)
         let y = pb.loadUnaligned(fromByteOffset: merge.j &* 2, as: Block.self)
-        let y2 = SIMD16(lowHalf: y, highHalf: y)
-        let y4 = SIMD32(lowHalf: y2, highHalf: y2)
-        let first = SIMD32(lowHalf: SIMD16(lowHalf: x, highHalf: x.rotated(by: 1)),
-                           highHalf: SIMD16(lowHalf: x.rotated(by: 2), highHalf: x.rotated(by: 3)))
-        let second = SIMD32(lowHalf: SIMD16(lowHalf: x.rotated(by: 4), highHalf: x.rotated(by: 5)),
-                            highHalf: SIMD16(lowHalf: x.rotated(by: 6), highHalf: x.rotated(by: 7)))
-        // A true lane of a mask is -1.
-        matches &-= unsafeBitCast(first .== y4, to: LaneCounts.self) &+ unsafeBitCast(second .== y4, to: LaneCounts.self)
-        merge.advance(lastA: x[7], lastB: y[7])
+        let low = pa.loadUnaligned(fromByteOffset: merge.i &* 2, as: UInt64.self)
+        let high = pa.loadUnaligned(fromByteOffset: merge.i &* 2 &+ 8, as: UInt64.self)
+        let pairs = SIMD32<UInt16>(
+            y[0], y[1], y[2], y[3], y[1], y[2], y[3], y[4], y[2], y[3], y[4], y[5], y[3], y[4], y[5], y[6],
+            y[4], y[5], y[6], y[7], y[5], y[6], y[7], y[0], y[6], y[7], y[0], y[1], y[7], y[0], y[1], y[2])
+        let equal = unsafeBitCast(SIMD8(repeating: low), to: SIMD32<UInt16>.self) .== pairs
+            .| unsafeBitCast(SIMD8(repeating: high), to: SIMD32<UInt16>.self) .== pairs
+        matches &-= unsafeBitCast(equal, to: LaneCounts.self)  // a true lane is -1
+        merge.advance(lastA: pa.loadUnaligned(fromByteOffset: merge.i &* 2 &+ 14, as: UInt16.self),
+                      lastB: pb.loadUnaligned(fromByteOffset: merge.j &* 2 &+ 14, as: UInt16.self))
     }
 }
 
