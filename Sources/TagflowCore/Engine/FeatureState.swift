@@ -348,13 +348,16 @@ final class FeatureLogic {
         switch function {
         case .distinct: return .number(Double(tally.count))
         case .top:
-            var best: (RuleValue, Double)?
-            for (packed, count) in tally.entries {
+            // The largest figure first: only the values that have it are unpacked and compared.
+            let entries = tally.entries
+            guard let most = entries.lazy.map(\.figure).max() else { return .null }
+            var best: RuleValue?
+            for (packed, figure) in entries where figure == most {
                 let value = table.value(packed)
-                if let b = best, count < b.1 || (count == b.1 && !RuleValue.tieBreakPrecedes(value, b.0)) { continue }
-                best = (value, count)
+                if let b = best, !RuleValue.tieBreakPrecedes(value, b) { continue }
+                best = value
             }
-            return best?.0 ?? .null
+            return best ?? .null
         default:
             return .number(tally.largest ?? 0)
         }

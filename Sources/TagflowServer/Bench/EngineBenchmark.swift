@@ -25,8 +25,7 @@ public struct EngineBenchmark: Sendable {
         var generated = 0
         let clock = ContinuousClock()
         // Generation is not timed: rows are made a chunk at a time, then fed to the engine.
-        // (Two arrays, not one of pairs: a pair read out of an array went through a generic copy of the tuple.
-        // The event itself is still copied at each call, ~2 % of the run: the benchmark's cost, not the engine's.)
+        // (Two arrays, not one of pairs: a pair read out of an array went through a generic copy of the tuple.)
         var events: [RuleEvent] = []
         var profiles: [ProfileID] = []
         events.reserveCapacity(chunk)
