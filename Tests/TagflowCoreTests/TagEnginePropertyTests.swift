@@ -20,6 +20,39 @@ import Testing
     }
 }
 
+extension TagEnginePropertyTests {
+    /// Applying a run of events as a batch (the engine reading ahead) changes exactly what applying them one
+    /// by one does, in the same order.
+    @Test func aBatchOfEventsChangesWhatItsEventsOneByOneDo() async {
+        await propertyCheck(count: 60, input: Gen.uint64()) { seed in
+            var scenario = RandomScenario(seed: seed)
+            scenario.rulesText = scenario.makeRules()
+            guard let tagSet = RuleCompiler.compile([RuleSource(text: scenario.rulesText)]).0 else {
+                Issue.record("seed \(seed): generated rules did not compile")
+                return
+            }
+            let one = TagEngine(tagSet: tagSet, calendar: .shanghai, now: scenario.start)
+            let batched = TagEngine(tagSet: tagSet, calendar: .shanghai, now: scenario.start)
+            var now = scenario.start
+            var inputs: [EngineInput] = []
+            for seq in 1...Int64(scenario.int(1...300)) {
+                now += Int64(scenario.int(0...(scenario.chance(10) ? 86_400_000 : 600_000)))
+                let profile = ProfileID(Int64(scenario.int(1...(scenario.chance(50) ? 3 : 40))))
+                inputs.append(EngineInput(scenario.event(seq: seq, now: now), to: profile, now: now))
+            }
+            var oneByOne: [TagChange] = [], inBatches: [TagChange] = []
+            for input in inputs { one.apply(input.event, to: input.profile, now: input.now, changes: &oneByOne) }
+            var start = 0
+            while start < inputs.count {
+                let end = min(inputs.count, start + scenario.int(1...40))
+                batched.apply(inputs[start..<end], changes: &inBatches)
+                start = end
+            }
+            #expect(inBatches == oneByOne, "seed \(seed)\nrules:\n\(scenario.rulesText)")
+        }
+    }
+}
+
 /// One random run: a random tag set, then random operations with checkpoints after each.
 struct RandomScenario {
     var random: SplitMix64

@@ -1,3 +1,5 @@
+import CPrefetch
+
 /// Which of the engine's slots holds each profile.
 ///
 /// OneID hands profile ids out in increasing order, so they are dense: most are found by index in an array
@@ -36,6 +38,12 @@ struct ProfileSlots {
                 sparse[id] = newValue
             }
         }
+    }
+
+    /// Starts loading where the slot of `id` is kept.
+    func prefetch(_ id: ProfileID) {
+        let raw = id.rawValue
+        if raw >= 0, raw < dense.count { dense.withUnsafeBufferPointer { tagflow_prefetch($0.baseAddress! + Int(raw)) } }
     }
 
     /// Every id held, in no particular order.

@@ -53,3 +53,17 @@ public final class RuleEvent: Sendable {
         return value
     }
 }
+
+/// One event for ``TagEngine/apply(_:changes:)``: the profile it belongs to and the engine's moment when it
+/// is applied.
+public struct EngineInput: Sendable {
+    public var event: RuleEvent
+    public var profile: ProfileID
+    public var now: EpochMillis
+
+    public init(_ event: RuleEvent, to profile: ProfileID, now: EpochMillis) {
+        self.event = event
+        self.profile = profile
+        self.now = now
+    }
+}

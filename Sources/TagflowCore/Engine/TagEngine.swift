@@ -170,6 +170,22 @@ public final class TagEngine {
         sweepValuesIfDue()
     }
 
+    /// Folds in a run of events, each at its own moment, as ``apply(_:to:now:changes:)`` would one by one —
+    /// meanwhile asking for the memory of the profiles a few events ahead: where its slot is kept eight
+    /// ahead, its state four ahead, its arrays two ahead (each once the one before has arrived). Among
+    /// millions of profiles each is a miss to main memory, which a lone event waits for.
+    public func apply(_ inputs: ArraySlice<EngineInput>, changes: inout [TagChange]) {
+        for i in inputs.indices {
+            if i + 8 < inputs.endIndex { slots.prefetch(inputs[i + 8].profile) }
+            if i + 4 < inputs.endIndex, let slot = slots[inputs[i + 4].profile] {
+                profiles.prefetch(slot)
+                timers.prefetch(slot)
+            }
+            if i + 2 < inputs.endIndex, let slot = slots[inputs[i + 2].profile] { profiles[slot]?.pointee.prefetchArrays() }
+            apply(inputs[i].event, to: inputs[i].profile, now: inputs[i].now, changes: &changes)
+        }
+    }
+
     /// Frees the values no profile holds any more, once the table has doubled since it was last swept.
     private func sweepValuesIfDue() {
         guard values.needsSweep else { return }

@@ -111,6 +111,14 @@ enum TagReplay {
             ($0[0] as Int64, $0[1] as String)
         })
         var ignored: [TagChange] = []
+        // In batches: the engine asks for the memory of the profiles a few events ahead while it works.
+        var batch: [EngineInput] = []
+        batch.reserveCapacity(512)
+        func applyBatch() {
+            engine.apply(batch[...], changes: &ignored)
+            ignored.removeAll(keepingCapacity: true)
+            batch.removeAll(keepingCapacity: true)
+        }
         let rows = try Row.fetchCursor(db, sql: """
             SELECT seq, source_id, type, name, profile_id, ts, received_at, payload FROM events ORDER BY seq
             """)
@@ -124,9 +132,10 @@ enum TagReplay {
                     in: payload, userId: IdentifierExtraction.scalarString(payload["userId"]),
                     anonymousId: IdentifierExtraction.scalarString(payload["anonymousId"]),
                     sourceName: sourceNames[row[1]] ?? "", policy: policy))
-            engine.apply(event, to: ProfileID(row[4]), now: row[6], changes: &ignored)
-            ignored.removeAll(keepingCapacity: true)
+            batch.append(EngineInput(event, to: ProfileID(row[4]), now: row[6]))
+            if batch.count == 512 { applyBatch() }
         }
+        applyBatch()
         engine.advance(to: clock, changes: &ignored)
         return engine
     }
