@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CPrefetch
 import Synchronization
 
 /// Memory for the engine's small buffers (``SmallBuffer``): a million profiles keep four or five each, and
@@ -100,7 +101,10 @@ private struct ThreadPool {
     @inline(__always)
     mutating func take(sizeClass: Int) -> UnsafeMutableRawPointer {
         if let block = heads[sizeClass] {
-            heads[sizeClass] = block.load(as: UnsafeMutableRawPointer?.self)
+            let next = block.load(as: UnsafeMutableRawPointer?.self)
+            heads[sizeClass] = next
+            // The next take of this size reads that block's first word: ask for it now (a freed block is cold).
+            if let next { tagflow_prefetch(next) }
             return block
         }
         let bytes = sizeClass &* BlockPool.granule
