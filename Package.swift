@@ -38,6 +38,8 @@ let package = Package(
             swiftSettings: settings + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
         .target(name: "CCPUFeatures"),
+        // Array containers' shared values counted with SSE4.2's string instructions, which Swift cannot name.
+        .target(name: "CSortedArrays"),
         .target(
             name: "RoaringAVX512",
             // The bitset loops again, for CPUs with AVX-512 and its popcount; called only when the CPU has them.
@@ -45,7 +47,7 @@ let package = Package(
         ),
         .target(
             name: "Roaring",
-            dependencies: ["CCPUFeatures", "RoaringAVX512"],
+            dependencies: ["CCPUFeatures", "CSortedArrays", "RoaringAVX512"],
             // Bitset counts are popcounts, vectorised with AVX2: release builds need an x86-64 CPU from
             // 2013 on (Haswell); without the flag each popcount is a dozen instructions.
             swiftSettings: settings + [.unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux], configuration: .release))]
