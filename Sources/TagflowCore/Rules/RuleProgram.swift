@@ -244,6 +244,9 @@ public final class RulePattern: @unchecked Sendable, Hashable {
         regex = try Regex(pattern)
     }
 
+    /// Not inlined: a match's storage has a size known only at run time, and a caller holding it (the rule
+    /// evaluator, recursive over every node) set up that storage at each call, regex or not.
+    @inline(never)
     func matches(_ text: String) -> Bool { (try? regex.firstMatch(in: text)) != nil }
 
     public static func == (a: RulePattern, b: RulePattern) -> Bool { a.pattern == b.pattern }
