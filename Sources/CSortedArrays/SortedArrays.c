@@ -1,5 +1,22 @@
 #include "CSortedArrays.h"
 
+/// One merge: `a[i..<end_a]` against `b[j..<end_b]`.
+typedef struct {
+    size_t i, j, end_a, end_b;
+} merge;
+
+/// The values left, one at a time (on x86-64, those the block steps leave: fewer than eight on one side).
+static size_t finish(merge *g, const uint16_t *a, const uint16_t *b) {
+    size_t shared = 0;
+    while (g->i < g->end_a && g->j < g->end_b) {
+        uint16_t x = a[g->i], y = b[g->j];
+        shared += x == y;
+        g->i += x <= y;
+        g->j += y <= x;
+    }
+    return shared;
+}
+
 #if defined(__x86_64__)
 #include <nmmintrin.h>
 
@@ -7,11 +24,6 @@
 // operand equals some lane of the first. Its strings end at a zero lane; in a sorted array only the first
 // value can be zero, and the arrays are stripped of it first.
 #define ANY_EQUAL (_SIDD_UWORD_OPS | _SIDD_CMP_EQUAL_ANY | _SIDD_UNIT_MASK)
-
-/// One merge: `a[i..<end_a]` against `b[j..<end_b]`.
-typedef struct {
-    size_t i, j, end_a, end_b;
-} merge;
 
 /// The position of the first value of `b` not below `value`: halving the range with a select, not a
 /// branch (which the values would mispredict half the time).
@@ -57,18 +69,6 @@ static inline size_t total(__m128i matches) {
     sums = _mm_add_epi32(sums, _mm_shuffle_epi32(sums, 0x4E));
     sums = _mm_add_epi32(sums, _mm_shuffle_epi32(sums, 0xB1));
     return (size_t)(uint32_t)_mm_cvtsi128_si32(sums);
-}
-
-/// The values left (fewer than eight on one side) one at a time.
-static size_t finish(merge *g, const uint16_t *a, const uint16_t *b) {
-    size_t shared = 0;
-    while (g->i < g->end_a && g->j < g->end_b) {
-        uint16_t x = a[g->i], y = b[g->j];
-        shared += x == y;
-        g->i += x <= y;
-        g->j += y <= x;
-    }
-    return shared;
 }
 
 __attribute__((target("sse4.2")))
@@ -119,14 +119,8 @@ size_t tagflow_shared_count_u16(const uint16_t *a, size_t n, const uint16_t *b, 
 #else
 
 size_t tagflow_shared_count_u16(const uint16_t *a, size_t n, const uint16_t *b, size_t m) {
-    size_t i = 0, j = 0, shared = 0;
-    while (i < n && j < m) {
-        shared += a[i] == b[j];
-        size_t ai = a[i] <= b[j], bj = b[j] <= a[i];
-        i += ai;
-        j += bj;
-    }
-    return shared;
+    merge g = {0, 0, n, m};
+    return finish(&g, a, b);
 }
 
 #endif

@@ -49,7 +49,7 @@ extension Container {
             if op == .and {
                 // Intersections are usually small enough for an array: count first, and build an array
                 // straight from the words when so, with no bitset in between.
-                let count = Self.wordCount(a, b, op)
+                let count = Self.sharedBits(a, b)
                 if count <= Self.arrayLimit { return .array(Self.values(a, b, op, count: count)) }
             }
             return .from(bitset: Self.words(a, b, op))
@@ -91,7 +91,7 @@ extension Container {
         case (.array(let a), .array(let b)): return SortedArrays.intersectionCount(a, b)
         case (.array(let a), .bitset(let b)), (.bitset(let b), .array(let a)):
             return Self.count(a, in: b)
-        case (.bitset(let a), .bitset(let b)): return Self.wordCount(a, b, .and)
+        case (.bitset(let a), .bitset(let b)): return Self.sharedBits(a, b)
         default: return plain().intersectionCount(with: other.plain())
         }
     }
@@ -192,13 +192,9 @@ extension Container {
         return out
     }
 
-    /// The number of values of `op(a, b)`: the bits both have, counted; the rest follows from the
-    /// cardinalities.
-    static func wordCount(_ a: Bitset, _ b: Bitset, _ op: SetOperation) -> Int {
-        let both = a.withWords { x in
-            b.withWords { y in BitsetKernels.andCount(x, y) }
-        }
-        return count(op, both: both, a.cardinality, b.cardinality)
+    /// The bits both bitsets have, counted.
+    static func sharedBits(_ a: Bitset, _ b: Bitset) -> Int {
+        a.withWords { x in b.withWords { y in BitsetKernels.andCount(x, y) } }
     }
 
     /// Two long arrays combined through a bitset made of one of them: marking and looking up a value costs

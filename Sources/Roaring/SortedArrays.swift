@@ -9,7 +9,7 @@ import CSortedArrays
 /// Instead (`CSortedArrays`, in C: Swift cannot name SSE4.2's string instructions), eight values of each
 /// side are compared all against all in one instruction, and the side whose eighth value is smaller moves
 /// on by eight: the blocks that can share a value meet exactly once, as in a merge. Four such merges over
-/// quarters of the values run side by side (two arrays of ~3,900 values: 1.3 µs, where 512-bit comparisons
+/// quarters of the values run side by side (two arrays of ~3,900 values: 1.0 µs, where 512-bit comparisons
 /// written in Swift took 1.6). When one side is much the shorter, each of its values is looked up in the
 /// other by binary search instead.
 enum SortedArrays {

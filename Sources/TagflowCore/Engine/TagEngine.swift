@@ -133,7 +133,7 @@ public final class TagEngine {
         guard let state = profiles[slot] else { return }
         state.pointee.prefetchArrays()  // they arrive while the event is matched against the features
         timers.prefetch(slot)
-        let onHeap = state.pointee.due
+        let queued = state.pointee.due
         fireDue(state, upTo: self.now, changes: &changes)
         state.pointee.isShrunk = false
 
@@ -162,10 +162,10 @@ public final class TagEngine {
         if isNew {
             for tag in newProfileTags { pending.mark(tag) }
         }
-        guard !pending.isEmpty else { return schedule(state, slot: slot, from: onHeap) }
+        guard !pending.isEmpty else { return schedule(state, slot: slot, from: queued) }
         reevaluate(state, at: self.now, cause: .event(seq: event.seq), changes: &changes)
         state.pointee.due = state.pointee.earliestDue
-        schedule(state, slot: slot, from: onHeap)
+        schedule(state, slot: slot, from: queued)
         compact(state)
         sweepValuesIfDue()
     }
@@ -177,11 +177,8 @@ public final class TagEngine {
     public func apply(_ inputs: ArraySlice<EngineInput>, changes: inout [TagChange]) {
         for i in inputs.indices {
             if i + 8 < inputs.endIndex { slots.prefetch(inputs[i + 8].profile) }
-            if i + 4 < inputs.endIndex, let slot = slots[inputs[i + 4].profile] {
-                profiles.prefetch(slot)
-                timers.prefetch(slot)
-            }
-            if i + 2 < inputs.endIndex, let slot = slots[inputs[i + 2].profile] { profiles[slot]?.pointee.prefetchArrays() }
+            if i + 4 < inputs.endIndex, let slot = slots[inputs[i + 4].profile] { prefetchState(of: slot) }
+            if i + 2 < inputs.endIndex, let slot = slots[inputs[i + 2].profile] { prefetchArrays(of: slot) }
             apply(inputs[i].event, to: inputs[i].profile, now: inputs[i].now, changes: &changes)
         }
     }
@@ -202,7 +199,7 @@ public final class TagEngine {
         fireDue(sourceState, upTo: self.now, changes: &changes)
         let (targetSlot, _) = slot(for: target)
         guard let targetState = profiles[targetSlot] else { return }
-        let onHeap = targetState.pointee.due
+        let queued = targetState.pointee.due
         fireDue(targetState, upTo: self.now, changes: &changes)
         targetState.pointee.isShrunk = false
 
@@ -222,7 +219,7 @@ public final class TagEngine {
         pending.markAll()
         reevaluate(targetState, at: self.now, cause: cause, changes: &changes)
         targetState.pointee.due = targetState.pointee.earliestDue
-        schedule(targetState, slot: targetSlot, from: onHeap)
+        schedule(targetState, slot: targetSlot, from: queued)
         sweepValuesIfDue()
     }
 
@@ -249,15 +246,23 @@ public final class TagEngine {
         dueSlots.removeAll(keepingCapacity: true)
         while let slot = timers.popFirst(dueBy: self.now) { dueSlots.append(slot) }
         for (i, slot) in dueSlots.enumerated() {
-            if i + 4 < dueSlots.count {
-                profiles.prefetch(dueSlots[i + 4])
-                timers.prefetch(dueSlots[i + 4])
-            }
-            if i + 2 < dueSlots.count { profiles[dueSlots[i + 2]]?.pointee.prefetchArrays() }
+            if i + 4 < dueSlots.count { prefetchState(of: dueSlots[i + 4]) }
+            if i + 2 < dueSlots.count { prefetchArrays(of: dueSlots[i + 2]) }
             guard let state = profiles[slot] else { continue }
             fireDue(state, upTo: self.now, changes: &changes)
             timers.set(slot, state.pointee.due)
         }
+    }
+
+    /// Asks for the memory a visit to a profile reads first: its state and its place in the timer queue.
+    private func prefetchState(of slot: Int32) {
+        profiles.prefetch(slot)
+        timers.prefetch(slot)
+    }
+
+    /// Asks for a profile's arrays; its state must have arrived (``prefetchState(of:)`` a little before).
+    private func prefetchArrays(of slot: Int32) {
+        profiles[slot]?.pointee.prefetchArrays()
     }
 
     // MARK: - Reading
@@ -432,9 +437,9 @@ public final class TagEngine {
     static let idleAfter: EpochMillis = 86_400_000
 
     /// Moves the profile in the timer queue to its `due` moment, when that differs from the one it has there.
-    private func schedule(_ state: ProfileRef, slot: Int32, from onHeap: EpochMillis) {
+    private func schedule(_ state: ProfileRef, slot: Int32, from queued: EpochMillis) {
         let due = state.pointee.due
-        if due != onHeap { timers.set(slot, due) }
+        if due != queued { timers.set(slot, due) }
     }
 
     /// Evaluates the pending tags (in dependency order) at `moment`, records what changed and when each
