@@ -14,6 +14,12 @@ import Testing
         #expect(MemoryLayout<ProfileState>.stride == 96)
     }
 
+    @Test func theArraysSummariesKeepAreFoundWhereTheEngineLooks() {
+        // The engine reads where a summary's tally or a sequence's steps are from the summary's memory, to ask
+        // for them a visit ahead; were Swift to lay these types out otherwise, it would silently stop.
+        #expect(InnerArrays.layoutHolds)
+    }
+
     @Test func tooManyFeaturesAreRefusedWithTheirPlace() {
         // Given more distinct things to count than the limit (65,535 in use; 20 here, to stay quick)
         let text = (0...20).map { "tag t\($0)\n  when count(view where n = \($0)) >= 1\n" }.joined()

@@ -35,6 +35,9 @@ struct EntryWindow: Sendable {
         self.countsSessions = countsSessions
     }
 
+    /// The address of the storage its rows are in (for ``InnerArrays``' check of the layout).
+    var storageAddress: UnsafeRawPointer { unsafeBitCast(rows, to: UnsafeRawPointer.self) }
+
     var count: Int { rows.count / 3 }
     @inline(__always) func time(_ i: Int) -> EpochMillis { rows[3 &* i] }
     @inline(__always) func seq(_ i: Int) -> Int64 { rows[3 &* i &+ 1] }

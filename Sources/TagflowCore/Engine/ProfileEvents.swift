@@ -304,6 +304,22 @@ struct WindowSummary {
         if case .single(let key) = extra { key } else { nil }
     }
 
+    /// It keeps a tally in an array or dictionary of its own (told without copying the tally).
+    var keepsTallyStorage: Bool {
+        if case .tally = extra { true } else { false }
+    }
+
+    /// Where in a summary's memory a tally's storage address is: the tally is the payload of `extra`, at
+    /// its start, and the tally's one stored property is that address (checked by ``InnerArrays``).
+    static let tallyStorageOffset = MemoryLayout<WindowSummary>.offset(of: \WindowSummary.extra)!
+
+    /// A summary holding a tally of three values (for ``InnerArrays``' check of the layout).
+    static func withTally(_ keys: [PackedValue]) -> WindowSummary {
+        var summary = WindowSummary()
+        for key in keys { summary.tally.add(1, to: key) }
+        return summary
+    }
+
     func forEachTallyKey(_ body: (PackedValue) -> Void) {
         switch extra {
         case .tally(let tally): tally.forEachKey(body)

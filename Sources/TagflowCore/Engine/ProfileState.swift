@@ -21,6 +21,11 @@ struct ProfileState: ~Copyable {
     struct FeatureSlot {
         var state: FeatureState?
         var index: Int32
+
+        /// Where in a slot's memory the storage address of a sequence's steps or a tally is: the state's
+        /// payload starts the slot, and an ``EntryWindow``'s or a ``Tally``'s first stored property is that
+        /// address (checked by ``InnerArrays``).
+        static let storageOffset = MemoryLayout<FeatureSlot>.offset(of: \FeatureSlot.state)!
     }
 
     private(set) var featureSlots = SmallBuffer<FeatureSlot>()
@@ -60,6 +65,23 @@ struct ProfileState: ~Copyable {
         featureSlots.prefetch()
         windows.prefetch()
         events.prefetch()
+    }
+
+    /// Starts loading the arrays its window summaries and feature states keep of their own (tallies, a
+    /// sequence's steps); its own arrays must have arrived (``prefetchArrays()`` a little before). Only
+    /// where ``InnerArrays/layoutHolds``.
+    func prefetchInnerArrays() {
+        windows.forEachAddress { summary in
+            guard summary.assumingMemoryBound(to: WindowSummary.self).pointee.keepsTallyStorage else { return }
+            tagflow_prefetch(summary.load(fromByteOffset: WindowSummary.tallyStorageOffset, as: UnsafeRawPointer?.self))
+        }
+        featureSlots.forEachAddress { slot in
+            switch slot.assumingMemoryBound(to: FeatureSlot.self).pointee.state {
+            case .entries?, .tally?:
+                tagflow_prefetch(slot.load(fromByteOffset: FeatureSlot.storageOffset, as: UnsafeRawPointer?.self))
+            case .running?, .extreme?, nil: break
+            }
+        }
     }
 
     var earliestDue: EpochMillis {
@@ -285,4 +307,34 @@ struct ProfileTable: ~Copyable {
             if state.pointee.isLive { body(state) }
         }
     }
+}
+
+/// The arrays a profile's summaries keep of their own — a window's tally, a sequence's steps — are read at
+/// random like the rest of the profile, and their first read was a miss at every visit. Asking for them a
+/// visit ahead means reading their addresses without copying the summaries (a copy counts a reference on the
+/// array: a read of the very memory being asked for). The addresses are read from the summaries' memory, at
+/// places Swift's layout of these types puts them; this checks once, on real values, that it does.
+/// Were it ever wrong, only the prefetching would stop: nothing reads what a prefetch brings.
+enum InnerArrays {
+    static let layoutHolds: Bool = {
+        let keys = [PackedValue(number: 1), PackedValue(number: 2), PackedValue(number: 3)]
+        var summary = WindowSummary.withTally(keys)
+        let tallyAddress = summary.tally.storageAddress
+        let tallyHolds = summary.keepsTallyStorage && withUnsafeBytes(of: &summary) {
+            $0.load(fromByteOffset: WindowSummary.tallyStorageOffset, as: UnsafeRawPointer.self) == tallyAddress
+        }
+        var window = EntryWindow(countsSessions: false)
+        window.insert(FeatureEntry(timestamp: 1, seq: 1, value: .null, key: .number(0)))
+        var slot = ProfileState.FeatureSlot(state: .entries(window), index: 7)
+        let entriesHold = withUnsafeBytes(of: &slot) {
+            $0.load(fromByteOffset: ProfileState.FeatureSlot.storageOffset, as: UnsafeRawPointer.self) == window.storageAddress
+        }
+        var tally = Tally()
+        for key in keys { tally.add(1, to: key) }
+        var tallySlot = ProfileState.FeatureSlot(state: .tally(tally), index: 7)
+        let slotTallyHolds = withUnsafeBytes(of: &tallySlot) {
+            $0.load(fromByteOffset: ProfileState.FeatureSlot.storageOffset, as: UnsafeRawPointer.self) == tally.storageAddress
+        }
+        return tallyHolds && entriesHold && slotTallyHolds
+    }()
 }

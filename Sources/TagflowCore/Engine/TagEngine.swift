@@ -52,6 +52,8 @@ public final class TagEngine {
     /// The slots an ``advance(to:changes:)`` fires, in due order.
     private var dueSlots: [Int32] = []
     private var eventBits: [UInt64]
+    /// Where the arrays of summaries are, a visit ahead, can be read (``InnerArrays``).
+    private let readsInnerArrayAddresses = InnerArrays.layoutHolds
     private var eventValues: [PackedValue]
     /// The text (and other non-numbers) of the values profiles keep, each once.
     let values: ValueTable
@@ -172,13 +174,15 @@ public final class TagEngine {
 
     /// Folds in a run of events, each at its own moment, as ``apply(_:to:now:changes:)`` would one by one —
     /// meanwhile asking for the memory of the profiles a few events ahead: where its slot is kept eight
-    /// ahead, its state four ahead, its arrays two ahead (each once the one before has arrived). Among
-    /// millions of profiles each is a miss to main memory, which a lone event waits for.
+    /// ahead, its state four ahead, its arrays two ahead, the arrays its summaries keep one ahead (each once
+    /// the one before has arrived). Among millions of profiles each is a miss to main memory, which a lone
+    /// event waits for.
     public func apply(_ inputs: ArraySlice<EngineInput>, changes: inout [TagChange]) {
         for i in inputs.indices {
             if i + 8 < inputs.endIndex { slots.prefetch(inputs[i + 8].profile) }
             if i + 4 < inputs.endIndex, let slot = slots[inputs[i + 4].profile] { prefetchState(of: slot) }
             if i + 2 < inputs.endIndex, let slot = slots[inputs[i + 2].profile] { prefetchArrays(of: slot) }
+            if i + 1 < inputs.endIndex, let slot = slots[inputs[i + 1].profile] { prefetchInnerArrays(of: slot) }
             apply(inputs[i].event, to: inputs[i].profile, now: inputs[i].now, changes: &changes)
         }
     }
@@ -248,6 +252,7 @@ public final class TagEngine {
         for (i, slot) in dueSlots.enumerated() {
             if i + 4 < dueSlots.count { prefetchState(of: dueSlots[i + 4]) }
             if i + 2 < dueSlots.count { prefetchArrays(of: dueSlots[i + 2]) }
+            if i + 1 < dueSlots.count { prefetchInnerArrays(of: dueSlots[i + 1]) }
             guard let state = profiles[slot] else { continue }
             fireDue(state, upTo: self.now, changes: &changes)
             timers.set(slot, state.pointee.due)
@@ -263,6 +268,11 @@ public final class TagEngine {
     /// Asks for a profile's arrays; its state must have arrived (``prefetchState(of:)`` a little before).
     private func prefetchArrays(of slot: Int32) {
         profiles[slot]?.pointee.prefetchArrays()
+    }
+
+    /// Asks for the arrays a profile's summaries keep; its arrays must have arrived.
+    private func prefetchInnerArrays(of slot: Int32) {
+        if readsInnerArrayAddresses { profiles[slot]?.pointee.prefetchInnerArrays() }
     }
 
     // MARK: - Reading

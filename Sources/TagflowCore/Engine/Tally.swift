@@ -76,6 +76,14 @@ struct Tally: Sendable {
         }
     }
 
+    /// The address of the storage its entries are in (for ``InnerArrays``' check of the layout).
+    var storageAddress: UnsafeRawPointer {
+        switch storage {
+        case .small(let entries): unsafeBitCast(entries, to: UnsafeRawPointer.self)
+        case .large(let figures): unsafeBitCast(figures, to: UnsafeRawPointer.self)
+        }
+    }
+
     func forEachKey(_ body: (PackedValue) -> Void) {
         switch storage {
         case .small(let entries): for entry in entries { body(entry.key) }

@@ -171,6 +171,12 @@ struct SmallBuffer<Element>: ~Copyable {
         for index in 0..<count { body(base![index]) }
     }
 
+    /// Each element's address, for reading its memory as raw bytes.
+    func forEachAddress(_ body: (UnsafeRawPointer) -> Void) {
+        guard let base else { return }
+        for index in 0..<count { body(UnsafeRawPointer(base + index)) }
+    }
+
     /// The elements in a new array (for reports and tests).
     var array: [Element] {
         guard let base else { return [] }
