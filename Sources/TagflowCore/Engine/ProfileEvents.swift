@@ -311,7 +311,7 @@ struct WindowSummary {
 
     /// Where in a summary's memory a tally's storage address is: the tally is the payload of `extra`, at
     /// its start, and the tally's one stored property is that address (checked by ``InnerArrays``).
-    static let tallyStorageOffset = MemoryLayout<WindowSummary>.offset(of: \WindowSummary.extra)!
+    static var tallyStorageOffset: Int { MemoryLayout<WindowSummary>.offset(of: \WindowSummary.extra)! }
 
     /// A summary holding a tally of three values (for ``InnerArrays``' check of the layout).
     static func withTally(_ keys: [PackedValue]) -> WindowSummary {

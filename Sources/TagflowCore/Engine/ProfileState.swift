@@ -25,7 +25,7 @@ struct ProfileState: ~Copyable {
         /// Where in a slot's memory the storage address of a sequence's steps or a tally is: the state's
         /// payload starts the slot, and an ``EntryWindow``'s or a ``Tally``'s first stored property is that
         /// address (checked by ``InnerArrays``).
-        static let storageOffset = MemoryLayout<FeatureSlot>.offset(of: \FeatureSlot.state)!
+        static var storageOffset: Int { MemoryLayout<FeatureSlot>.offset(of: \FeatureSlot.state)! }
     }
 
     private(set) var featureSlots = SmallBuffer<FeatureSlot>()

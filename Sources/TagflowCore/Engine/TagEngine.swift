@@ -175,15 +175,24 @@ public final class TagEngine {
     /// Folds in a run of events, each at its own moment, as ``apply(_:to:now:changes:)`` would one by one —
     /// meanwhile asking for the memory of the profiles a few events ahead: where its slot is kept eight
     /// ahead, its state four ahead, its arrays two ahead, the arrays its summaries keep one ahead (each once
-    /// the one before has arrived). Among millions of profiles each is a miss to main memory, which a lone
-    /// event waits for.
+    /// the one before has arrived); the event four ahead, its properties two ahead. Among millions of
+    /// profiles each is a miss to main memory, which a lone event waits for.
     public func apply(_ inputs: ArraySlice<EngineInput>, changes: inout [TagChange]) {
-        for i in inputs.indices {
-            if i + 8 < inputs.endIndex { slots.prefetch(inputs[i + 8].profile) }
-            if i + 4 < inputs.endIndex, let slot = slots[inputs[i + 4].profile] { prefetchState(of: slot) }
-            if i + 2 < inputs.endIndex, let slot = slots[inputs[i + 2].profile] { prefetchArrays(of: slot) }
-            if i + 1 < inputs.endIndex, let slot = slots[inputs[i + 1].profile] { prefetchInnerArrays(of: slot) }
-            apply(inputs[i].event, to: inputs[i].profile, now: inputs[i].now, changes: &changes)
+        inputs.withUnsafeBufferPointer { inputs in
+            guard let first = inputs.baseAddress else { return }
+            for i in inputs.indices {
+                if i + 8 < inputs.count { slots.prefetch(inputs[i + 8].profile) }
+                if i + 4 < inputs.count {
+                    if let slot = slots[inputs[i + 4].profile] { prefetchState(of: slot) }
+                    EngineInput.prefetch(first + i + 4, properties: false)
+                }
+                if i + 2 < inputs.count {
+                    if let slot = slots[inputs[i + 2].profile] { prefetchArrays(of: slot) }
+                    EngineInput.prefetch(first + i + 2, properties: true)
+                }
+                if i + 1 < inputs.count, let slot = slots[inputs[i + 1].profile] { prefetchInnerArrays(of: slot) }
+                apply(inputs[i].event, to: inputs[i].profile, now: inputs[i].now, changes: &changes)
+            }
         }
     }
 
