@@ -10,8 +10,11 @@ import CPrefetch
 /// write in place or a swap with the bucket's last entry, where a heap of a million entries paid a sift
 /// through ten levels, the lower ones cache misses. The heap stays the size of an hour's firings.
 ///
-/// Indexed: each slot is in the queue at most once and knows its place, so a profile whose due moment moves
-/// is moved, not left behind as a stale entry to be skipped (which would cost a visit to the profile).
+/// Indexed: each slot knows its place, so a profile whose due moment moves is moved, never fired at a moment
+/// it no longer has (which would cost a visit to the profile). In the heap it is moved at once. A bucket
+/// entry it leaves is left behind, stale, and skipped when its bucket is taken in: the place a slot has is
+/// the only entry that counts. (Taking the entry out at once read the far bucket's length and its last
+/// entry, cold memory, at nearly every event; taking a bucket in writes every entry's place anyway.)
 struct TimerQueue: ~Copyable {
     struct Entry {
         var due: EpochMillis
@@ -20,12 +23,13 @@ struct TimerQueue: ~Copyable {
 
     private var near = NearHeap()
     /// The ring of buckets; bucket number `b` (the moments `b << bucketShift ..< (b + 1) << bucketShift`)
-    /// lives at `ring[b & (ringSize - 1)]` while `horizon <= b < horizon + ringSize`.
-    private var ring = [[Entry]](repeating: [], count: ringSize)
+    /// lives at `buckets[b & (ringSize - 1)]` while `horizon <= b < horizon + ringSize`; then the overflow,
+    /// at `buckets[overflowBucket]`: the entries in buckets at or past `horizon + ringSize`, moved into the
+    /// ring as it comes near.
+    private var buckets = Buckets(count: ringSize + 1)
     /// A bit per ring bucket that holds entries, to find the earliest without looking at every bucket.
     private var occupied = [UInt64](repeating: 0, count: ringSize / 64)
-    /// Entries in buckets at or past `horizon + ringSize`; moved into the ring as it comes near.
-    private var overflow: [Entry] = []
+    /// How many slots have their place in a bucket (stale entries left behind not counted).
     private var farCount = 0
     /// The first bucket not in the heap: the heap holds every moment before `horizon << bucketShift`.
     private var horizon: Int64 = 0
@@ -39,12 +43,32 @@ struct TimerQueue: ~Copyable {
 
     var count: Int { near.count + farCount }
 
-    /// The earliest entry: the heap's first, or else the earliest of the earliest ring bucket and of the
-    /// overflow (which may hold moments the ring has come to, until it next takes them in).
+    /// The earliest entry: the heap's first, or else the earliest of the earliest ring bucket with a live
+    /// entry and of the overflow (which may hold moments the ring has come to, until it next takes them in).
     var first: (due: EpochMillis, slot: Int32)? {
         if let first = near.first { return (first.due, first.slot) }
-        let candidates = (nextOccupiedBucket().map { ring[$0] } ?? []) + overflow
+        guard farCount > 0 else { return nil }
+        var candidates = live(in: Self.overflowBucket)
+        var bucket = nextOccupiedBucket(from: Int(horizon & Int64(Self.ringSize - 1)))
+        for _ in 0..<Self.ringSize {
+            guard let b = bucket else { break }
+            let entries = live(in: b)
+            if !entries.isEmpty {
+                candidates += entries
+                break
+            }
+            bucket = nextOccupiedBucket(from: b + 1, before: Int(horizon & Int64(Self.ringSize - 1)))
+        }
         return candidates.min { $0.due < $1.due }.map { ($0.due, $0.slot) }
+    }
+
+    /// The entries of a bucket that are their slots' places (the others were left behind).
+    private func live(in bucket: Int) -> [Entry] {
+        (0..<buckets.count(bucket)).map { buckets[bucket, $0] }.enumerated().filter { isLive($1, bucket, $0) }.map(\.element)
+    }
+
+    @inline(__always) private func isLive(_ entry: Entry, _ bucket: Int, _ index: Int) -> Bool {
+        places[Int(entry.slot)] == Self.encode(bucket, index)
     }
 
     /// The slot's due moment; `.max` when it has none.
@@ -53,7 +77,7 @@ struct TimerQueue: ~Copyable {
         if place == -1 { return .max }
         if place >= 0 { return near.due(at: Int(place)) }
         let (bucket, index) = Self.decode(place)
-        return (bucket == Self.overflowBucket ? overflow : ring[bucket])[index].due
+        return buckets[bucket, index].due
     }
 
     /// Asks for the memory of the slot's place, which `set` reads: a cache miss in a table of a million.
@@ -83,10 +107,10 @@ struct TimerQueue: ~Copyable {
         if place != -1 {
             let (bucket, index) = Self.decode(place)
             if due != .max, !goesNear, bucketIndex(of: due) == bucket {
-                if bucket == Self.overflowBucket { overflow[index].due = due } else { ring[bucket][index].due = due }
+                buckets[bucket, index].due = due
                 return
             }
-            removeFar(bucket, index)
+            farCount -= 1  // its entry stays behind, stale
         }
         if due == .max {
             places[Int(slot)] = -1
@@ -125,66 +149,47 @@ struct TimerQueue: ~Copyable {
     private mutating func addFar(_ entry: Entry) {
         let bucket = bucketIndex(of: entry.due)
         farCount += 1
-        if bucket == Self.overflowBucket {
-            places[Int(entry.slot)] = Self.encode(bucket, overflow.count)
-            overflow.append(entry)
-        } else {
-            places[Int(entry.slot)] = Self.encode(bucket, ring[bucket].count)
-            if ring[bucket].isEmpty { occupied[bucket >> 6] |= 1 << UInt64(bucket & 63) }
-            ring[bucket].append(entry)
-        }
+        let index = buckets.append(entry, to: bucket)
+        places[Int(entry.slot)] = Self.encode(bucket, index)
+        if index == 0, bucket != Self.overflowBucket { occupied[bucket >> 6] |= 1 << UInt64(bucket & 63) }
     }
 
-    /// Takes out the entry at `index` of `bucket`, moving the bucket's last entry into its place.
-    private mutating func removeFar(_ bucket: Int, _ index: Int) {
-        farCount -= 1
-        if bucket == Self.overflowBucket {
-            let last = overflow.removeLast()
-            if index < overflow.count {
-                overflow[index] = last
-                places[Int(last.slot)] = Self.encode(bucket, index)
-            }
-        } else {
-            let last = ring[bucket].removeLast()
-            if index < ring[bucket].count {
-                ring[bucket][index] = last
-                places[Int(last.slot)] = Self.encode(bucket, index)
-            } else if ring[bucket].isEmpty {
-                occupied[bucket >> 6] &= ~(1 << UInt64(bucket & 63))
-            }
-        }
-    }
-
-    /// Moves the bucket at the horizon into the heap and the horizon on by one bucket; every half turn of
-    /// the ring, the overflow entries now within a turn move into the ring.
+    /// Moves the live entries of the bucket at the horizon into the heap and the horizon on by one bucket;
+    /// every half turn of the ring, the live overflow entries now within a turn move into the ring.
     private mutating func pullBucket() {
         let bucket = Int(horizon & Int64(Self.ringSize - 1))
-        if !ring[bucket].isEmpty {
-            farCount -= ring[bucket].count
-            for entry in ring[bucket] { near.insert(entry, places: &places) }
-            ring[bucket] = []
+        if buckets.count(bucket) > 0 {
             occupied[bucket >> 6] &= ~(1 << UInt64(bucket & 63))
+            for index in 0..<buckets.count(bucket) {
+                let entry = buckets[bucket, index]
+                guard isLive(entry, bucket, index) else { continue }
+                farCount -= 1
+                near.insert(entry, places: &places)
+            }
+            buckets.empty(bucket)
         }
         horizon += 1
-        if horizon & Int64(Self.ringSize / 2 - 1) == 0, !overflow.isEmpty {
-            let waiting = overflow
-            overflow.removeAll()
+        if horizon & Int64(Self.ringSize / 2 - 1) == 0, buckets.count(Self.overflowBucket) > 0 {
+            // (Told apart before any moves: an entry put back in the overflow takes a place that a stale one
+            // may have had.)
+            let waiting = live(in: Self.overflowBucket)
+            buckets.empty(Self.overflowBucket)
             farCount -= waiting.count
             for entry in waiting { addFar(entry) }
         }
     }
 
-    /// The ring bucket of the earliest moments in the ring, if it holds any: the first occupied one from
-    /// the horizon's round the ring.
-    private func nextOccupiedBucket() -> Int? {
-        let start = Int(horizon & Int64(Self.ringSize - 1))
-        let words = Self.ringSize / 64
-        for step in 0...words {
-            let word = (start >> 6 + step) % words
-            var bits = occupied[word]
-            if step == 0 { bits &= ~0 << UInt64(start & 63) }
-            if step == words { bits &= (1 << UInt64(start & 63)) &- 1 }  // back at the start: the buckets before it
-            if bits != 0 { return word << 6 | bits.trailingZeroBitCount }
+    /// The first occupied ring bucket from `start` on round the ring, stopping before `end` (without one, a
+    /// whole turn: back at `start`).
+    private func nextOccupiedBucket(from start: Int, before end: Int? = nil) -> Int? {
+        var bucket = start & (Self.ringSize - 1)
+        var left = end.map { ($0 - bucket) & (Self.ringSize - 1) } ?? Self.ringSize
+        while left > 0 {
+            let bits = occupied[bucket >> 6] >> UInt64(bucket & 63)
+            if bits & 1 != 0 { return bucket }
+            let skip = bits == 0 ? 64 - (bucket & 63) : bits.trailingZeroBitCount
+            left -= skip
+            bucket = (bucket + skip) & (Self.ringSize - 1)
         }
         return nil
     }
@@ -306,5 +311,71 @@ private struct NearHeap: ~Copyable {
     private mutating func put(_ moving: Entry, at place: Int, _ places: inout [Int64]) {
         base[place &+ 3] = moving
         places[Int(moving.slot)] = Int64(place)
+    }
+}
+
+/// The timer queue's buckets: each an unsorted run of entries that only grows (entries left behind stay until
+/// the bucket is emptied). Where each run is and how long it is sit side by side in one table (64 KB), not in
+/// an array object per bucket: adding to a bucket days ahead read that object's length, a cache miss, at
+/// nearly every firing.
+private struct Buckets: ~Copyable {
+    typealias Entry = TimerQueue.Entry
+
+    private struct Run {
+        var base: UnsafeMutablePointer<Entry>?
+        var count: Int32
+        var capacity: Int32
+    }
+
+    private let table: UnsafeMutablePointer<Run>
+    private let bucketCount: Int
+
+    init(count: Int) {
+        bucketCount = count
+        table = .allocate(capacity: count)
+        table.initialize(repeating: Run(base: nil, count: 0, capacity: 0), count: count)
+    }
+
+    deinit {
+        for bucket in 0..<bucketCount { table[bucket].base?.deallocate() }
+        table.deallocate()
+    }
+
+    func count(_ bucket: Int) -> Int { Int(table[bucket].count) }
+
+    subscript(bucket: Int, index: Int) -> Entry {
+        get {
+            precondition(index >= 0 && index < count(bucket), "timer bucket index out of range")
+            return table[bucket].base![index]
+        }
+        set {
+            precondition(index >= 0 && index < count(bucket), "timer bucket index out of range")
+            table[bucket].base![index] = newValue
+        }
+    }
+
+    /// Adds `entry` at the end of `bucket`; its index there.
+    mutating func append(_ entry: Entry, to bucket: Int) -> Int {
+        let run = table + bucket
+        let index = Int(run.pointee.count)
+        if index == Int(run.pointee.capacity) {
+            let capacity = Swift.max(8, index * 2)
+            let larger = UnsafeMutablePointer<Entry>.allocate(capacity: capacity)
+            if let base = run.pointee.base {
+                larger.moveInitialize(from: base, count: index)
+                base.deallocate()
+            }
+            run.pointee.base = larger
+            run.pointee.capacity = Int32(capacity)
+        }
+        (run.pointee.base! + index).initialize(to: entry)
+        run.pointee.count += 1
+        return index
+    }
+
+    /// Forgets every entry of `bucket` and gives its memory back.
+    mutating func empty(_ bucket: Int) {
+        table[bucket].base?.deallocate()
+        table[bucket] = Run(base: nil, count: 0, capacity: 0)
     }
 }
