@@ -256,12 +256,12 @@ public final class TagEngine {
         // All that is due, taken off the timer queue first: then the memory of the profiles a few places ahead can
         // be asked for while one fires (its state four ahead, its arrays two ahead, once the state is there).
         // Firing a profile only changes its own moment, and that is after `now`: the order is the queue's.
+        // (Asking for the arrays its summaries keep as well, as `apply` does, made firing slower: −2 to −4 %.)
         dueSlots.removeAll(keepingCapacity: true)
         while let slot = timers.popFirst(dueBy: self.now) { dueSlots.append(slot) }
         for (i, slot) in dueSlots.enumerated() {
             if i + 4 < dueSlots.count { prefetchState(of: dueSlots[i + 4]) }
             if i + 2 < dueSlots.count { prefetchArrays(of: dueSlots[i + 2]) }
-            if i + 1 < dueSlots.count { prefetchInnerArrays(of: dueSlots[i + 1]) }
             guard let state = profiles[slot] else { continue }
             fireDue(state, upTo: self.now, changes: &changes)
             timers.set(slot, state.pointee.due)
