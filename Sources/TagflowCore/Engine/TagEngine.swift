@@ -41,6 +41,9 @@ public final class TagEngine {
     private var featureCache: [RuleValue]
     private var featureUntil: [EpochMillis]
     private var featureCachePass: [UInt32]
+    /// Where the window summary of each feature read in the pass is among the profile's (-1: none), for
+    /// ``momentBelow(_:feature:of:at:)``, which follows the read (no search again).
+    private var featureWindow: [Int32]
     private var cachePass: UInt32 = 1
     private var pending: PendingTags
     /// The tags a profile's first event must evaluate besides those its features touch: the tags an empty
@@ -88,6 +91,7 @@ public final class TagEngine {
         featureCache = Array(repeating: .null, count: tagSet.features.count)
         featureUntil = Array(repeating: .max, count: tagSet.features.count)
         featureCachePass = Array(repeating: 0, count: tagSet.features.count)
+        featureWindow = Array(repeating: -1, count: tagSet.features.count)
         pending = PendingTags(tagCount: tagSet.tags.count)
         isTimeDependent = Array(repeating: false, count: tagSet.tags.count)
         for index in tagSet.timeDependentTags { isTimeDependent[index] = true }
@@ -496,6 +500,7 @@ public final class TagEngine {
             return featureCache[index]
         }
         var featureDue = EpochMillis.max
+        var window: Int32 = -1
         let value = withLogic(index) { logic in
             guard logic.bit != nil else {
                 return state.pointee.withFeature(Int32(index), creating: false) {
@@ -503,9 +508,11 @@ public final class TagEngine {
                 }
             }
             guard let i = state.pointee.windowIndex(of: Int32(index)) else { return logic.function.map(logic.emptyValue) ?? .null }
+            window = Int32(i)
             state.pointee.windowsMoved = true
             return logic.windowValue(&state.pointee.windows[i], events: state.pointee.events, at: moment, until: &featureDue)
         }
+        featureWindow[index] = window
         featureCache[index] = value
         featureUntil[index] = featureDue
         featureCachePass[index] = cachePass
@@ -515,11 +522,12 @@ public final class TagEngine {
 
     func momentBelow(_ threshold: Threshold, feature index: Int, of state: ProfileRef, at moment: EpochMillis) -> EpochMillis? {
         guard layout.bits[index] != nil else { return nil }  // all-time and one-event features: not thresholds time lowers
+        let window = featureCachePass[index] == cachePass ? Int(featureWindow[index]) : state.pointee.windowIndex(of: Int32(index)) ?? -1
         return withLogic(index) { logic in
-            guard let i = state.pointee.windowIndex(of: Int32(index)) else {
+            guard window >= 0 else {
                 return logic.windowMomentBelow(threshold, WindowSummary(), events: state.pointee.events, at: moment)
             }
-            return logic.windowMomentBelow(threshold, state.pointee.windows[i], events: state.pointee.events, at: moment)
+            return logic.windowMomentBelow(threshold, state.pointee.windows[window], events: state.pointee.events, at: moment)
         }
     }
 
