@@ -313,7 +313,7 @@ struct WindowSummary {
     /// its start, and the tally's one stored property is that address (checked by ``InnerArrays``).
     static var tallyStorageOffset: Int { MemoryLayout<WindowSummary>.offset(of: \WindowSummary.extra)! }
 
-    /// A summary holding a tally of three values (for ``InnerArrays``' check of the layout).
+    /// A summary tallying one event of each of `keys` (for ``InnerArrays``' check of the layout).
     static func withTally(_ keys: [PackedValue]) -> WindowSummary {
         var summary = WindowSummary()
         for key in keys { summary.tally.add(1, to: key) }

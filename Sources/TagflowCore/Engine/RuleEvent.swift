@@ -14,7 +14,7 @@ public final class RuleEvent: Sendable {
     /// Traits an identify call sets.
     public let traits: JSONObject
     public let identifiers: [Identifier]
-    /// Where its properties' fields are stored, for ``EngineInput/prefetch(_:)``.
+    /// Where its properties' fields are stored, for ``EngineInput/prefetch(_:properties:)``.
     fileprivate let propertiesStorage: UInt
 
     public init(
