@@ -128,7 +128,10 @@ struct ExprCode: Sendable {
             // once, when the figure falls below it: no need to wake at every event that leaves the window.
             let before = context.until
             let bound = bounds[Int(bound)]
-            let result = RuleExpr.compare(op, context.feature(Int(feature)), .number(bound))
+            let value = context.feature(Int(feature))
+            let result = if case .number(let x) = value { RuleExpr.compare(op, x, bound) } else {
+                RuleExpr.compare(op, value, .number(bound))
+            }
             if let moment = context.momentBelow(Threshold(op, bound), feature: Int(feature)) {
                 context.until = min(before, moment)
             }
@@ -144,7 +147,7 @@ struct ExprCode: Sendable {
             let atLeast = Threshold(op, bound).wholeAtLeast
             let crossing = days >= atLeast ? EpochMillis.max : moment + EpochMillis(atLeast) * millisPerDay
             context.until = min(before, argumentUntil, crossing)
-            return .bool(RuleExpr.compare(op, .number(days), .number(bound)))
+            return .bool(RuleExpr.compare(op, days, bound))
         case .compare(let op, let a, let b):
             return .bool(RuleExpr.compare(op, evaluate(a, in: &context), evaluate(b, in: &context)))
         case .inList(let a, let b):

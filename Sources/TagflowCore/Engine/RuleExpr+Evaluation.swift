@@ -91,6 +91,7 @@ extension RuleExpr {
     /// Comparison as rules mean it: `null` equals only `null` and orders with nothing; a number and a
     /// string that spells a number compare as numbers.
     static func compare(_ op: ComparisonOperator, _ a: RuleValue, _ b: RuleValue) -> Bool {
+        if case .number(let x) = a, case .number(let y) = b { return compare(op, x, y) }
         if op == .equal { return equal(a, b) }
         if op == .notEqual { return !equal(a, b) }
         guard let order = order(a, b) else { return false }
@@ -100,6 +101,19 @@ extension RuleExpr {
         case .greater: return order > 0
         case .greaterOrEqual: return order >= 0
         case .equal, .notEqual: return false
+        }
+    }
+
+    /// Two numbers compared as ``order(_:_:)`` orders them (NaN after every number): no values built.
+    @inline(__always)
+    static func compare(_ op: ComparisonOperator, _ x: Double, _ y: Double) -> Bool {
+        switch op {
+        case .equal: x == y
+        case .notEqual: !(x == y)
+        case .less: x < y
+        case .lessOrEqual: x < y || x == y
+        case .greater: !(x < y || x == y)
+        case .greaterOrEqual: !(x < y)
         }
     }
 
