@@ -48,23 +48,33 @@ struct TimerQueue: ~Copyable {
     var first: (due: EpochMillis, slot: Int32)? {
         if let first = near.first { return (first.due, first.slot) }
         guard farCount > 0 else { return nil }
-        var candidates = live(in: Self.overflowBucket)
-        var bucket = nextOccupiedBucket(from: Int(horizon & Int64(Self.ringSize - 1)))
-        for _ in 0..<Self.ringSize {
-            guard let b = bucket else { break }
-            let entries = live(in: b)
-            if !entries.isEmpty {
-                candidates += entries
-                break
-            }
-            bucket = nextOccupiedBucket(from: b + 1, before: Int(horizon & Int64(Self.ringSize - 1)))
+        let start = Int(horizon & Int64(Self.ringSize - 1))
+        var inRing: Entry?
+        var bucket = nextOccupiedBucket(from: start)
+        while let b = bucket, inRing == nil {
+            inRing = earliestLive(in: b)
+            bucket = nextOccupiedBucket(from: b + 1, before: start)
         }
-        return candidates.min { $0.due < $1.due }.map { ($0.due, $0.slot) }
+        let earliest = [inRing, earliestLive(in: Self.overflowBucket)].compactMap { $0 }.min { $0.due < $1.due }
+        return earliest.map { ($0.due, $0.slot) }
     }
 
-    /// The entries of a bucket that are their slots' places (the others were left behind).
+    /// The earliest of a bucket's entries that are their slots' places (the others were left behind).
+    private func earliestLive(in bucket: Int) -> Entry? {
+        var earliest: Entry?
+        for index in 0..<buckets.count(bucket) {
+            let entry = buckets[bucket, index]
+            if isLive(entry, bucket, index), entry.due < earliest?.due ?? .max { earliest = entry }
+        }
+        return earliest
+    }
+
+    /// The entries of a bucket that are their slots' places.
     private func live(in bucket: Int) -> [Entry] {
-        (0..<buckets.count(bucket)).map { buckets[bucket, $0] }.enumerated().filter { isLive($1, bucket, $0) }.map(\.element)
+        (0..<buckets.count(bucket)).compactMap { index in
+            let entry = buckets[bucket, index]
+            return isLive(entry, bucket, index) ? entry : nil
+        }
     }
 
     @inline(__always) private func isLive(_ entry: Entry, _ bucket: Int, _ index: Int) -> Bool {
