@@ -7,7 +7,7 @@ import CPrefetch
 /// buckets of ~70 minutes (2^22 ms), unsorted, in a ring of 4,096 buckets (~199 days; later still, in an
 /// overflow bucket). As the clock passes a bucket's start, its entries move into the heap. Most moments are
 /// days ahead (a window's end), and most updates move them by minutes or hours: in a bucket that costs a
-/// write in place or a swap with the bucket's last entry, where a heap of a million entries paid a sift
+/// write in place or an entry added to another bucket, where a heap of a million entries paid a sift
 /// through ten levels, the lower ones cache misses. The heap stays the size of an hour's firings.
 ///
 /// Indexed: each slot knows its place, so a profile whose due moment moves is moved, never fired at a moment
@@ -351,7 +351,10 @@ private struct Buckets: ~Copyable {
         table.deallocate()
     }
 
-    func count(_ bucket: Int) -> Int { Int(table[bucket].count) }
+    func count(_ bucket: Int) -> Int {
+        precondition(bucket >= 0 && bucket < bucketCount, "timer bucket out of range")
+        return Int(table[bucket].count)
+    }
 
     subscript(bucket: Int, index: Int) -> Entry {
         get {
@@ -366,6 +369,7 @@ private struct Buckets: ~Copyable {
 
     /// Adds `entry` at the end of `bucket`; its index there.
     mutating func append(_ entry: Entry, to bucket: Int) -> Int {
+        precondition(bucket >= 0 && bucket < bucketCount, "timer bucket out of range")
         let run = table + bucket
         let index = Int(run.pointee.count)
         if index == Int(run.pointee.capacity) {
@@ -385,6 +389,7 @@ private struct Buckets: ~Copyable {
 
     /// Forgets every entry of `bucket` and gives its memory back.
     mutating func empty(_ bucket: Int) {
+        precondition(bucket >= 0 && bucket < bucketCount, "timer bucket out of range")
         table[bucket].base?.deallocate()
         table[bucket] = Run(base: nil, count: 0, capacity: 0)
     }
