@@ -67,7 +67,7 @@ struct TagRoutes: Sendable {
             let id = try Self.tagID(context)
             let limit = try AdminRoutes.limit(request)
             let after = Int64(request.uri.queryParameters["after"] ?? "0") ?? 0
-            let value = try request.uri.queryParameters["value"].map { raw -> JSONValue in
+            let value = request.uri.queryParameters["value"].map { raw -> JSONValue in
                 (try? JSONParser.parse(String(raw))) ?? .string(String(raw))
             }
             let members = try await store.tagMembers(id, value: value, after: after, limit: limit)
