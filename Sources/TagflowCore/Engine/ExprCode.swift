@@ -128,10 +128,7 @@ struct ExprCode: Sendable {
             // once, when the figure falls below it: no need to wake at every event that leaves the window.
             let before = context.until
             let bound = bounds[Int(bound)]
-            let value = context.feature(Int(feature))
-            let result = if case .number(let x) = value { RuleExpr.compare(op, x, bound) } else {
-                RuleExpr.compare(op, value, .number(bound))
-            }
+            let result = RuleExpr.compare(op, context.feature(Int(feature)), .number(bound))
             if let moment = context.momentBelow(Threshold(op, bound), feature: Int(feature)) {
                 context.until = min(before, moment)
             }

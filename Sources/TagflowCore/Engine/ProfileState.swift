@@ -318,23 +318,22 @@ struct ProfileTable: ~Copyable {
 enum InnerArrays {
     static let layoutHolds: Bool = {
         let keys = [PackedValue(number: 1), PackedValue(number: 2), PackedValue(number: 3)]
-        var summary = WindowSummary.withTally(keys)
-        let tallyAddress = summary.tally.storageAddress
-        let tallyHolds = summary.keepsTallyStorage && withUnsafeBytes(of: &summary) {
-            $0.load(fromByteOffset: WindowSummary.tallyStorageOffset, as: UnsafeRawPointer.self) == tallyAddress
-        }
-        var window = EntryWindow(countsSessions: false)
-        window.insert(FeatureEntry(timestamp: 1, seq: 1, value: .null, key: .number(0)))
-        var slot = ProfileState.FeatureSlot(state: .entries(window), index: 7)
-        let entriesHold = withUnsafeBytes(of: &slot) {
-            $0.load(fromByteOffset: ProfileState.FeatureSlot.storageOffset, as: UnsafeRawPointer.self) == window.storageAddress
-        }
         var tally = Tally()
         for key in keys { tally.add(1, to: key) }
-        var tallySlot = ProfileState.FeatureSlot(state: .tally(tally), index: 7)
-        let slotTallyHolds = withUnsafeBytes(of: &tallySlot) {
-            $0.load(fromByteOffset: ProfileState.FeatureSlot.storageOffset, as: UnsafeRawPointer.self) == tally.storageAddress
-        }
-        return tallyHolds && entriesHold && slotTallyHolds
+        var window = EntryWindow(countsSessions: false)
+        window.insert(FeatureEntry(timestamp: 1, seq: 1, value: .null, key: .number(0)))
+        let summary = WindowSummary.withTally(keys)
+        return summary.keepsTallyStorage
+            && address(at: WindowSummary.tallyStorageOffset, in: summary) == summary.tally.storageAddress
+            && address(at: ProfileState.FeatureSlot.storageOffset, in: ProfileState.FeatureSlot(state: .entries(window), index: 7))
+                == window.storageAddress
+            && address(at: ProfileState.FeatureSlot.storageOffset, in: ProfileState.FeatureSlot(state: .tally(tally), index: 7))
+                == tally.storageAddress
     }()
+
+    /// The address stored at `offset` in `value`'s memory.
+    private static func address<Value>(at offset: Int, in value: Value) -> UnsafeRawPointer {
+        var value = value
+        return withUnsafeBytes(of: &value) { $0.load(fromByteOffset: offset, as: UnsafeRawPointer.self) }
+    }
 }
