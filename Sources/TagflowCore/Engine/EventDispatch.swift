@@ -53,7 +53,7 @@ final class EventDispatch {
         }
         if !plan.filtered.isEmpty {
             var context = EventContext(event: event, patterns: patterns)
-            for (filter, features) in plan.filtered where plan.filters.evaluate(filter, in: &context).isTrue {
+            for (filter, features) in plan.filtered where plan.filters.test(filter, in: &context) {
                 for index in features { body(Int(index)) }
             }
         }

@@ -111,18 +111,32 @@ struct ExprCode: Sendable {
         case .property(let index): return context.property(paths[Int(index)])
         case .feature(let index): return context.feature(Int(index))
         case .tag(let index): return context.tag(Int(index))
-        case .not(let e): return .bool(!evaluate(e, in: &context).isTrue)
+        case .not, .and, .or, .featureThreshold, .daysThreshold, .compare, .inList, .contains, .startsWith, .endsWith,
+             .matches:
+            return .bool(test(node, in: &context))
         case .negate(let e):
             guard let n = evaluate(e, in: &context).numberValue else { return .null }
             return .number(-n)
-        case .and(let a, let b):
-            guard evaluate(a, in: &context).isTrue else { return .bool(false) }
-            return .bool(evaluate(b, in: &context).isTrue)
-        case .or(let a, let b):
-            if evaluate(a, in: &context).isTrue { return .bool(true) }
-            return .bool(evaluate(b, in: &context).isTrue)
         case .arithmetic(let op, let a, let b):
             return RuleExpr.arithmetic(op, evaluate(a, in: &context), evaluate(b, in: &context))
+        case .function(.coalesce, let first, let count):
+            for argument in first..<first + count {
+                let value = evaluate(arguments[Int(argument)], in: &context)
+                if !value.isNull { return value }
+            }
+            return .null
+        case .function(let function, let first, _):
+            return RuleExpr.apply(function, to: evaluate(arguments[Int(first)], in: &context), in: &context)
+        }
+    }
+
+    /// Whether the expression rooted at `node` holds in `context` (its value is true): conditions are
+    /// decided here without making a value of each step.
+    func test<Context: RuleContext>(_ node: Int32, in context: inout Context) -> Bool {
+        switch nodes[Int(node)] {
+        case .not(let e): return !test(e, in: &context)
+        case .and(let a, let b): return test(a, in: &context) && test(b, in: &context)
+        case .or(let a, let b): return test(a, in: &context) || test(b, in: &context)
         case .featureThreshold(let op, let feature, let bound):
             // A threshold on a figure that time only lowers (a count, a sum of amounts, a maximum) changes
             // once, when the figure falls below it: no need to wake at every event that leaves the window.
@@ -132,48 +146,42 @@ struct ExprCode: Sendable {
             if let moment = context.momentBelow(Threshold(op, bound), feature: Int(feature)) {
                 context.until = min(before, moment)
             }
-            return .bool(result)
+            return result
         case .daysThreshold(let op, let argument, let bound):
             // Whole days since a moment only grow: a threshold on them is crossed once, at a known moment.
             let before = context.until
             let moment = evaluate(argument, in: &context).moment
             let argumentUntil = context.until
-            guard let moment else { return .bool(false) }
+            guard let moment else { return false }
             let bound = bounds[Int(bound)]
             let days = Double(floorDiv(context.time - moment, millisPerDay))
             let atLeast = Threshold(op, bound).wholeAtLeast
             let crossing = days >= atLeast ? EpochMillis.max : moment + EpochMillis(atLeast) * millisPerDay
             context.until = min(before, argumentUntil, crossing)
-            return .bool(RuleExpr.compare(op, days, bound))
+            return RuleExpr.compare(op, days, bound)
         case .compare(let op, let a, let b):
-            return .bool(RuleExpr.compare(op, evaluate(a, in: &context), evaluate(b, in: &context)))
+            return RuleExpr.compare(op, evaluate(a, in: &context), evaluate(b, in: &context))
         case .inList(let a, let b):
             let value = evaluate(a, in: &context)
-            guard case .list(let items) = evaluate(b, in: &context) else { return .bool(false) }
-            return .bool(items.contains { RuleExpr.compare(.equal, value, $0) })
+            guard case .list(let items) = evaluate(b, in: &context) else { return false }
+            return items.contains { RuleExpr.compare(.equal, value, $0) }
         case .contains(let a, let b):
-            return .bool(RuleExpr.contains(evaluate(a, in: &context), evaluate(b, in: &context)))
+            return RuleExpr.contains(evaluate(a, in: &context), evaluate(b, in: &context))
         case .startsWith(let a, let b):
             guard let s = evaluate(a, in: &context).plainText, let p = evaluate(b, in: &context).plainText else {
-                return .bool(false)
+                return false
             }
-            return .bool(s.hasPrefix(p))
+            return s.hasPrefix(p)
         case .endsWith(let a, let b):
             guard let s = evaluate(a, in: &context).plainText, let p = evaluate(b, in: &context).plainText else {
-                return .bool(false)
+                return false
             }
-            return .bool(s.hasSuffix(p))
+            return s.hasSuffix(p)
         case .matches(let a, let pattern):
-            guard let s = evaluate(a, in: &context).plainText else { return .bool(false) }
-            return .bool(context.patterns[Int(pattern)].matches(s))
-        case .function(.coalesce, let first, let count):
-            for argument in first..<first + count {
-                let value = evaluate(arguments[Int(argument)], in: &context)
-                if !value.isNull { return value }
-            }
-            return .null
-        case .function(let function, let first, _):
-            return RuleExpr.apply(function, to: evaluate(arguments[Int(first)], in: &context), in: &context)
+            guard let s = evaluate(a, in: &context).plainText else { return false }
+            return context.patterns[Int(pattern)].matches(s)
+        default:
+            return evaluate(node, in: &context).isTrue
         }
     }
 }
@@ -192,6 +200,9 @@ struct CompiledRules: Sendable {
     private var rules: [Rule] = []
     private var caseRoots: [Int32] = []
     private var caseValues: [RuleValue] = []
+    /// ``caseValues`` packed in an engine's table (``packCaseValues(in:)``): a case's value is then set
+    /// with no lookup.
+    private var packedCaseValues: [PackedValue] = []
 
     init(_ rules: [TagRule]) {
         for rule in rules {
@@ -215,13 +226,39 @@ struct CompiledRules: Sendable {
         }
     }
 
+    /// Packs the cases' values in `table`, which must keep them (``forEachPackedCaseValue(_:)`` reports them).
+    mutating func packCaseValues(in table: ValueTable) {
+        packedCaseValues = caseValues.map(table.pack)
+    }
+
+    func forEachPackedCaseValue(_ body: (PackedValue) -> Void) {
+        packedCaseValues.forEach(body)
+    }
+
+    /// Tag `index`'s value for a profile, packed in `table` (after ``packCaseValues(in:)`` with it): `.null`
+    /// when the profile does not have the tag.
+    func packedValue<Context: RuleContext>(of index: Int, in context: inout Context, table: ValueTable) -> PackedValue {
+        switch rules[index] {
+        case .boolean(let root):
+            return code.test(root, in: &context) ? .true : .null
+        case .cases(let first, let count, let otherwise):
+            for c in first..<first + count where code.test(caseRoots[Int(c)], in: &context) {
+                return packedCaseValues[Int(c)]
+            }
+            return otherwise < 0 ? .null : packedCaseValues[Int(otherwise)]
+        case .valued(let root):
+            let value = code.evaluate(root, in: &context)
+            return value.isNull ? .null : table.pack(value)
+        }
+    }
+
     /// Tag `index`'s value for a profile: nil when the profile does not have the tag.
     func value<Context: RuleContext>(of index: Int, in context: inout Context) -> RuleValue? {
         switch rules[index] {
         case .boolean(let root):
-            return code.evaluate(root, in: &context).isTrue ? .bool(true) : nil
+            return code.test(root, in: &context) ? .bool(true) : nil
         case .cases(let first, let count, let otherwise):
-            for c in first..<first + count where code.evaluate(caseRoots[Int(c)], in: &context).isTrue {
+            for c in first..<first + count where code.test(caseRoots[Int(c)], in: &context) {
                 return caseValues[Int(c)]
             }
             return otherwise < 0 ? nil : caseValues[Int(otherwise)]

@@ -182,7 +182,7 @@ final class FeatureLogic {
         let root = stepFilterRoots[step]
         guard root >= 0 else { return true }
         var context = EventContext(event: event, patterns: patterns)
-        return stepFilters.evaluate(root, in: &context).isTrue
+        return stepFilters.test(root, in: &context)
     }
 
     /// Folds one entry into the state; false when nothing changed.

@@ -184,18 +184,18 @@ struct ProfileState: ~Copyable {
         return nil
     }
 
-    /// Gives a tag its value at `moment` (the moment it began, when it changed) and, when `due` is given,
-    /// the moment time alone can next change it. Returns whether the value changed, and the old one.
-    mutating func setTag(_ index: Int32, _ value: RuleValue?, at moment: EpochMillis, due: EpochMillis? = nil,
-                in table: ValueTable) -> (changed: Bool, old: RuleValue?) {
-        let packed = value.map(table.pack) ?? .null
+    /// Gives a tag its value (packed; `.null`: the profile does not have it) at `moment` (the moment it began,
+    /// when it changed) and, when `due` is given, the moment time alone can next change it. Returns whether
+    /// the value changed, and the old one.
+    mutating func setTag(_ index: Int32, _ packed: PackedValue, at moment: EpochMillis, due: EpochMillis? = nil)
+        -> (changed: Bool, old: PackedValue) {
         guard let i = tagSlots.firstIndex(where: { $0.tag == index }) else {
             let due = due ?? .max
             if packed != .null || due != .max {
                 tagSlots.reserveSlowly()
                 tagSlots.append(TagSlot(value: packed, since: moment, due: due, tag: index))
             }
-            return (packed != .null, nil)
+            return (packed != .null, .null)
         }
         let old = tagSlots[i].value
         let changed = old != packed
@@ -209,7 +209,7 @@ struct ProfileState: ~Copyable {
             // An idle profile keeps no room: time takes its tags away one by one, and no event comes.
             if isShrunk { tagSlots.shrinkToFit() } else { tagSlots.shrinkIfSparse() }
         }
-        return (changed, changed && old != .null ? table.value(old) : nil)
+        return (changed, old)
     }
 
     /// Every packed value the profile holds: its tags', its events' and its tallies'.

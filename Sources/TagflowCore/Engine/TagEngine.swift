@@ -36,14 +36,10 @@ public final class TagEngine {
     public private(set) var timerFirings = 0
 
     // Scratch space reused across passes.
-    /// The feature values read in the current evaluation pass: an entry holds while its pass number is
-    /// ``cachePass`` (a new pass forgets them all by counting on, with nothing to clear).
-    private var featureCache: [RuleValue]
-    private var featureUntil: [EpochMillis]
-    private var featureCachePass: [UInt32]
-    /// Where the window summary of each feature read in the pass is among the profile's (-1: none), for
-    /// ``momentBelow(_:feature:of:at:)``, which follows the read (no search again).
-    private var featureWindow: [Int32]
+    /// The feature values read in the current evaluation pass, one entry per feature: an entry holds while
+    /// its pass number is ``cachePass`` (a new pass forgets them all by counting on, with nothing to clear).
+    /// In memory of its own: read and written at every evaluation, with no array's checks.
+    private let featureCache: UnsafeMutableBufferPointer<CachedFeature>
     private var cachePass: UInt32 = 1
     private var pending: PendingTags
     /// The tags a profile's first event must evaluate besides those its features touch: the tags an empty
@@ -84,18 +80,23 @@ public final class TagEngine {
         eventBits = Array(repeating: 0, count: layout.words)
         eventValues = Array(repeating: .null, count: layout.slots)
         dispatch = EventDispatch(features: tagSet.features, patterns: tagSet.patterns)
-        rules = CompiledRules(tagSet.tags.map(\.rule))
+        var rules = CompiledRules(tagSet.tags.map(\.rule))
+        rules.packCaseValues(in: values)
+        self.rules = rules
         tagIDs = tagSet.tags.map(\.id)
         isBoolean = tagSet.tags.map { if case .boolean = $0.rule { true } else { false } }
         patterns = tagSet.patterns
-        featureCache = Array(repeating: .null, count: tagSet.features.count)
-        featureUntil = Array(repeating: .max, count: tagSet.features.count)
-        featureCachePass = Array(repeating: 0, count: tagSet.features.count)
-        featureWindow = Array(repeating: -1, count: tagSet.features.count)
+        featureCache = .allocate(capacity: tagSet.features.count)
+        _ = featureCache.initialize(from: repeatElement(CachedFeature(), count: tagSet.features.count))
         pending = PendingTags(tagCount: tagSet.tags.count)
         isTimeDependent = Array(repeating: false, count: tagSet.tags.count)
         for index in tagSet.timeDependentTags { isTimeDependent[index] = true }
         newProfileTags = tagsOfEmptyProfile()
+    }
+
+    deinit {
+        featureCache.deinitialize()
+        featureCache.deallocate()
     }
 
     /// The tags an empty profile has, or whose value on one could change with time, and the tags referring
@@ -119,7 +120,7 @@ public final class TagEngine {
                 tags.insert(index)
                 tags.formUnion(tagSet.dependentTags[index])
             }
-            _ = empty.pointee.setTag(Int32(index), value, at: 0, in: values)
+            _ = empty.pointee.setTag(Int32(index), value.map(values.pack) ?? .null, at: 0)
         }
         return tags.sorted()
     }
@@ -204,6 +205,7 @@ public final class TagEngine {
     private func sweepValuesIfDue() {
         guard values.needsSweep else { return }
         values.sweep { mark in
+            rules.forEachPackedCaseValue(mark)
             profiles.forEach { $0.pointee.forEachPackedValue(mark) }
         }
     }
@@ -475,13 +477,19 @@ public final class TagEngine {
         while let index = pending.next() {
             tagEvaluations += 1
             var context = ProfileEvaluation(engine: self, state: state, time: moment)
-            let value = rules.value(of: index, in: &context)
+            let value = rules.packedValue(of: index, in: &context, table: values)
             let (changed, old) = state.pointee.setTag(
-                Int32(index), value, at: moment, due: isTimeDependent[index] ? context.until : nil, in: values)
+                Int32(index), value, at: moment, due: isTimeDependent[index] ? context.until : nil)
             guard changed else { continue }
-            changes.append(TagChange(profile: profile, tag: tagIDs[index], old: old, new: value, at: moment, cause: cause))
+            changes.append(TagChange(
+                profile: profile, tag: tagIDs[index], old: unpacked(old), new: unpacked(value), at: moment, cause: cause))
             referringTags.forEach(in: index) { pending.mark($0) }
         }
+    }
+
+    /// A tag's value as a change reports it: nil when the profile does not have the tag.
+    private func unpacked(_ packed: PackedValue) -> RuleValue? {
+        packed == .null ? nil : values.value(packed)
     }
 
     /// Forgets the feature values read while evaluating one profile at one moment. (Whatever reads features
@@ -489,15 +497,15 @@ public final class TagEngine {
     func clearFeatureCache() {
         cachePass &+= 1
         if cachePass == 0 {  // wrapped: no entry may look current
-            for index in featureCachePass.indices { featureCachePass[index] = 0 }
+            for index in featureCache.indices { featureCache[index].pass = 0 }
             cachePass = 1
         }
     }
 
     func featureValue(_ index: Int, of state: ProfileRef, at moment: EpochMillis, until: inout EpochMillis) -> RuleValue {
-        if featureCachePass[index] == cachePass {
-            until = min(until, featureUntil[index])
-            return featureCache[index]
+        if featureCache[index].pass == cachePass {
+            until = min(until, featureCache[index].until)
+            return featureCache[index].value
         }
         var featureDue = EpochMillis.max
         var window: Int32 = -1
@@ -512,17 +520,15 @@ public final class TagEngine {
             state.pointee.windowsMoved = true
             return logic.windowValue(&state.pointee.windows[i], events: state.pointee.events, at: moment, until: &featureDue)
         }
-        featureWindow[index] = window
-        featureCache[index] = value
-        featureUntil[index] = featureDue
-        featureCachePass[index] = cachePass
+        featureCache[index] = CachedFeature(value: value, until: featureDue, pass: cachePass, window: window)
         until = min(until, featureDue)
         return value
     }
 
     func momentBelow(_ threshold: Threshold, feature index: Int, of state: ProfileRef, at moment: EpochMillis) -> EpochMillis? {
         guard layout.bits[index] != nil else { return nil }  // all-time and one-event features: not thresholds time lowers
-        let window = featureCachePass[index] == cachePass ? Int(featureWindow[index]) : state.pointee.windowIndex(of: Int32(index)) ?? -1
+        let window = featureCache[index].pass == cachePass
+            ? Int(featureCache[index].window) : state.pointee.windowIndex(of: Int32(index)) ?? -1
         return withLogic(index) { logic in
             guard window >= 0 else {
                 return logic.windowMomentBelow(threshold, WindowSummary(), events: state.pointee.events, at: moment)
@@ -542,6 +548,18 @@ public final class TagEngine {
         if isBoolean[index] { return .bool(value != nil) }
         return value ?? .null
     }
+}
+
+/// A feature's value as read in one evaluation pass (``TagEngine/featureValue(_:of:at:until:)``).
+struct CachedFeature {
+    var value: RuleValue = .null
+    /// When time alone can next change it.
+    var until: EpochMillis = .max
+    /// The pass it was read in: it holds while that is the engine's current pass.
+    var pass: UInt32 = 0
+    /// Where the feature's window summary is among the profile's (-1: none), for
+    /// ``TagEngine/momentBelow(_:feature:of:at:)``, which follows the read (no search again).
+    var window: Int32 = -1
 }
 
 /// A profile's features and tags at one moment, as a tag's rule reads them.
