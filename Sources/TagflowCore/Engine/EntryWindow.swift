@@ -117,24 +117,42 @@ struct EntryWindow: Sendable {
 
     /// True when some entries inside the window match the steps `0..<stepCount` in order (each strictly
     /// after the previous in the log's time order) with the whole run inside `within`.
+    ///
+    /// One pass, whatever the number of entries: for each number of steps, the latest start of a run that
+    /// has reached it so far (of all runs reaching a step, the latest started has the most room left within
+    /// `within`). The entries of one event (one per step it matched) cannot follow one another: each is read
+    /// against the runs of the entries before that event.
     func sequenceCompletes(stepCount: Int, within: Int64?) -> Bool {
+        guard stepCount > 0 else { return true }
         let end = head + inWindow
-        let steps = Int64(stepCount)
-        for start in window where step(start) == 0 {
-            var reached: Int64 = 1
-            var last = start
-            var j = start + 1
-            while reached < steps, j < end {
-                if step(j) == reached, time(last) < time(j) || (time(last) == time(j) && seq(last) < seq(j)) {
-                    last = j
-                    reached += 1
+        let none = Int64.min
+        return withUnsafeTemporaryAllocation(of: Int64.self, capacity: 2 * stepCount) { memory in
+            // latestStart[k]: of the runs through steps 0..<k+1 so far, the latest start; then the event's
+            // own runs, kept apart until its entries are all read.
+            let latestStart = UnsafeMutableBufferPointer(rebasing: memory[0..<stepCount])
+            let eventStart = UnsafeMutableBufferPointer(rebasing: memory[stepCount...])
+            latestStart.initialize(repeating: none)
+            eventStart.initialize(repeating: none)
+            var i = head
+            while i < end {
+                var j = i
+                repeat {
+                    let step = Int(truncatingIfNeeded: self.step(j))
+                    let start = step == 0 ? time(j) : latestStart[step - 1]
+                    if start != none {
+                        if step == stepCount - 1, within.map({ time(j) - start <= $0 }) ?? true { return true }
+                        eventStart[step] = max(eventStart[step], start)
+                    }
+                    j += 1
+                } while j < end && time(j) == time(i) && seq(j) == seq(i)
+                for step in 0..<stepCount where eventStart[step] != none {
+                    latestStart[step] = max(latestStart[step], eventStart[step])
+                    eventStart[step] = none
                 }
-                j += 1
+                i = j
             }
-            if reached == steps, within.map({ time(last) - time(start) <= $0 }) ?? true { return true }
-            if reached < steps { return false }  // later starts cannot complete either
+            return false
         }
-        return false
     }
 
     /// The same events, summaries rebuilt: what a merge of two profiles' windows gives.
