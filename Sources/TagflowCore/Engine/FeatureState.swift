@@ -349,12 +349,12 @@ final class FeatureLogic {
         case .distinct: return .number(Double(tally.count))
         case .top:
             // The largest figure first: only the values that have it are unpacked and compared.
-            let entries = tally.entries
-            guard let most = entries.lazy.map(\.figure).max() else { return .null }
+            guard let most = tally.largest else { return .null }
             var best: RuleValue?
-            for (packed, figure) in entries where figure == most {
+            tally.forEachEntry { packed, figure in
+                guard figure == most else { return }
                 let value = table.value(packed)
-                if let b = best, !RuleValue.tieBreakPrecedes(value, b) { continue }
+                if let b = best, !RuleValue.tieBreakPrecedes(value, b) { return }
                 best = value
             }
             return best ?? .null

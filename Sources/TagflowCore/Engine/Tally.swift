@@ -84,6 +84,14 @@ struct Tally: Sendable {
         }
     }
 
+    /// Every value with its figure, in no particular order (no array made of them).
+    func forEachEntry(_ body: (PackedValue, Double) -> Void) {
+        switch storage {
+        case .small(let entries): for entry in entries { body(entry.key, entry.figure) }
+        case .large(let figures): for (key, figure) in figures { body(key, figure) }
+        }
+    }
+
     func forEachKey(_ body: (PackedValue) -> Void) {
         switch storage {
         case .small(let entries): for entry in entries { body(entry.key) }
@@ -94,7 +102,7 @@ struct Tally: Sendable {
     /// Both tallies' figures added up.
     func merging(_ other: Tally) -> Tally {
         var out = self
-        for (key, figure) in other.entries { out.add(figure, to: key) }
+        other.forEachEntry { key, figure in out.add(figure, to: key) }
         return out
     }
 }
