@@ -517,8 +517,13 @@ public final class TagEngine {
             }
             guard let i = state.pointee.windowIndex(of: Int32(index)) else { return logic.function.map(logic.emptyValue) ?? .null }
             window = Int32(i)
-            state.pointee.windowsMoved = true
-            return logic.windowValue(&state.pointee.windows[i], events: state.pointee.events, at: moment, until: &featureDue)
+            let (exit, enter) = (state.pointee.windows[i].exit, state.pointee.windows[i].enter)
+            let value = logic.windowValue(&state.pointee.windows[i], events: state.pointee.events, at: moment, until: &featureDue)
+            // Compaction has work only once a window has let events go (or in).
+            if state.pointee.windows[i].exit != exit || state.pointee.windows[i].enter != enter {
+                state.pointee.windowsMoved = true
+            }
+            return value
         }
         featureCache[index] = CachedFeature(value: value, until: featureDue, pass: cachePass, window: window)
         until = min(until, featureDue)
