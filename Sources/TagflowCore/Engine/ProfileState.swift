@@ -113,6 +113,14 @@ struct ProfileState: ~Copyable {
         return windows.count - 1
     }
 
+    /// Makes room at once for the summaries of those of `features` that have none yet (a profile's first
+    /// event makes several: one growth instead of one each).
+    mutating func reserveWindows(for features: [Int]) {
+        var missing = 0
+        for feature in features where windowIndex(of: Int32(feature)) == nil { missing += 1 }
+        windows.reserveSlowly(missing)
+    }
+
     /// Takes each windowed feature's mark off the events that have left its window (before its `exit`).
     mutating func clearMarksOfLeftEvents(_ layout: WindowLayout) {
         for i in windows.indices { events.clear(layout.bits[Int(windows[i].feature)]!, before: Int(windows[i].exit)) }

@@ -362,6 +362,7 @@ public final class TagEngine {
             let counted = state.pointee.events.has(position, bits[feature]!)
             state.pointee.windows[i].shift(insertedAt: position, counted: counted, isRange: isRangeWindow[feature])
         }
+        state.pointee.reserveWindows(for: counting)
         for index in counting {
             let i = state.pointee.windowSlot(Int32(index))
             withLogic(index) { $0.added(&state.pointee.windows[i], at: position, events: state.pointee.events) }
