@@ -112,15 +112,15 @@ public final class TagEngine {
         for index in tagSet.tags.indices {
             var early = ProfileEvaluation(engine: self, state: empty, time: 0)
             var late = ProfileEvaluation(engine: self, state: empty, time: 4_000_000_000_000)
-            let value = rules.value(of: index, in: &early)
+            let value = rules.packedValue(of: index, in: &early, table: values)
             clearFeatureCache()
-            let lateValue = rules.value(of: index, in: &late)
+            let lateValue = rules.packedValue(of: index, in: &late, table: values)
             clearFeatureCache()
-            if value != nil || value != lateValue || early.until != .max || late.until != .max {
+            if value != .null || value != lateValue || early.until != .max || late.until != .max {
                 tags.insert(index)
                 tags.formUnion(tagSet.dependentTags[index])
             }
-            _ = empty.pointee.setTag(Int32(index), value.map(values.pack) ?? .null, at: 0)
+            _ = empty.pointee.setTag(Int32(index), value, at: 0)
         }
         return tags.sorted()
     }
