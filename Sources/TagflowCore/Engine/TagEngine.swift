@@ -357,10 +357,13 @@ public final class TagEngine {
         for i in eventBits.indices { eventBits[i] = 0 }
         for i in eventValues.indices { eventValues[i] = .null }
         let bits = layout.bits
-        for i in state.pointee.windows.indices {
-            let feature = Int(state.pointee.windows[i].feature)
-            let counted = state.pointee.events.has(position, bits[feature]!)
-            state.pointee.windows[i].shift(insertedAt: position, counted: counted, isRange: isRangeWindow[feature])
+        // An event later than all the others (the usual case) moves no cursor: they are all at or before it.
+        if position < state.pointee.events.count - 1 {
+            for i in state.pointee.windows.indices {
+                let feature = Int(state.pointee.windows[i].feature)
+                let counted = state.pointee.events.has(position, bits[feature]!)
+                state.pointee.windows[i].shift(insertedAt: position, counted: counted, isRange: isRangeWindow[feature])
+            }
         }
         state.pointee.reserveWindows(for: counting)
         for index in counting {
