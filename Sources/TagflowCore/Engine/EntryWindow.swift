@@ -123,7 +123,7 @@ struct EntryWindow: Sendable {
     /// `within`). The entries of one event (one per step it matched) cannot follow one another: each is read
     /// against the runs of the entries before that event.
     func sequenceCompletes(stepCount: Int, within: Int64?) -> Bool {
-        guard stepCount > 0 else { return true }
+        guard stepCount > 0 else { return false }  // (the compiler refuses sequences of fewer than two steps)
         let end = head + inWindow
         let none = Int64.min
         return withUnsafeTemporaryAllocation(of: Int64.self, capacity: 2 * stepCount) { memory in
