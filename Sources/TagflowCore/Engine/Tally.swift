@@ -93,10 +93,7 @@ struct Tally: Sendable {
     }
 
     func forEachKey(_ body: (PackedValue) -> Void) {
-        switch storage {
-        case .small(let entries): for entry in entries { body(entry.key) }
-        case .large(let figures): for key in figures.keys { body(key) }
-        }
+        forEachEntry { key, _ in body(key) }
     }
 
     /// Both tallies' figures added up.
