@@ -185,6 +185,12 @@ struct ProfileState: ~Copyable {
         }
     }
 
+    /// Whether the profile keeps a slot for the tag (has it, or time can change it).
+    func hasTagSlot(_ index: Int32) -> Bool {
+        for i in tagSlots.indices where tagSlots[i].tag == index { return true }
+        return false
+    }
+
     func tagValue(_ index: Int32, in table: ValueTable) -> RuleValue? {
         for i in tagSlots.indices where tagSlots[i].tag == index {
             return tagSlots[i].value == .null ? nil : table.value(tagSlots[i].value)

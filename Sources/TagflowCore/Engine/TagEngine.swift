@@ -30,6 +30,7 @@ public final class TagEngine {
     /// The tag set's tags by feature, and the tags referring to each tag.
     private let tagsByFeature: FlatLists
     private let referringTags: FlatLists
+    private let gates: TagGates
 
     /// How many tag evaluations and timer firings the engine has done (for benchmarks).
     public private(set) var tagEvaluations = 0
@@ -76,6 +77,7 @@ public final class TagEngine {
         logicRefs = logic.map { Unmanaged.passUnretained($0) }
         tagsByFeature = FlatLists(tagSet.tagsByFeature)
         referringTags = FlatLists(tagSet.referringTags)
+        gates = TagGates(tags: tagSet.tags, logic: logic)
         isRangeWindow = tagSet.features.map { if case .range = $0.window { true } else { false } }
         eventBits = Array(repeating: 0, count: layout.words)
         eventValues = Array(repeating: .null, count: layout.slots)
@@ -479,6 +481,7 @@ public final class TagEngine {
         defer { clearFeatureCache() }
         let profile = state.pointee.id
         while let index = pending.next() {
+            if gates.hasGates(index), isHeldBack(index, state) { continue }
             tagEvaluations += 1
             var context = ProfileEvaluation(engine: self, state: state, time: moment)
             let value = rules.packedValue(of: index, in: &context, table: values)
@@ -488,6 +491,25 @@ public final class TagEngine {
             changes.append(TagChange(
                 profile: profile, tag: tagIDs[index], old: unpacked(old), new: unpacked(value), at: moment, cause: cause))
             referringTags.forEach(in: index) { pending.mark($0) }
+        }
+    }
+
+    /// Whether tag `index`, which the profile does not have, is held back by one of its gates (``TagGates``):
+    /// it stays absent with nothing to schedule, and its rule need not be read.
+    private func isHeldBack(_ index: Int, _ state: ProfileRef) -> Bool {
+        guard !state.pointee.hasTagSlot(Int32(index)) else { return false }
+        return gates.isShut(index) { figureCeiling(of: $0, in: state) }
+    }
+
+    /// The most feature `index`'s figure can be now and until the profile's next event, read without moving
+    /// its window (``FeatureLogic/figureCeiling(_:)-(WindowSummary)``); nil when unknown.
+    private func figureCeiling(of index: Int, in state: ProfileRef) -> Double? {
+        withLogic(index) { logic in
+            guard logic.bit != nil else {
+                return state.pointee.withFeature(Int32(index), creating: false) { logic.figureCeiling($0) }
+            }
+            guard let i = state.pointee.windowIndex(of: Int32(index)) else { return 0 }  // an empty window keeps none
+            return logic.figureCeiling(state.pointee.windows[i])
         }
     }
 

@@ -1,0 +1,63 @@
+import Testing
+@testable import TagflowCore
+
+/// Tags whose condition asks a count, a distinct count, a number of sessions or `exists` to reach a bound
+/// are not evaluated while that figure is below it (``TagGates``); these scenarios pin that they still
+/// change exactly when they should.
+@Suite struct TagGateTests {
+    typealias S = ClinicScenario
+
+    @Test func aTagBelowItsBoundIsNotEvaluatedUntilTheEventThatReachesIt() throws {
+        // Given a tag asking for five views in a week, and nothing else reading those views.
+        var clinic = try S(rules: """
+            tag busy
+              when count(view_item) in last 7 days >= 5 and not exists(pay_order)
+            """)
+
+        // When four views come, the rule is not read; at the fifth it is, and the tag comes.
+        for _ in 1...4 { clinic.event("view_item") }
+        let evaluationsBelow = clinic.engine.tagEvaluations
+        clinic.event("view_item")
+
+        #expect(!clinic.changes.dropLast().contains { $0.tag == "busy" })
+        #expect(clinic.has("busy"))
+        #expect(clinic.engine.tagEvaluations == evaluationsBelow + 1)
+    }
+
+    @Test func aLateEventJoiningTwoSessionsTakesAwayATagCountingThem() throws {
+        // Given two visits 50 minutes apart: two sessions.
+        var clinic = try S(rules: """
+            tag returning
+              when sessions in last 7 days >= 2
+            """)
+        clinic.event("page")
+        clinic.wait(50 * S.minute)
+        clinic.event("page")
+        #expect(clinic.has("returning"))
+
+        // When an event from between them arrives late, there is one session: the tag goes.
+        clinic.event("page", ago: 25 * S.minute)
+
+        #expect(!clinic.has("returning"))
+        #expect(clinic.lastChange(of: "returning")?.cause == .event(seq: 3))
+    }
+
+    @Test func aTagWhoseExistsIsFalseStaysAwayWhateverTheOtherConditionSays() throws {
+        // Given a tag asking for a payment and a viewed project.
+        var clinic = try S(rules: """
+            tag paying_viewer
+              when exists(pay_order) and count(view_item per project) in last 3 days >= 2
+            """)
+
+        // When views of one project come but no payment: no tag. When the payment comes: the tag.
+        clinic.event("view_item", ["project": "玻尿酸"])
+        clinic.event("view_item", ["project": "玻尿酸"])
+        #expect(!clinic.has("paying_viewer"))
+        clinic.event("pay_order")
+        #expect(clinic.has("paying_viewer"))
+
+        // Then it leaves when the views leave their window.
+        clinic.wait(3 * S.day)
+        #expect(!clinic.has("paying_viewer"))
+    }
+}
