@@ -1,9 +1,9 @@
 import Testing
 @testable import TagflowCore
 
-/// Tags whose condition asks a count, a distinct count, a number of sessions or `exists` to reach a bound
-/// are not evaluated while that figure is below it (``TagGates``); these scenarios pin that they still
-/// change exactly when they should.
+/// Tags whose condition asks a figure (a count, a sum, a maximum, a number of sessions, `exists`) to reach a
+/// bound, or another tag to hold, are not evaluated while it cannot (``TagGates``); these scenarios pin
+/// that they still change exactly when they should.
 @Suite struct TagGateTests {
     typealias S = ClinicScenario
 
@@ -40,6 +40,42 @@ import Testing
 
         #expect(!clinic.has("returning"))
         #expect(clinic.lastChange(of: "returning")?.cause == .event(seq: 3))
+    }
+
+    @Test func aNegativeAmountLeavingTheWindowRaisesTheSumAndGivesTheTag() throws {
+        // Given a refund of 50 and, an hour later, a payment of 120: 70 in the last day.
+        var clinic = try S(rules: """
+            tag big_spender
+              when sum(pay_order.amount) in last 1 days >= 100
+            """)
+        clinic.event("pay_order", ["amount": -50])
+        clinic.wait(S.hour)
+        clinic.event("pay_order", ["amount": 120])
+        #expect(!clinic.has("big_spender"))
+
+        // When the refund leaves the window, the sum is 120: the tag comes, by time alone.
+        clinic.wait(23 * S.hour)
+
+        #expect(clinic.has("big_spender"))
+        #expect(clinic.lastChange(of: "big_spender")?.cause == .time)
+    }
+
+    @Test func aMaximumBelowItsBoundGivesTheTagOnlyWhenALargerAmountComes() throws {
+        var clinic = try S(rules: """
+            tag long_view
+              when max(view_item.dwell_seconds) in last 1 days > 100
+            """)
+
+        clinic.event("view_item", ["dwell_seconds": 150])
+        #expect(clinic.has("long_view"))
+        clinic.wait(S.day)
+        #expect(!clinic.has("long_view"))
+
+        clinic.event("view_item", ["dwell_seconds": 50])
+        clinic.event("view_item", ["dwell_seconds": "not a number"])
+        #expect(!clinic.has("long_view"))
+        clinic.event("view_item", ["dwell_seconds": 101])
+        #expect(clinic.has("long_view"))
     }
 
     @Test func aTagWhoseExistsIsFalseStaysAwayWhateverTheOtherConditionSays() throws {

@@ -51,6 +51,7 @@ extension FeatureLogic {
                 }
             } else {
                 s.sum += n
+                if n < 0 { s.negatives += 1 }
             }
             s.numbers += 1
         }
@@ -79,6 +80,7 @@ extension FeatureLogic {
                 if n == s.sum { s.extremeIsStale = true }  // found again when next read
             } else {
                 s.sum -= n
+                if n < 0 { s.negatives -= 1 }
             }
             s.numbers -= 1
         }
@@ -275,13 +277,9 @@ extension FeatureLogic {
     /// summary will make): exact, as long as no amount is negative (one leaving would raise the sum).
     private func sumMomentBelow(_ threshold: Threshold, _ s: borrowing WindowSummary, events: borrowing ProfileEvents) -> EpochMillis? {
         guard case .sliding(let length) = spec.window else { return nil }
+        guard s.negatives == 0, s.numbers <= Self.searchLimit else { return nil }
         let bit = bit!
-        var amounts = 0
-        for position in Int(s.exit)..<events.count where events.has(position, bit) {
-            guard let n = table.number(events.value(position, slot: valueSlot)) else { continue }
-            guard n >= 0, amounts < Self.searchLimit else { return nil }
-            amounts += 1
-        }
+        var amounts = Int(s.numbers)
         var sum = amounts == 0 ? 0 : s.sum
         guard threshold.holds(sum) else { return .max }
         for position in Int(s.exit)..<events.count where events.has(position, bit) {

@@ -208,7 +208,7 @@ struct WindowSummary {
     /// distinct / top / count per / sum per: the figure of each value or group. The others keep two counters
     /// in its place. (First in the struct: its enum tag byte then fills what would be padding, and the
     /// summary takes 32 bytes; millions of profiles have a few each.)
-    private var extra = Extra.counters(numbers: 0, breaks: 0)
+    private var extra = Extra.counters(numbers: 0, marks: 0)
     private var featureIndex: UInt16
     /// The first event that has not left the window (events before it that the feature did not count may
     /// have been skipped: it rests on a counted event or on the end).
@@ -221,7 +221,8 @@ struct WindowSummary {
 
     private enum Extra {
         case tally(Tally)
-        case counters(numbers: Int32, breaks: Int32)
+        /// How many counted events carry a number; sessions' breaks or sums' negative amounts.
+        case counters(numbers: Int32, marks: Int32)
         /// A tally of events (distinct / top / count per) whose counted events all carry one value: that
         /// value, its figure being `count`. Half of all tallies; kept without an array of their own.
         case single(PackedValue)
@@ -250,13 +251,24 @@ struct WindowSummary {
     /// and reads 0 here).
     var numbers: Int32 {
         get { if case .counters(let numbers, _) = extra { numbers } else { 0 } }
-        set { if case .counters(_, let breaks) = extra { extra = .counters(numbers: newValue, breaks: breaks) } }
+        set { if case .counters(_, let marks) = extra { extra = .counters(numbers: newValue, marks: marks) } }
     }
 
     /// sessions: gaps of over 30 minutes between consecutive counted events.
     var breaks: Int32 {
-        get { if case .counters(_, let breaks) = extra { breaks } else { 0 } }
-        set { if case .counters(let numbers, _) = extra { extra = .counters(numbers: numbers, breaks: newValue) } }
+        get { marks }
+        set { marks = newValue }
+    }
+
+    /// sum / avg: how many of the numbers are negative (one leaving raises the sum).
+    var negatives: Int32 {
+        get { marks }
+        set { marks = newValue }
+    }
+
+    private var marks: Int32 {
+        get { if case .counters(_, let marks) = extra { marks } else { 0 } }
+        set { if case .counters(let numbers, _) = extra { extra = .counters(numbers: numbers, marks: newValue) } }
     }
 
     /// distinct / top: occurrences of each value; count per / sum per: the figure of each group.
@@ -275,7 +287,7 @@ struct WindowSummary {
         _modify {
             var tally = Tally()
             if case .tally(let kept) = extra { tally = kept }
-            extra = .counters(numbers: 0, breaks: 0)  // the only reference left is `tally`: changed in place
+            extra = .counters(numbers: 0, marks: 0)  // the only reference left is `tally`: changed in place
             defer { extra = .tally(tally) }
             yield &tally
         }
@@ -339,10 +351,10 @@ struct WindowSummary {
                 tally.add(1, to: key)
                 extra = .tally(tally)
             } else if count == 0 {
-                extra = .counters(numbers: 0, breaks: 0)
+                extra = .counters(numbers: 0, marks: 0)
             }
         case .tally(var tally):
-            extra = .counters(numbers: 0, breaks: 0)  // `tally` is the only reference: changed in place
+            extra = .counters(numbers: 0, marks: 0)  // `tally` is the only reference: changed in place
             tally.add(Double(change), to: key, removingZero: true)
             if tally.count > 1 {
                 extra = .tally(tally)

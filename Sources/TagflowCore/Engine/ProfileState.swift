@@ -191,6 +191,12 @@ struct ProfileState: ~Copyable {
         return false
     }
 
+    /// Whether the profile has the tag (some value).
+    func hasTag(_ index: Int32) -> Bool {
+        for i in tagSlots.indices where tagSlots[i].tag == index { return tagSlots[i].value != .null }
+        return false
+    }
+
     func tagValue(_ index: Int32, in table: ValueTable) -> RuleValue? {
         for i in tagSlots.indices where tagSlots[i].tag == index {
             return tagSlots[i].value == .null ? nil : table.value(tagSlots[i].value)

@@ -498,7 +498,7 @@ public final class TagEngine {
     /// it stays absent with nothing to schedule, and its rule need not be read.
     private func isHeldBack(_ index: Int, _ state: ProfileRef) -> Bool {
         guard !state.pointee.hasTagSlot(Int32(index)) else { return false }
-        return gates.isShut(index) { figureCeiling(of: $0, in: state) }
+        return gates.isShut(index, ceiling: { figureCeiling(of: $0, in: state) }, has: { state.pointee.hasTag(Int32($0)) })
     }
 
     /// The most feature `index`'s figure can be now and until the profile's next event, read without moving

@@ -1,38 +1,42 @@
 /// What keeps a boolean tag from holding, read from a profile's state without evaluating the rule: a
-/// conjunct (a part of the condition that `and` joins to the rest) asking for a whole figure — a count, plain
-/// or per group, a distinct count, a number of sessions, whether any event matched — to be at least some bound. While such a figure
-/// is below its bound the tag cannot hold, whatever the rest of the rule says; and only an event raises it
-/// again (time only lowers these figures, outside `between … ago` windows, which events enter).
+/// conjunct (a part of the condition that `and` joins to the rest) that cannot hold now, whatever the rest
+/// says — a figure asked to reach a bound (`count(…) in last 7 days >= 5`, `sessions … >= 3`,
+/// `sum(…) > 300000`, `exists(…)`) that is below it, or another tag (`tag.gold`, `tag.tier = "gold"`) the
+/// profile does not have. Such a figure is one that time only lowers (outside `between … ago` windows,
+/// which events enter): only an event raises it again, and that event evaluates the tag's rule anew.
 ///
-/// Most profiles are far below most thresholds (`count(any) this week >= 5`, `sessions in last 7 days >= 3`):
-/// an event touching such a feature would otherwise evaluate the rule only to find the tag still absent.
+/// Most profiles are far below most thresholds: an event touching such a feature would otherwise evaluate
+/// the rule only to find the tag still absent.
 struct TagGates {
+    enum Gate {
+        /// The feature's figure must hold the threshold.
+        case figure(feature: Int, Threshold)
+        /// The profile must have the tag.
+        case tag(Int)
+    }
+
     /// Per tag, its gates `starts[tag]..<starts[tag + 1]`.
     private var starts: [Int32] = [0]
-    private var features: [Int32] = []
-    private var bounds: [Double] = []
+    private var gates: [Gate] = []
 
     init(tags: [TagDefinition], logic: [FeatureLogic]) {
         for tag in tags {
             if case .boolean(let condition) = tag.rule {
-                for conjunct in condition.conjuncts {
-                    guard let (feature, atLeast) = Self.gate(conjunct), logic[feature].hasFigureCeiling else { continue }
-                    features.append(Int32(feature))
-                    bounds.append(atLeast)
-                }
+                gates += condition.conjuncts.compactMap { Self.gate($0, logic: logic) }
             }
-            starts.append(Int32(features.count))
+            starts.append(Int32(gates.count))
         }
     }
 
-    /// A conjunct's feature and the least figure that can satisfy it.
-    private static func gate(_ conjunct: RuleExpr) -> (Int, Double)? {
+    private static func gate(_ conjunct: RuleExpr, logic: [FeatureLogic]) -> Gate? {
         switch conjunct {
         case .compare(let op, .feature(let feature), .literal(.number(let bound)))
-        where op == .greaterOrEqual || op == .greater:
-            return (feature, Threshold(op, bound).wholeAtLeast)
-        case .feature(let feature):
-            return (feature, 1)  // `exists(…)`; any other feature's ceiling is nil
+        where (op == .greaterOrEqual || op == .greater) && logic[feature].hasFigureCeiling:
+            return .figure(feature: feature, Threshold(op, bound))
+        case .feature(let feature) where logic[feature].function == .exists && logic[feature].hasFigureCeiling:
+            return .figure(feature: feature, Threshold(.greaterOrEqual, 1))  // its figure: how many events
+        case .tag(let tag), .compare(.equal, .tag(let tag), .literal):
+            return .tag(tag)  // an absent tag is null (false; equal to nothing)
         default:
             return nil
         }
@@ -40,11 +44,16 @@ struct TagGates {
 
     @inline(__always) func hasGates(_ tag: Int) -> Bool { starts[tag] != starts[tag &+ 1] }
 
-    /// Whether some gate of `tag` is shut: `ceiling` (a feature's figure ceiling, nil when unknown) is
-    /// below the gate's bound.
-    @inline(__always) func isShut(_ tag: Int, ceiling: (Int) -> Double?) -> Bool {
+    /// Whether some gate of `tag` is shut: a figure's ceiling (nil when unknown) below its threshold, or a
+    /// tag the profile does not have.
+    @inline(__always) func isShut(_ tag: Int, ceiling: (Int) -> Double?, has: (Int) -> Bool) -> Bool {
         for i in Int(starts[tag])..<Int(starts[tag &+ 1]) {
-            if let figure = ceiling(Int(features[i])), figure < bounds[i] { return true }
+            switch gates[i] {
+            case .figure(let feature, let threshold):
+                if let figure = ceiling(feature), !threshold.holds(figure) { return true }
+            case .tag(let other):
+                if !has(other) { return true }
+            }
         }
         return false
     }
@@ -59,25 +68,30 @@ extension RuleExpr {
 }
 
 extension FeatureLogic {
-    /// The feature's figure is whole, only events raise it and only time lowers it: a count (plain or per
-    /// group), a distinct count, a number of sessions (a late event may join two: lower, never higher) or
-    /// whether any event matched, outside `between … ago` windows.
+    /// The feature's figure has a ceiling read without moving its window (``figureCeiling(_:)-(WindowSummary)``):
+    /// a count (plain or per group), a distinct count, a number of sessions (a late event may join two:
+    /// lower, never higher), whether any event matched, a sum, a maximum — outside `between … ago` windows.
     var hasFigureCeiling: Bool {
         guard !isRange else { return false }
         switch function {
-        case .count, .distinct, .sessions, .exists: return true
+        case .count, .distinct, .sessions, .exists, .max: return true
+        case .sum: return keySlot < 0 && spec.per == nil
         default: return false
         }
     }
 
     /// A windowed feature's figure as its summary holds it before the window moves: never below its figure
-    /// now, nor at any moment before the profile's next event. nil when unknown.
+    /// now, nor at any moment before the profile's next event (-∞: null, which holds no threshold). nil when
+    /// unknown: a sum with negative amounts (one leaving raises it), a maximum that left (found again when
+    /// next read).
     func figureCeiling(_ s: borrowing WindowSummary) -> Double? {
         guard hasFigureCeiling else { return nil }
         switch function {
         case .count: return keySlot < 0 ? Double(s.count) : s.tallyLargest ?? 0
         case .distinct: return Double(s.tallyCount)
         case .sessions: return s.count == 0 ? 0 : Double(s.breaks + 1)
+        case .sum: return s.negatives > 0 ? nil : s.numbers == 0 ? 0 : s.sum
+        case .max: return s.numbers == 0 ? -.infinity : s.extremeIsStale ? nil : s.sum
         default: return nil
         }
     }
@@ -86,8 +100,16 @@ extension FeatureLogic {
     func figureCeiling(_ state: borrowing FeatureState?) -> Double? {
         guard hasFigureCeiling else { return nil }
         switch state {
-        case nil: return 0  // no event matched it (or those that did have left its window)
-        case .running(let count, _, _): return function == .count || function == .exists ? Double(count) : nil
+        case nil:
+            // No event matched it (or those that did have left its window).
+            return function == .max ? -.infinity : 0
+        case .running(let count, let numbers, let figure):
+            switch function {
+            case .count, .exists: return Double(count)
+            case .sum: return numbers == 0 ? 0 : figure  // all time: only events change it
+            case .max: return numbers == 0 ? -.infinity : figure
+            default: return nil
+            }
         case .tally(let tally): return function == .distinct ? Double(tally.count) : function == .count ? tally.largest ?? 0 : nil
         case .extreme, .entries: return nil
         }
