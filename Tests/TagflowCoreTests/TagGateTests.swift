@@ -24,6 +24,23 @@ import Testing
         #expect(clinic.engine.tagEvaluations == evaluationsBelow + 1)
     }
 
+    @Test func aWindowBelowItsBoundStillLetsItsOldEventsGo() throws {
+        // Given a tag asking for five events in a calendar week, and one event a week for ten weeks.
+        var clinic = try S(rules: """
+            tag busy_week
+              when count(any) this week >= 5
+            """)
+        for _ in 1...10 {
+            clinic.event("page")
+            clinic.wait(7 * S.day)
+        }
+        clinic.event("page")
+
+        // Then the tag never came, and the profile keeps only this week's event.
+        #expect(!clinic.changes.contains { $0.tag == "busy_week" })
+        #expect(clinic.engine.holdings["shared_events"] == 1)
+    }
+
     @Test func aLateEventJoiningTwoSessionsTakesAwayATagCountingThem() throws {
         // Given two visits 50 minutes apart: two sessions.
         var clinic = try S(rules: """

@@ -481,7 +481,7 @@ public final class TagEngine {
         defer { clearFeatureCache() }
         let profile = state.pointee.id
         while let index = pending.next() {
-            if gates.hasGates(index), isHeldBack(index, state) { continue }
+            if gates.hasGates(index), isHeldBack(index, state, at: moment) { continue }
             tagEvaluations += 1
             var context = ProfileEvaluation(engine: self, state: state, time: moment)
             let value = rules.packedValue(of: index, in: &context, table: values)
@@ -494,22 +494,33 @@ public final class TagEngine {
         }
     }
 
-    /// Whether tag `index`, which the profile does not have, is held back by one of its gates (``TagGates``):
-    /// it stays absent with nothing to schedule, and its rule need not be read.
-    private func isHeldBack(_ index: Int, _ state: ProfileRef) -> Bool {
+    /// Whether tag `index`, which the profile does not have, is held back by one of its gates (``TagGates``)
+    /// at `moment`: it stays absent with nothing to schedule, and its rule need not be read.
+    private func isHeldBack(_ index: Int, _ state: ProfileRef, at moment: EpochMillis) -> Bool {
         guard !state.pointee.hasTagSlot(Int32(index)) else { return false }
-        return gates.isShut(index, ceiling: { figureCeiling(of: $0, in: state) }, has: { state.pointee.hasTag(Int32($0)) })
+        return gates.isShut(
+            index, figure: { figureTimeOnlyLowers(of: $0, in: state, at: moment) }, has: { state.pointee.hasTag(Int32($0)) })
     }
 
-    /// The most feature `index`'s figure can be now and until the profile's next event, read without moving
-    /// its window (``FeatureLogic/figureCeiling(_:)-(WindowSummary)``); nil when unknown.
-    private func figureCeiling(of index: Int, in state: ProfileRef) -> Double? {
-        withLogic(index) { logic in
-            guard logic.bit != nil else {
-                return state.pointee.withFeature(Int32(index), creating: false) { logic.figureCeiling($0) }
+    /// Feature `index`'s figure at `moment` when time alone can only lower it from then on (-∞: null); nil
+    /// otherwise. A windowed feature is read as a rule reads it (its window moves, the value is cached for
+    /// the pass): left unread, its window would hold on to events the profile no longer needs.
+    private func figureTimeOnlyLowers(of index: Int, in state: ProfileRef, at moment: EpochMillis) -> Double? {
+        let isWindowed = withLogic(index) { logic -> Bool? in
+            guard logic.bit != nil else { return false }
+            guard let i = state.pointee.windowIndex(of: Int32(index)) else { return true }
+            return logic.timeOnlyLowers(state.pointee.windows[i]) ? true : nil
+        }
+        switch isWindowed {
+        case true?:
+            var until = EpochMillis.max
+            return featureValue(index, of: state, at: moment, until: &until).numberValue ?? -.infinity
+        case false?:
+            return withLogic(index) { logic in
+                state.pointee.withFeature(Int32(index), creating: false) { logic.figureTimeOnlyLowers($0) }
             }
-            guard let i = state.pointee.windowIndex(of: Int32(index)) else { return 0 }  // an empty window keeps none
-            return logic.figureCeiling(state.pointee.windows[i])
+        case nil:
+            return nil
         }
     }
 

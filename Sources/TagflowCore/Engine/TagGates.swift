@@ -1,6 +1,6 @@
-/// What keeps a boolean tag from holding, read from a profile's state without evaluating the rule: a
-/// conjunct (a part of the condition that `and` joins to the rest) that cannot hold now, whatever the rest
-/// says — a figure asked to reach a bound (`count(…) in last 7 days >= 5`, `sessions … >= 3`,
+/// What keeps a boolean tag from holding, read from a profile's features and tags without evaluating the
+/// rule: a conjunct (a part of the condition that `and` joins to the rest) that cannot hold now, whatever
+/// the rest says — a figure asked to reach a bound (`count(…) in last 7 days >= 5`, `sessions … >= 3`,
 /// `sum(…) > 300000`, `exists(…)`) that is below it, or another tag (`tag.gold`, `tag.tier = "gold"`) the
 /// profile does not have. Such a figure is one that time only lowers (outside `between … ago` windows,
 /// which events enter): only an event raises it again, and that event evaluates the tag's rule anew.
@@ -31,9 +31,9 @@ struct TagGates {
     private static func gate(_ conjunct: RuleExpr, logic: [FeatureLogic]) -> Gate? {
         switch conjunct {
         case .compare(let op, .feature(let feature), .literal(.number(let bound)))
-        where (op == .greaterOrEqual || op == .greater) && logic[feature].hasFigureCeiling:
+        where (op == .greaterOrEqual || op == .greater) && logic[feature].figureHasGates:
             return .figure(feature: feature, Threshold(op, bound))
-        case .feature(let feature) where logic[feature].function == .exists && logic[feature].hasFigureCeiling:
+        case .feature(let feature) where logic[feature].function == .exists && logic[feature].figureHasGates:
             return .figure(feature: feature, Threshold(.greaterOrEqual, 1))  // its figure: how many events
         case .tag(let tag), .compare(.equal, .tag(let tag), .literal):
             return .tag(tag)  // an absent tag is null (false; equal to nothing)
@@ -44,13 +44,13 @@ struct TagGates {
 
     @inline(__always) func hasGates(_ tag: Int) -> Bool { starts[tag] != starts[tag &+ 1] }
 
-    /// Whether some gate of `tag` is shut: a figure's ceiling (nil when unknown) below its threshold, or a
+    /// Whether some gate of `tag` is shut: a feature's `figure` (nil when unknown) below its threshold, or a
     /// tag the profile does not have.
-    @inline(__always) func isShut(_ tag: Int, ceiling: (Int) -> Double?, has: (Int) -> Bool) -> Bool {
+    @inline(__always) func isShut(_ tag: Int, figure: (Int) -> Double?, has: (Int) -> Bool) -> Bool {
         for i in Int(starts[tag])..<Int(starts[tag &+ 1]) {
             switch gates[i] {
             case .figure(let feature, let threshold):
-                if let figure = ceiling(feature), !threshold.holds(figure) { return true }
+                if let figure = figure(feature), !threshold.holds(figure) { return true }
             case .tag(let other):
                 if !has(other) { return true }
             }
@@ -68,37 +68,29 @@ extension RuleExpr {
 }
 
 extension FeatureLogic {
-    /// The feature's figure has a ceiling read without moving its window (``figureCeiling(_:)-(WindowSummary)``):
-    /// a count (plain or per group), a distinct count, a number of sessions (a late event may join two:
-    /// lower, never higher), whether any event matched, a sum, a maximum — outside `between … ago` windows.
-    var hasFigureCeiling: Bool {
+    /// Time alone can only lower the feature's figure: a count (plain or per group), a distinct count, a
+    /// number of sessions (a late event may join two: lower, never higher), whether any event matched, a
+    /// maximum, a sum of amounts none of which is negative — outside `between … ago` windows, which events
+    /// enter. (Whether a sum's amounts are is the profile's: ``timeOnlyLowers(_:)``.)
+    var figureHasGates: Bool {
         guard !isRange else { return false }
         switch function {
         case .count, .distinct, .sessions, .exists, .max: return true
-        case .sum: return keySlot < 0 && spec.per == nil
+        case .sum: return spec.per == nil
         default: return false
         }
     }
 
-    /// A windowed feature's figure as its summary holds it before the window moves: never below its figure
-    /// now, nor at any moment before the profile's next event (-∞: null, which holds no threshold). nil when
-    /// unknown: a sum with negative amounts (one leaving raises it), a maximum that left (found again when
-    /// next read).
-    func figureCeiling(_ s: borrowing WindowSummary) -> Double? {
-        guard hasFigureCeiling else { return nil }
-        switch function {
-        case .count: return keySlot < 0 ? Double(s.count) : s.tallyLargest ?? 0
-        case .distinct: return Double(s.tallyCount)
-        case .sessions: return s.count == 0 ? 0 : Double(s.breaks + 1)
-        case .sum: return s.negatives > 0 ? nil : s.numbers == 0 ? 0 : s.sum
-        case .max: return s.numbers == 0 ? -.infinity : s.extremeIsStale ? nil : s.sum
-        default: return nil
-        }
+    /// Whether, for this profile's window, time alone can only lower the figure (a refund leaving a window
+    /// raises its sum).
+    func timeOnlyLowers(_ s: borrowing WindowSummary) -> Bool {
+        figureHasGates && (function != .sum || s.negatives == 0)
     }
 
-    /// The same for a feature kept in the profile's feature slots (nil: it has none).
-    func figureCeiling(_ state: borrowing FeatureState?) -> Double? {
-        guard hasFigureCeiling else { return nil }
+    /// The figure of a feature kept in the profile's feature slots (nil: it has none), when time alone can
+    /// only lower it (-∞: null, which holds no threshold); nil when unknown.
+    func figureTimeOnlyLowers(_ state: borrowing FeatureState?) -> Double? {
+        guard figureHasGates else { return nil }
         switch state {
         case nil:
             // No event matched it (or those that did have left its window).
@@ -111,7 +103,7 @@ extension FeatureLogic {
             default: return nil
             }
         case .tally(let tally): return function == .distinct ? Double(tally.count) : function == .count ? tally.largest ?? 0 : nil
-        case .extreme, .entries: return nil
+        case .extreme, .entries: return nil  // the latest event may have left its window, unread
         }
     }
 }
