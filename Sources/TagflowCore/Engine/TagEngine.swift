@@ -502,25 +502,20 @@ public final class TagEngine {
             index, figure: { figureTimeOnlyLowers(of: $0, in: state, at: moment) }, has: { state.pointee.hasTag(Int32($0)) })
     }
 
-    /// Feature `index`'s figure at `moment` when time alone can only lower it from then on (-∞: null); nil
-    /// otherwise. A windowed feature is read as a rule reads it (its window moves, the value is cached for
-    /// the pass): left unread, its window would hold on to events the profile no longer needs.
+    /// Feature `index`'s figure at `moment` (-∞: null) when time alone can only lower it from then on; nil
+    /// otherwise. (The gates are on features whose figures time only lowers, but a sum's window may hold a
+    /// negative amount.) A windowed feature is read as a rule reads it — its window moves, the value is
+    /// cached for the pass: left unread, a window would hold on to events the profile no longer needs.
     private func figureTimeOnlyLowers(of index: Int, in state: ProfileRef, at moment: EpochMillis) -> Double? {
-        let isWindowed = withLogic(index) { logic -> Bool? in
-            guard logic.bit != nil else { return false }
-            guard let i = state.pointee.windowIndex(of: Int32(index)) else { return true }
-            return logic.timeOnlyLowers(state.pointee.windows[i]) ? true : nil
-        }
-        switch isWindowed {
-        case true?:
-            var until = EpochMillis.max
-            return featureValue(index, of: state, at: moment, until: &until).numberValue ?? -.infinity
-        case false?:
-            return withLogic(index) { logic in
-                state.pointee.withFeature(Int32(index), creating: false) { logic.figureTimeOnlyLowers($0) }
+        withLogic(index) { logic in
+            guard logic.bit != nil else {
+                return state.pointee.withFeature(Int32(index), creating: false) { logic.figureTimeOnlyLowers($0) }
             }
-        case nil:
-            return nil
+            var until = EpochMillis.max
+            let value = featureValue(index, of: state, at: moment, until: &until)
+            let window = Int(featureCache[index].window)
+            if window >= 0, !logic.timeOnlyLowers(state.pointee.windows[window]) { return nil }
+            return value.numberValue ?? -.infinity
         }
     }
 

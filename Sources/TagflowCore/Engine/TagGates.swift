@@ -81,10 +81,10 @@ extension FeatureLogic {
         }
     }
 
-    /// Whether, for this profile's window, time alone can only lower the figure (a refund leaving a window
-    /// raises its sum).
+    /// Whether, for this profile's window (moved to now), time alone can only lower the figure of a feature
+    /// that ``figureHasGates``: a refund leaving a window raises its sum.
     func timeOnlyLowers(_ s: borrowing WindowSummary) -> Bool {
-        figureHasGates && (function != .sum || s.negatives == 0)
+        function != .sum || s.negatives == 0
     }
 
     /// The figure of a feature kept in the profile's feature slots (nil: it has none), when time alone can
