@@ -118,7 +118,10 @@ struct RandomScenario {
         if depth < 2, chance(10) { return "not \(condition(depth: depth + 1, tagsSoFar: tagsSoFar))" }
         if !tagsSoFar.isEmpty, chance(12) {
             let reference = pick(tagsSoFar)
-            return reference.hasPrefix("b") ? "tag.\(reference)" : "tag.\(reference) = \"\(pick(["hot", "cold", "x", "y"]))\""
+            guard !reference.hasPrefix("b") else {
+                return chance(70) ? "tag.\(reference)" : "tag.\(reference) = \(pick(["true", "false"]))"
+            }
+            return "tag.\(reference) = \"\(pick(["hot", "cold", "x", "y"]))\""
         }
         let (text, type) = aggregate()
         switch type {

@@ -95,6 +95,21 @@ import Testing
         #expect(clinic.has("long_view"))
     }
 
+    @Test func aBooleanTagAskedToBeFalseHoldsWhileTheProfileDoesNotHaveIt() throws {
+        var clinic = try S(rules: """
+            tag customer
+              when exists(pay_order)
+            tag browsing_prospect
+              when tag.customer = false and exists(view_item)
+            """)
+
+        clinic.event("view_item")
+        #expect(clinic.has("browsing_prospect"))
+
+        clinic.event("pay_order")
+        #expect(!clinic.has("browsing_prospect"))
+    }
+
     @Test func aTagWhoseExistsIsFalseStaysAwayWhateverTheOtherConditionSays() throws {
         // Given a tag asking for a payment and a viewed project.
         var clinic = try S(rules: """

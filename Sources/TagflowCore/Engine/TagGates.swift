@@ -35,8 +35,10 @@ struct TagGates {
             return .figure(feature: feature, Threshold(op, bound))
         case .feature(let feature) where logic[feature].function == .exists && logic[feature].figureHasGates:
             return .figure(feature: feature, Threshold(.greaterOrEqual, 1))  // its figure: how many events
-        case .tag(let tag), .compare(.equal, .tag(let tag), .literal):
-            return .tag(tag)  // an absent tag is null (false; equal to nothing)
+        case .tag(let tag):
+            return .tag(tag)  // an absent tag reads as null, or false for a boolean tag: neither holds
+        case .compare(.equal, .tag(let tag), .literal(let value)) where !(value == .bool(false)):
+            return .tag(tag)  // null equals nothing; a boolean tag's false equals only `false`
         default:
             return nil
         }
