@@ -121,7 +121,7 @@ struct RandomScenario {
             guard !reference.hasPrefix("b") else {
                 return chance(70) ? "tag.\(reference)" : "tag.\(reference) = \(pick(["true", "false"]))"
             }
-            return "tag.\(reference) = \"\(pick(["hot", "cold", "x", "y"]))\""
+            return chance(15) ? "tag.\(reference) is null" : "tag.\(reference) = \"\(pick(["hot", "cold", "x", "y"]))\""
         }
         let (text, type) = aggregate()
         switch type {

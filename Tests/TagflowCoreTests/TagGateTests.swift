@@ -110,6 +110,21 @@ import Testing
         #expect(!clinic.has("browsing_prospect"))
     }
 
+    @Test func aTagAskedToBeNullHoldsWhileTheProfileDoesNotHaveIt() throws {
+        var clinic = try S(rules: """
+            tag tier
+              case "gold" when exists(pay_order)
+            tag untiered_viewer
+              when tag.tier is null and exists(view_item)
+            """)
+
+        clinic.event("view_item")
+        #expect(clinic.has("untiered_viewer"))
+
+        clinic.event("pay_order")
+        #expect(!clinic.has("untiered_viewer"))
+    }
+
     @Test func aTagWhoseExistsIsFalseStaysAwayWhateverTheOtherConditionSays() throws {
         // Given a tag asking for a payment and a viewed project.
         var clinic = try S(rules: """

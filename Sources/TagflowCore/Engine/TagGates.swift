@@ -37,8 +37,9 @@ struct TagGates {
             return .figure(feature: feature, Threshold(.greaterOrEqual, 1))  // its figure: how many events
         case .tag(let tag):
             return .tag(tag)  // an absent tag reads as null, or false for a boolean tag: neither holds
-        case .compare(.equal, .tag(let tag), .literal(let value)) where !(value == .bool(false)):
-            return .tag(tag)  // null equals nothing; a boolean tag's false equals only `false`
+        case .compare(.equal, .tag(let tag), .literal(let value))
+        where !RuleExpr.equal(.null, value) && !RuleExpr.equal(.bool(false), value):
+            return .tag(tag)  // what an absent tag reads as (`tag.x is null`, `tag.b = false` hold then)
         default:
             return nil
         }
