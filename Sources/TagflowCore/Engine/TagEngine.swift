@@ -453,6 +453,8 @@ public final class TagEngine {
             timerFirings += 1
             reevaluate(state, at: at, cause: .time, changes: &changes)
             state.pointee.due = state.pointee.earliestDue
+            // A due moment that does not move on would fire forever: a test fails here instead of hanging.
+            assert(state.pointee.due > at, "profile \(state.pointee.id) is due again at \(at) after firing then")
         }
         compact(state)
         // Time alone moved it and its latest event is a day old: likely idle for a while, its arrays need no
