@@ -95,34 +95,19 @@ import Testing
         #expect(clinic.has("long_view"))
     }
 
-    @Test func aBooleanTagAskedToBeFalseHoldsWhileTheProfileDoesNotHaveIt() throws {
-        var clinic = try S(rules: """
-            tag customer
-              when exists(pay_order)
-            tag browsing_prospect
-              when tag.customer = false and exists(view_item)
-            """)
+    /// What a tag the profile does not have reads as: false for a boolean tag, null for a valued one.
+    @Test(arguments: [
+        (paying: "tag paying\n  when exists(pay_order)\n", asksAbsent: "tag.paying = false"),
+        (paying: "tag paying\n  case \"gold\" when exists(pay_order)\n", asksAbsent: "tag.paying is null"),
+    ])
+    func aTagAskingAnotherToBeAbsentHoldsWhileTheProfileDoesNotHaveIt(paying: String, asksAbsent: String) throws {
+        var clinic = try S(rules: paying + "tag browsing_prospect\n  when \(asksAbsent) and exists(view_item)\n")
 
         clinic.event("view_item")
         #expect(clinic.has("browsing_prospect"))
 
         clinic.event("pay_order")
         #expect(!clinic.has("browsing_prospect"))
-    }
-
-    @Test func aTagAskedToBeNullHoldsWhileTheProfileDoesNotHaveIt() throws {
-        var clinic = try S(rules: """
-            tag tier
-              case "gold" when exists(pay_order)
-            tag untiered_viewer
-              when tag.tier is null and exists(view_item)
-            """)
-
-        clinic.event("view_item")
-        #expect(clinic.has("untiered_viewer"))
-
-        clinic.event("pay_order")
-        #expect(!clinic.has("untiered_viewer"))
     }
 
     @Test func aTagWhoseExistsIsFalseStaysAwayWhateverTheOtherConditionSays() throws {
