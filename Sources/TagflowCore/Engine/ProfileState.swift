@@ -185,23 +185,21 @@ struct ProfileState: ~Copyable {
         }
     }
 
-    /// Whether the profile keeps a slot for the tag (has it, or time can change it).
-    func hasTagSlot(_ index: Int32) -> Bool {
-        for i in tagSlots.indices where tagSlots[i].tag == index { return true }
-        return false
+    /// Where the profile keeps the tag, when it keeps a slot for it (has it, or time can change it).
+    private func tagSlot(of index: Int32) -> Int? {
+        for i in tagSlots.indices where tagSlots[i].tag == index { return i }
+        return nil
     }
+
+    /// Whether the profile keeps a slot for the tag.
+    func hasTagSlot(_ index: Int32) -> Bool { tagSlot(of: index) != nil }
 
     /// Whether the profile has the tag (some value).
-    func hasTag(_ index: Int32) -> Bool {
-        for i in tagSlots.indices where tagSlots[i].tag == index { return tagSlots[i].value != .null }
-        return false
-    }
+    func hasTag(_ index: Int32) -> Bool { tagSlot(of: index).map { tagSlots[$0].value != .null } ?? false }
 
     func tagValue(_ index: Int32, in table: ValueTable) -> RuleValue? {
-        for i in tagSlots.indices where tagSlots[i].tag == index {
-            return tagSlots[i].value == .null ? nil : table.value(tagSlots[i].value)
-        }
-        return nil
+        guard let i = tagSlot(of: index), tagSlots[i].value != .null else { return nil }
+        return table.value(tagSlots[i].value)
     }
 
     /// Gives a tag its value (packed; `.null`: the profile does not have it) at `moment` (the moment it began,
@@ -209,7 +207,7 @@ struct ProfileState: ~Copyable {
     /// the value changed, and the old one.
     mutating func setTag(_ index: Int32, _ packed: PackedValue, at moment: EpochMillis, due: EpochMillis? = nil)
         -> (changed: Bool, old: PackedValue) {
-        guard let i = tagSlots.firstIndex(where: { $0.tag == index }) else {
+        guard let i = tagSlot(of: index) else {
             let due = due ?? .max
             if packed != .null || due != .max {
                 tagSlots.reserveSlowly()
@@ -256,7 +254,7 @@ struct ProfileState: ~Copyable {
 
     /// Dates a tag's current value from `since`.
     mutating func restoreSince(_ since: EpochMillis, of index: Int32) {
-        for i in tagSlots.indices where tagSlots[i].tag == index { tagSlots[i].since = since }
+        if let i = tagSlot(of: index) { tagSlots[i].since = since }
     }
 }
 
