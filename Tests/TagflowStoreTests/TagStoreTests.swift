@@ -1,10 +1,12 @@
 import Foundation
+import GRDB
+import Synchronization
 import Testing
 
 @testable import TagflowCore
 @testable import TagflowStore
 
-/// Tag state in the store: written with the events, rebuilt identically from the log after a restart.
+/// Tag state in the store: recorded with the events, rebuilt identically from the log after a restart.
 @Suite struct TagStoreTests {
     static let rules = """
         tag twice "看了两次"
@@ -29,40 +31,6 @@ import Testing
                      identifiers: identifiers, payload: payload)
     }
 
-    @Test func stateAfterMergesAndLateEventsIsRebuiltIdenticallyAfterARestart() async throws {
-        let directory = TemporaryDirectory()
-        let t0: EpochMillis = 1_772_400_000_000
-        var before: [[ProfileTag]] = []
-        do {
-            let store = try SQLiteStore(directory: directory.path)
-            _ = try store.planTags(.upsert([RuleSource(text: Self.rules)]), actor: "test", now: t0, apply: true)
-            // Given an anonymous visitor and a logged-in one who are the same person, a late event, and a payment
-            try submit(store, [view("玻尿酸", anonymous: "a-1", at: t0 + 1000)], at: t0 + 1000)
-            try submit(store, [view("热玛吉", user: "u-1", at: t0 + 2000)], at: t0 + 2000)
-            try submit(store, [view("水光针", user: "u-1", anonymous: "a-1", at: t0 + 3000)], at: t0 + 3000)  // merge
-            try submit(store, [view("超声炮", user: "u-1", at: t0 - 3_600_000)], at: t0 + 4000)  // an hour late
-            try submit(store, [Event(type: .track, name: "pay_order", userId: "u-2", timestamp: t0 + 5000, receivedAt: t0 + 5000,
-                                     identifiers: [Identifier("user_id", "u-2")], payload: ["type": "track", "event": "pay_order"])],
-                       at: t0 + 5000)
-            for id in 1...3 { before.append(try await store.tags(of: ProfileID(Int64(id)))) }
-            try store.close()
-        }
-        #expect(before[0].map(\.tag) == ["first_project", "stage", "twice"])
-        #expect(before[0].first?.value == .string("超声炮"))  // the late event is the earliest
-
-        // When Tagflow restarts
-        let reopened = try SQLiteStore(directory: directory.path)
-
-        // then every profile's tags are the same, since-times included, and nothing needed correcting.
-        var after: [[ProfileTag]] = []
-        for id in 1...3 { after.append(try await reopened.tags(of: ProfileID(Int64(id)))) }
-        #expect(after == before)
-        let history = try await reopened.tagHistory(profile: nil, tag: nil, before: nil, limit: 1000)
-        #expect(!history.contains { $0.cause == "recovery" })
-        #expect(history.contains { $0.cause == "merge" })
-        try reopened.close()
-    }
-
     @Test func aDryRunChangesNothingAndApplyingRecordsDefinitionChanges() async throws {
         let directory = TemporaryDirectory()
         let t0: EpochMillis = 1_772_400_000_000
@@ -82,4 +50,86 @@ import Testing
         #expect(try await store.tagVersions("twice").map(\.version) == [1])
         try store.close()
     }
+
+    /// A store whose `tag_state` is brought up to date every `saveAfter` changes, with profiles 1–3 after a
+    /// history with every cause of change: events, a merge, a late event, time passing, a tag defined after its
+    /// events (back-filled), and an edit. Returns each profile's tags too.
+    func storeWithHistory(
+        in directory: borrowing TemporaryDirectory, saveAfter: Int, from t0: EpochMillis
+    ) async throws -> (SQLiteStore, [[ProfileTag]]) {
+        let store = try SQLiteStore(directory: directory.path)
+        store.tagRuntime.withLock { $0.stateLog.saveAfter = saveAfter }
+        try submit(store, [view("玻尿酸", anonymous: "a-1", at: t0 + 1000)], at: t0 + 1000)
+        try submit(store, [view("热玛吉", user: "u-1", at: t0 + 2000)], at: t0 + 2000)
+        _ = try store.planTags(.upsert([RuleSource(text: Self.rules)]), actor: "test", now: t0 + 2500, apply: true)
+        try submit(store, [view("水光针", user: "u-1", anonymous: "a-1", at: t0 + 3000)], at: t0 + 3000)  // merge
+        try submit(store, [view("超声炮", user: "u-1", at: t0 - 3_600_000)], at: t0 + 4000)  // an hour late
+        try submit(store, [view("玻尿酸", user: "u-3", at: t0 + 5000), view("玻尿酸", user: "u-3", at: t0 + 6000)], at: t0 + 6000)
+        try submit(store, [Event(type: .track, name: "pay_order", userId: "u-3", timestamp: t0 + 7000, receivedAt: t0 + 7000,
+                                 identifiers: [Identifier("user_id", "u-3")], payload: ["type": "track", "event": "pay_order"])],
+                   at: t0 + 7000)
+        try store.advanceTags(to: t0 + 2 * 86_400_000)  // `twice` leaves with time, and comes back with the edit
+        let edited = Self.rules.replacingOccurrences(of: "in last 1 days >= 2", with: "in last 3 days >= 1")
+        _ = try store.planTags(.upsert([RuleSource(text: edited)]), actor: "test", now: t0 + 2 * 86_400_000, apply: true)
+        var tags: [[ProfileTag]] = []
+        for id in 1...3 { tags.append(try await store.tags(of: ProfileID(Int64(id)))) }
+        return (store, tags)
+    }
+
+    @Test(arguments: [1, 5, 8192])
+    func theStateIsTheSameAfterARestartHoweverMuchOfItTagStateHeld(saveAfter: Int) async throws {
+        let t0: EpochMillis = 1_772_400_000_000
+        // Given changes recorded while `tag_state` is brought up to date after every change, after every few
+        // changes, or never (all of the state is in the history it has not taken in yet)
+        let directory = TemporaryDirectory()
+        let (store, before) = try await storeWithHistory(in: directory, saveAfter: saveAfter, from: t0)
+        #expect(before[0].map(\.tag) == ["first_project", "stage", "twice"])
+        #expect(before[0].first?.value == .string("超声炮"))  // the late event is the earliest
+        #expect(before[2].first { $0.tag == "stage" }?.value == .string("paid"))
+        #expect(before[0].first { $0.tag == "twice" }?.since == Timestamp.format(t0 + 2 * 86_400_000))  // the edit
+        #expect(before[2].map(\.tag) == ["first_project", "stage", "twice"])
+        try store.close()
+
+        // When Tagflow restarts
+        let reopened = try SQLiteStore(directory: directory.path)
+
+        // then every profile has the same tags, since-times included, and nothing needed correcting
+        var after: [[ProfileTag]] = []
+        for id in 1...3 { after.append(try await reopened.tags(of: ProfileID(Int64(id)))) }
+        #expect(after == before)
+        let history = try await reopened.tagHistory(profile: nil, tag: nil, before: nil, limit: 1000)
+        #expect(!history.contains { $0.cause == "recovery" })
+        #expect(history.contains { $0.cause == "merge" })
+        try reopened.close()
+    }
+
+    @Test(arguments: [1, 8192])
+    func aStoredStateThatDisagreesWithTheLogIsCorrectedAtTheRestart(saveAfter: Int) async throws {
+        let directory = TemporaryDirectory()
+        let (store, before) = try await storeWithHistory(in: directory, saveAfter: saveAfter, from: 1_772_400_000_000)
+        // Given a stored value the log does not support, in `tag_state` or in the history it has not taken in
+        try await store.pool.write { db in
+            try db.execute(sql: "UPDATE tag_state SET value = '\"蜂巢皮秒\"' WHERE tag_id = 'first_project' AND profile_id = 3")
+            try db.execute(sql: """
+                UPDATE tag_history SET new = '"蜂巢皮秒"'
+                WHERE id = (SELECT max(id) FROM tag_history WHERE tag_id = 'first_project' AND profile_id = 3)
+                  AND id > (SELECT coalesce(max(value), 0) FROM counters WHERE name = 'tag_state_history_id')
+                """)
+        }
+        try store.close()
+
+        // When Tagflow restarts
+        let reopened = try SQLiteStore(directory: directory.path)
+
+        // then the profile has the value the log gives, from the correction on, and the correction is in the history
+        let after = try await reopened.tags(of: ProfileID(3))
+        #expect(after.map(\.tag) == before[2].map(\.tag) && after.map(\.value) == before[2].map(\.value))
+        let history = try await reopened.tagHistory(profile: ProfileID(3), tag: "first_project", before: nil, limit: 10)
+        #expect(history.first?.cause == "recovery")
+        #expect(history.first?.old == .string("蜂巢皮秒"))
+        #expect(history.first?.new == .string("玻尿酸"))
+        #expect(after.first { $0.tag == "first_project" }?.since == history.first?.at)
+        try reopened.close()
+    }
 }
+

@@ -1,4 +1,5 @@
 import GRDB
+import Roaring
 import Synchronization
 import TagflowCore
 
@@ -98,28 +99,31 @@ extension SQLiteStore {
 // MARK: - State
 
 extension SQLiteStore {
-    /// The tags a profile has (following a merge to its survivor).
+    /// The tags a profile has (following a merge to its survivor), as the engine holds them.
     public func tags(of profile: ProfileID) async throws -> [ProfileTag] {
-        try await pool.read { db in
-            let live = try Int64.fetchOne(db, sql: "SELECT coalesce(merged_into, id) FROM profiles WHERE id = ?",
-                                          arguments: [profile.rawValue]) ?? profile.rawValue
-            return try Row.fetchAll(db, sql: """
-                SELECT tag_id, value, since FROM tag_state WHERE profile_id = ? ORDER BY tag_id
-                """, arguments: [live]).map {
-                ProfileTag(tag: $0[0], value: (try? JSONParser.parse($0[1] as String)) ?? .null, since: Timestamp.format($0[2]))
+        let live = try await pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT coalesce(merged_into, id) FROM profiles WHERE id = ?", arguments: [profile.rawValue])
+        } ?? profile.rawValue
+        return tagRuntime.withLock { runtime in
+            runtime.engine.tags(of: ProfileID(live)).sorted { $0.tag < $1.tag }.map {
+                ProfileTag(tag: $0.tag, value: $0.value.json, since: Timestamp.format($0.since))
             }
         }
     }
 
     /// The profiles that have a tag, by profile number, after `after`; only those with `value` when given.
     public func tagMembers(_ tag: String, value: JSONValue?, after: Int64, limit: Int) async throws -> [TagMember] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT profile_id, value, since FROM tag_state
-                WHERE tag_id = ?1 AND profile_id > ?2 AND (?3 IS NULL OR value = ?3) ORDER BY profile_id LIMIT ?4
-                """, arguments: [tag, after, value?.jsonString, limit]).map {
-                TagMember(profile: ProfileID($0[0]), value: (try? JSONParser.parse($0[1] as String)) ?? .null,
-                          since: Timestamp.format($0[2]))
+        tagRuntime.withLock { runtime in
+            var bitmap = runtime.index.members(of: tag)
+            if let value {
+                bitmap = runtime.index.valuedTags.contains(tag)
+                    ? runtime.index.values(of: tag)[value.jsonString] ?? [] : value.jsonString == "true" ? bitmap : []
+            }
+            return MembershipIndex.page(of: bitmap, after: after, limit: limit).compactMap { number in
+                let profile = ProfileID(Int64(number))
+                return runtime.engine.value(of: tag, for: profile).map {
+                    TagMember(profile: profile, value: $0.value.json, since: Timestamp.format($0.since))
+                }
             }
         }
     }

@@ -146,9 +146,10 @@ struct TagPlanner {
             }
         }
         runtime.engine = candidate
+        candidate.dateValues(as: changes)
         try runtime.record(changes, clock: candidate.now, db)
-        // Tags changed kind or went away: the bitmaps are rebuilt from the state just written.
-        runtime.index = try MembershipIndex.load(db, tagSet: tagSet)
+        // Tags changed kind or went away: the bitmaps are rebuilt from the engine.
+        runtime.index = MembershipIndex(of: candidate)
         return plan
     }
 }

@@ -17,16 +17,18 @@ struct TagRuntime: @unchecked Sendable {
     var automations: AutomationIndex
     /// Outbox messages written since the store last told the dispatcher.
     var enqueued = 0
+    /// The history of every change, and the stored state it brings up to date.
+    var stateLog = TagStateLog()
 
     static func empty(calendar: WorkspaceCalendar) -> TagRuntime {
         TagRuntime(engine: TagEngine(tagSet: .empty, calendar: calendar), records: [:], index: MembershipIndex(valuedTags: []),
                    automations: AutomationIndex())
     }
 
-    /// Writes tag changes (current state and history), applies them to the membership bitmaps, and puts the
-    /// ones automations send into the outbox — all in the caller's transaction.
+    /// Records tag changes (``TagStateLog``), applies them to the membership bitmaps, and puts the ones
+    /// automations send into the outbox — all in the caller's transaction.
     mutating func record(_ changes: [TagChange], clock: EpochMillis, _ db: Database) throws {
-        try TagStateWriter.write(changes, clock: clock, db)
+        try stateLog.record(changes, clock: clock, db)
         for change in changes { index.apply(change) }
         enqueued += try automations.enqueue(changes, tagSet: engine.tagSet, db)
     }
@@ -64,11 +66,8 @@ struct TagRuntime: @unchecked Sendable {
         let tagSet = try RuleCompiler.compileOrThrow(sources)
         let clock = try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'tag_clock'") ?? .min
         let engine = try TagReplay.rebuild(db, tagSet: tagSet, calendar: calendar, policy: policy, until: clock)
-        var stored: [ProfileID: [String: (RuleValue, EpochMillis)]] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT profile_id, tag_id, value, since FROM tag_state") {
-            let value = RuleValue(try JSONParser.parse(row[2] as String))
-            stored[ProfileID(row[0]), default: [:]][row[1]] = (value, row[3])
-        }
+        var stateLog = TagStateLog()
+        let stored = try stateLog.loadStored(db)
         var corrections: [TagChange] = []
         let profiles = Set(stored.keys).union(engine.profileIDsInEngine)
         for profile in profiles.sorted() {
@@ -82,8 +81,9 @@ struct TagRuntime: @unchecked Sendable {
                     profile: profile, tag: tag, old: before[tag]?.0, new: rebuilt[tag], at: engine.now, cause: .recovery))
             }
         }
-        var runtime = TagRuntime(engine: engine, records: records, index: try MembershipIndex.load(db, tagSet: tagSet),
-                                 automations: try AutomationIndex.load(db))
+        var runtime = TagRuntime(engine: engine, records: records, index: MembershipIndex(of: engine),
+                                 automations: try AutomationIndex.load(db), stateLog: stateLog)
+        engine.dateValues(as: corrections)
         try runtime.record(corrections, clock: engine.now, db)
         return runtime
     }
@@ -152,43 +152,12 @@ extension RuleValue {
     }
 }
 
-/// Writes tag changes: the current state and the history.
-enum TagStateWriter {
-    static func write(_ changes: [TagChange], clock: EpochMillis, _ db: Database) throws {
-        guard !changes.isEmpty else { return }
-        let upsert = try BoundStatement(db.cachedStatement(sql: """
-            INSERT INTO tag_state(tag_id, profile_id, value, since) VALUES (?, ?, ?, ?)
-            ON CONFLICT(tag_id, profile_id) DO UPDATE SET value = excluded.value, since = excluded.since
-            """))
-        let delete = try BoundStatement(db.cachedStatement(sql: "DELETE FROM tag_state WHERE tag_id = ? AND profile_id = ?"))
-        let history = try BoundStatement(db.cachedStatement(sql: """
-            INSERT INTO tag_history(profile_id, tag_id, old, new, at, cause, cause_ref, recorded_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """))
-        // When Tagflow wrote it down, beside when it happened: their difference is the tag clock's lateness.
-        let recordedAt = EpochMillis((Date().timeIntervalSince1970 * 1000).rounded())
+extension TagEngine {
+    /// Dates each value the changes gave by the moment they record (a back-fill found the value in the
+    /// past, but the profile has it from the change on), so the engine and the stored history agree.
+    func dateValues(as changes: [TagChange]) {
         for change in changes {
-            let new = change.new?.jsonText
-            if let new {
-                try upsert.execute(db, .text(change.tag), .int(change.profile.rawValue), .text(new), .int(change.at))
-            } else {
-                try delete.execute(db, .text(change.tag), .int(change.profile.rawValue))
-            }
-            let reference: Int64? = switch change.cause {
-            case .event(let seq): seq
-            case .merge(let from, let into): change.profile == from ? into.rawValue : from.rawValue
-            default: nil
-            }
-            try history.execute(
-                db, .int(change.profile.rawValue), .text(change.tag), .text(change.old?.jsonText), .text(new), .int(change.at),
-                .text(change.cause.kind), .int(reference), .int(recordedAt))
+            if let value = change.new { restoreSince(change.at, of: change.tag, for: change.profile, value: value) }
         }
-        try saveClock(clock, db)
-    }
-
-    static func saveClock(_ clock: EpochMillis, _ db: Database) throws {
-        try db.execute(sql: """
-            INSERT INTO counters(name, value) VALUES ('tag_clock', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value
-            """, arguments: [clock])
     }
 }

@@ -1,10 +1,9 @@
-import GRDB
 import Roaring
 import TagflowCore
 
 /// Who has each tag and segment now, as compressed bitmaps of profile numbers: one bitmap per tag (its
 /// members) and, for valued tags, one per value. Kept by every recorded tag change, in the same place the
-/// changes are written, so the bitmaps and `tag_state` never disagree.
+/// changes are written, so the bitmaps and the engine never disagree.
 ///
 /// A profile's number in the bitmaps is its id: ids are handed out densely from 1, and the bitmaps hold
 /// 32-bit numbers, so a workspace holds up to 4,294,967,295 profiles.
@@ -31,20 +30,20 @@ struct MembershipIndex: Sendable {
         return number
     }
 
-    /// The index as `tag_state` holds it.
-    static func load(_ db: Database, tagSet: TagSet) throws -> MembershipIndex {
-        var index = MembershipIndex(tagSet: tagSet)
+    /// The index of the tags `engine` holds.
+    init(of engine: TagEngine) {
+        self.init(tagSet: engine.tagSet)
         var sorted: [String: [UInt32]] = [:]
         var valued: [String: [String: [UInt32]]] = [:]
-        let rows = try Row.fetchCursor(db, sql: "SELECT tag_id, profile_id, value FROM tag_state ORDER BY tag_id, profile_id")
-        while let row = try rows.next() {
-            let tag: String = row[0], number = number(of: ProfileID(row[1])), value: String = row[2]
-            sorted[tag, default: []].append(number)
-            if index.valuedTags.contains(tag) { valued[tag, default: [:]][value, default: []].append(number) }
+        for profile in engine.profileIDsInEngine.sorted() {
+            let number = Self.number(of: profile)
+            for state in engine.tags(of: profile) {
+                sorted[state.tag, default: []].append(number)
+                if valuedTags.contains(state.tag) { valued[state.tag, default: [:]][state.value.json.jsonString, default: []].append(number) }
+            }
         }
-        index.members = sorted.mapValues { RoaringBitmap(sorted: $0) }
-        index.byValue = valued.mapValues { $0.mapValues { RoaringBitmap(sorted: $0) } }
-        return index
+        members = sorted.mapValues { RoaringBitmap(sorted: $0) }
+        byValue = valued.mapValues { $0.mapValues { RoaringBitmap(sorted: $0) } }
     }
 
     mutating func apply(_ change: TagChange) {
@@ -62,6 +61,17 @@ struct MembershipIndex: Sendable {
             members[change.tag]?.remove(number)
             if members[change.tag]?.isEmpty == true { members[change.tag] = nil }
         }
+    }
+
+    /// Up to `limit` numbers of `bitmap` after `after`, in order: a page of members.
+    static func page(of bitmap: RoaringBitmap, after: Int64, limit: Int) -> [UInt32] {
+        var numbers: [UInt32] = []
+        var position = after < 0 ? 0 : bitmap.rank(UInt32(clamping: after))
+        while numbers.count < limit, let number = bitmap.select(position) {
+            numbers.append(number)
+            position += 1
+        }
+        return numbers
     }
 
     /// The members of a tag or segment (empty when nobody has it).

@@ -85,15 +85,7 @@ extension SQLiteStore {
 
     /// A page of the members of a tag or segment, by profile number, after `after`.
     public func members(of name: String, after: Int64, limit: Int) throws -> [SegmentMember] {
-        let bitmap = try membership(of: name)
-        var numbers: [UInt32] = []
-        let start = after < 0 ? 0 : bitmap.rank(UInt32(clamping: after))
-        var position = start
-        while numbers.count < limit, let number = bitmap.select(position) {
-            numbers.append(number)
-            position += 1
-        }
-        return try describe(numbers, of: Self.tagID(in: name))
+        try describe(MembershipIndex.page(of: try membership(of: name), after: after, limit: limit), of: Self.tagID(in: name))
     }
 
     /// Profiles (by number, from ``membership(of:)``) with their identifiers and since when they have the
@@ -101,26 +93,21 @@ extension SQLiteStore {
     public func describe(_ numbers: [UInt32], of tag: String) throws -> [SegmentMember] {
         guard !numbers.isEmpty else { return [] }
         let list = numbers.map(String.init).joined(separator: ",")
-        return try pool.read { db in
+        let identifiers = try pool.read { db in
             var identifiers: [Int64: [SegmentMember.Identifier]] = [:]
             for row in try Row.fetchAll(db, sql: """
                 SELECT profile_id, type, value FROM identifiers WHERE profile_id IN (\(list)) ORDER BY profile_id, type, value
                 """) {
                 identifiers[row[0], default: []].append(SegmentMember.Identifier(type: row[1], value: row[2]))
             }
-            var state: [Int64: (String, EpochMillis)] = [:]
-            for row in try Row.fetchAll(db, sql: """
-                SELECT profile_id, value, since FROM tag_state WHERE tag_id = ? AND profile_id IN (\(list))
-                """, arguments: [tag]) {
-                state[row[0]] = (row[1], row[2])
-            }
-            return numbers.map { number in
-                let id = Int64(number)
-                let (value, since) = state[id] ?? ("true", 0)
-                return SegmentMember(
-                    profile: ProfileID(id), since: Timestamp.format(since),
-                    value: value == "true" ? nil : try? JSONParser.parse(value), identifiers: identifiers[id] ?? [])
-            }
+            return identifiers
+        }
+        let states = tagRuntime.withLock { runtime in numbers.map { runtime.engine.value(of: tag, for: ProfileID(Int64($0))) } }
+        return zip(numbers, states).map { number, state in
+            let id = Int64(number)
+            return SegmentMember(
+                profile: ProfileID(id), since: Timestamp.format(state?.since ?? 0),
+                value: state.flatMap { $0.value == .bool(true) ? nil : $0.value.json }, identifiers: identifiers[id] ?? [])
         }
     }
 
