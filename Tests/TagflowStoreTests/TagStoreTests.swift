@@ -100,6 +100,15 @@ import Testing
         let history = try await reopened.tagHistory(profile: nil, tag: nil, before: nil, limit: 1000)
         #expect(!history.contains { $0.cause == "recovery" })
         #expect(history.contains { $0.cause == "merge" })
+        // and each profile's history is all of its changes, newest first, a page at a time
+        for id in 1...3 {
+            let all = history.filter { $0.profile == ProfileID(Int64(id)) }
+            #expect(try await reopened.tagHistory(profile: ProfileID(Int64(id)), tag: nil, before: nil, limit: 1000) == all)
+            let page = try await reopened.tagHistory(profile: ProfileID(Int64(id)), tag: nil, before: all[1].id, limit: 2)
+            #expect(page == Array(all.dropFirst(2).prefix(2)))
+            #expect(try await reopened.tagHistory(profile: ProfileID(Int64(id)), tag: "stage", before: nil, limit: 1000)
+                == all.filter { $0.tag == "stage" })
+        }
         try reopened.close()
     }
 

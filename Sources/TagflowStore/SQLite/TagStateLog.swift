@@ -3,13 +3,14 @@ import GRDB
 import TagflowCore
 
 /// Where tag state is kept on disk. Every change is appended to `tag_history` in the transaction that
-/// causes it. The current state — each profile's tags with their values and since when — is `tag_state`
-/// brought up to date with the history in bulk, once enough changes have piled up: the history rows after
-/// `tag_state_history_id` are the changes it does not hold yet, and both together are the state.
+/// causes it. The rest is the history taken in, in bulk, once enough changes have piled up: the current
+/// state — each profile's tags with their values and since when — in `tag_state`, and where each profile's
+/// changes are in `tag_history_by_profile`. The history rows after `tag_state_history_id` are the changes
+/// neither holds yet.
 ///
-/// (Writing `tag_state` at every change cost ingestion a third of its speed: a commit's changes fall on
-/// random profiles, so nearly every page of the table was rewritten at every commit. In bulk, a page takes
-/// many changes at once.) While Tagflow runs, the current state is read from the engine, which holds it.
+/// (Written at every change, either cost ingestion a fifth of its speed or more: a commit's changes fall on
+/// random profiles, so nearly every page of the table or index was rewritten at every commit. In bulk, a
+/// page takes many changes at once.) While Tagflow runs, the current state is read from the engine.
 struct TagStateLog: Sendable {
     struct Key: Hashable, Sendable {
         var tag: String
@@ -18,26 +19,29 @@ struct TagStateLog: Sendable {
 
     /// The latest change of each tag of each profile not yet in `tag_state`: the value (nil: gone) and its moment.
     private(set) var unsaved: [Key: (value: RuleValue?, since: EpochMillis)] = [:]
-    /// How many tags of profiles may wait for `tag_state` before it is brought up to date.
+    /// How many history rows are after `tag_state_history_id`.
+    private(set) var unsavedRows = 0
+    /// How many history rows may wait before they are taken in.
     var saveAfter: Int
 
     init(saveAfter: Int = 32768) {
         self.saveAfter = saveAfter
     }
 
-    /// Appends the changes to the history, in the caller's transaction, and brings `tag_state` up to date
-    /// when enough have piled up. `clock` is the engine's moment, stored with them.
+    /// Appends the changes to the history, in the caller's transaction, and takes the history in when
+    /// enough has piled up. `clock` is the engine's moment, stored with them.
     mutating func record(_ changes: [TagChange], clock: EpochMillis, _ db: Database) throws {
         guard !changes.isEmpty else { return }
         try Self.appendHistory(changes, db)
         for change in changes { unsaved[Key(tag: change.tag, profile: change.profile)] = (change.new, change.at) }
-        if unsaved.count >= saveAfter { try save(db) }
+        unsavedRows += changes.count
+        if unsavedRows >= saveAfter { try save(db) }
         try db.execute(sql: """
             INSERT INTO counters(name, value) VALUES ('tag_clock', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value
             """, arguments: [clock])
     }
 
-    /// Writes the changes waiting for `tag_state` there, in the caller's transaction.
+    /// Takes the history after `tag_state_history_id` in, in the caller's transaction.
     mutating func save(_ db: Database) throws {
         let upsert = try BoundStatement(db.cachedStatement(sql: """
             INSERT INTO tag_state(tag_id, profile_id, value, since) VALUES (?, ?, ?, ?)
@@ -55,10 +59,20 @@ struct TagStateLog: Sendable {
             }
         }
         try db.execute(sql: """
+            INSERT INTO tag_history_by_profile(profile_id, id)
+            SELECT profile_id, id FROM tag_history WHERE id > ? ORDER BY profile_id, id
+            """, arguments: [try Self.savedUpTo(db)])
+        try db.execute(sql: """
             INSERT INTO counters(name, value) VALUES ('tag_state_history_id', (SELECT coalesce(max(id), 0) FROM tag_history))
             ON CONFLICT(name) DO UPDATE SET value = excluded.value
             """)
         unsaved = [:]
+        unsavedRows = 0
+    }
+
+    /// The last history row taken in.
+    static func savedUpTo(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'tag_state_history_id'") ?? 0
     }
 
     /// The stored state: `tag_state` with the history it does not hold yet folded in. What it folds in is
@@ -70,10 +84,11 @@ struct TagStateLog: Sendable {
             stored[ProfileID(row[0]), default: [:]][row[1]] = (RuleValue(try JSONParser.parse(row[2] as String)), row[3])
         }
         unsaved = [:]
-        let savedUpTo = try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'tag_state_history_id'") ?? 0
+        unsavedRows = 0
         let later = try Row.fetchCursor(db, sql: "SELECT profile_id, tag_id, new, at FROM tag_history WHERE id > ? ORDER BY id",
-                                        arguments: [savedUpTo])
+                                        arguments: [try Self.savedUpTo(db)])
         while let row = try later.next() {
+            unsavedRows += 1
             let profile = ProfileID(row[0]), tag: String = row[1], at: EpochMillis = row[3]
             let value = try (row[2] as String?).map { RuleValue(try JSONParser.parse($0)) }
             stored[profile, default: [:]][tag] = value.map { ($0, at) }
