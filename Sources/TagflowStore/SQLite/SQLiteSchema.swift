@@ -105,10 +105,12 @@ enum SQLiteSchema {
         migrator.registerMigration("v5-history-by-profile-in-bulk") { db in
             // A profile's changes are found through a table `TagStateLog` fills in bulk, not an index every
             // change updated at a random place. The rows after `tag_state_history_id` are not in it yet.
+            // A profile's current tags are read from the engine: `tag_state` needs no index by profile.
             try db.execute(sql: """
                 INSERT OR IGNORE INTO counters(name, value)
                 VALUES ('tag_state_history_id', (SELECT coalesce(max(id), 0) FROM tag_history));
                 DROP INDEX tag_history_profile;
+                DROP INDEX tag_state_profile;
                 CREATE TABLE tag_history_by_profile(
                     profile_id INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY(profile_id, id)) WITHOUT ROWID;
                 INSERT INTO tag_history_by_profile(profile_id, id)
