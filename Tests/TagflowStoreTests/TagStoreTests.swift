@@ -51,38 +51,66 @@ import Testing
         try store.close()
     }
 
-    /// A store whose `tag_state` is brought up to date every `saveAfter` changes, with profiles 1–3 after a
+    /// A store that takes its history in as `log` says (``TagStateLog``), with profiles 1–3 after a
     /// history with every cause of change: events, a merge, a late event, time passing, a tag defined after its
     /// events (back-filled), and an edit. Returns each profile's tags too.
     func storeWithHistory(
-        in directory: borrowing TemporaryDirectory, saveAfter: Int, from t0: EpochMillis
+        in directory: borrowing TemporaryDirectory, log: TagStateLog, from t0: EpochMillis
     ) async throws -> (SQLiteStore, [[ProfileTag]]) {
         let store = try SQLiteStore(directory: directory.path)
-        store.tagRuntime.withLock { $0.stateLog.saveAfter = saveAfter }
-        try submit(store, [view("玻尿酸", anonymous: "a-1", at: t0 + 1000)], at: t0 + 1000)
-        try submit(store, [view("热玛吉", user: "u-1", at: t0 + 2000)], at: t0 + 2000)
-        _ = try store.planTags(.upsert([RuleSource(text: Self.rules)]), actor: "test", now: t0 + 2500, apply: true)
-        try submit(store, [view("水光针", user: "u-1", anonymous: "a-1", at: t0 + 3000)], at: t0 + 3000)  // merge
-        try submit(store, [view("超声炮", user: "u-1", at: t0 - 3_600_000)], at: t0 + 4000)  // an hour late
-        try submit(store, [view("玻尿酸", user: "u-3", at: t0 + 5000), view("玻尿酸", user: "u-3", at: t0 + 6000)], at: t0 + 6000)
-        try submit(store, [Event(type: .track, name: "pay_order", userId: "u-3", timestamp: t0 + 7000, receivedAt: t0 + 7000,
-                                 identifiers: [Identifier("user_id", "u-3")], payload: ["type": "track", "event": "pay_order"])],
-                   at: t0 + 7000)
-        try store.advanceTags(to: t0 + 2 * 86_400_000)  // `twice` leaves with time, and comes back with the edit
+        store.tagRuntime.withLock { $0.stateLog = log }
         let edited = Self.rules.replacingOccurrences(of: "in last 1 days >= 2", with: "in last 3 days >= 1")
-        _ = try store.planTags(.upsert([RuleSource(text: edited)]), actor: "test", now: t0 + 2 * 86_400_000, apply: true)
+        let payment = Event(type: .track, name: "pay_order", userId: "u-3", timestamp: t0 + 7000, receivedAt: t0 + 7000,
+                            identifiers: [Identifier("user_id", "u-3")], payload: ["type": "track", "event": "pay_order"])
+        let steps: [() throws -> Void] = [
+            { try self.submit(store, [self.view("玻尿酸", anonymous: "a-1", at: t0 + 1000)], at: t0 + 1000) },
+            { try self.submit(store, [self.view("热玛吉", user: "u-1", at: t0 + 2000)], at: t0 + 2000) },
+            { _ = try store.planTags(.upsert([RuleSource(text: Self.rules)]), actor: "test", now: t0 + 2500, apply: true) },
+            { try self.submit(store, [self.view("水光针", user: "u-1", anonymous: "a-1", at: t0 + 3000)], at: t0 + 3000) },  // merge
+            { try self.submit(store, [self.view("超声炮", user: "u-1", at: t0 - 3_600_000)], at: t0 + 4000) },  // an hour late
+            {
+                try self.submit(store, [self.view("玻尿酸", user: "u-3", at: t0 + 5000), self.view("玻尿酸", user: "u-3", at: t0 + 6000)],
+                                at: t0 + 6000)
+            },
+            { try self.submit(store, [payment], at: t0 + 7000) },
+            { try store.advanceTags(to: t0 + 2 * 86_400_000) },  // `twice` leaves with time, and comes back with the edit
+            { _ = try store.planTags(.upsert([RuleSource(text: edited)]), actor: "test", now: t0 + 2 * 86_400_000, apply: true) },
+        ]
+        for step in steps {
+            try step()
+            try await expectStoredStateIsTheEngines(store)
+        }
         var tags: [[ProfileTag]] = []
         for id in 1...3 { tags.append(try await store.tags(of: ProfileID(Int64(id)))) }
         return (store, tags)
     }
 
-    @Test(arguments: [1, 5, 8192])
-    func theStateIsTheSameAfterARestartHoweverMuchOfItTagStateHeld(saveAfter: Int) async throws {
+    /// `tag_state` with the history it has not taken in is the engine's state, since-times included.
+    func expectStoredStateIsTheEngines(_ store: SQLiteStore, sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
+        let stored = try await store.pool.read { db in
+            var log = TagStateLog()
+            return try log.loadStored(db)
+        }
+        store.tagRuntime.withLock { runtime in
+            for profile in Set(stored.keys).union(runtime.engine.profileIDsInEngine) {
+                let engine = runtime.engine.tags(of: profile).map { "\($0.tag)=\($0.value)@\($0.since)" }.sorted()
+                let kept = (stored[profile] ?? [:]).map { "\($0.key)=\($0.value.0)@\($0.value.1)" }.sorted()
+                #expect(kept == engine, "profile \(profile)", sourceLocation: sourceLocation)
+            }
+        }
+    }
+
+    @Test(arguments: [
+        TagStateLog(indexAfter: 1, saveAfter: 1, chunk: 1_000),  // everything taken in at once
+        TagStateLog(indexAfter: 3, saveAfter: 4, chunk: 2),  // a little at a time
+        TagStateLog(indexAfter: 3, saveAfter: 8, chunk: 2),  // changes recorded while a save goes on, one going on at the end
+        TagStateLog(indexAfter: 1_000, saveAfter: 1_000, chunk: 1_000),  // nothing taken in
+    ])
+    func theStateIsTheSameAfterARestartHoweverMuchOfTheHistoryWasTakenIn(log: TagStateLog) async throws {
         let t0: EpochMillis = 1_772_400_000_000
-        // Given changes recorded while `tag_state` is brought up to date after every change, after every few
-        // changes, or never (all of the state is in the history it has not taken in yet)
+        // Given changes recorded while the history is taken in at once, a little at a time, or not at all
         let directory = TemporaryDirectory()
-        let (store, before) = try await storeWithHistory(in: directory, saveAfter: saveAfter, from: t0)
+        let (store, before) = try await storeWithHistory(in: directory, log: log, from: t0)
         #expect(before[0].map(\.tag) == ["first_project", "stage", "twice"])
         #expect(before[0].first?.value == .string("超声炮"))  // the late event is the earliest
         #expect(before[2].first { $0.tag == "stage" }?.value == .string("paid"))
@@ -112,10 +140,10 @@ import Testing
         try reopened.close()
     }
 
-    @Test(arguments: [1, 8192])
-    func aStoredStateThatDisagreesWithTheLogIsCorrectedAtTheRestart(saveAfter: Int) async throws {
+    @Test(arguments: [TagStateLog(indexAfter: 1, saveAfter: 1, chunk: 1_000), TagStateLog(indexAfter: 1_000, saveAfter: 1_000)])
+    func aStoredStateThatDisagreesWithTheLogIsCorrectedAtTheRestart(log: TagStateLog) async throws {
         let directory = TemporaryDirectory()
-        let (store, before) = try await storeWithHistory(in: directory, saveAfter: saveAfter, from: 1_772_400_000_000)
+        let (store, before) = try await storeWithHistory(in: directory, log: log, from: 1_772_400_000_000)
         // Given a stored value the log does not support, in `tag_state` or in the history it has not taken in
         try await store.pool.write { db in
             try db.execute(sql: "UPDATE tag_state SET value = '\"蜂巢皮秒\"' WHERE tag_id = 'first_project' AND profile_id = 3")

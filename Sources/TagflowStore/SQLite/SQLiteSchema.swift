@@ -103,19 +103,21 @@ enum SQLiteSchema {
                 """)
         }
         migrator.registerMigration("v5-history-by-profile-in-bulk") { db in
-            // A profile's changes are found through a table `TagStateLog` fills in bulk, not an index every
-            // change updated at a random place. The rows after `tag_state_history_id` are not in it yet.
+            // `tag_state` and a profile's changes are the history taken in in bulk (`TagStateLog`), not rows and
+            // an index every change updated at a random place. Until now `tag_state` held every change.
             // A profile's current tags are read from the engine: `tag_state` needs no index by profile.
             try db.execute(sql: """
                 INSERT OR IGNORE INTO counters(name, value)
                 VALUES ('tag_state_history_id', (SELECT coalesce(max(id), 0) FROM tag_history));
+                INSERT OR IGNORE INTO counters(name, value)
+                VALUES ('tag_history_by_profile_id', (SELECT coalesce(max(id), 0) FROM tag_history));
                 DROP INDEX tag_history_profile;
                 DROP INDEX tag_state_profile;
                 CREATE TABLE tag_history_by_profile(
                     profile_id INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY(profile_id, id)) WITHOUT ROWID;
                 INSERT INTO tag_history_by_profile(profile_id, id)
                 SELECT profile_id, id FROM tag_history
-                WHERE id <= (SELECT value FROM counters WHERE name = 'tag_state_history_id') ORDER BY profile_id, id;
+                WHERE id <= (SELECT value FROM counters WHERE name = 'tag_history_by_profile_id') ORDER BY profile_id, id;
                 """)
         }
         return migrator

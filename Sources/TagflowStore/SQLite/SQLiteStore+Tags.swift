@@ -137,7 +137,7 @@ extension SQLiteStore {
                            UNION ALL SELECT id FROM tag_history WHERE id > ?5 AND profile_id = ?1)
                 """
             var arguments: StatementArguments = [profile?.rawValue, tag, before, limit]
-            if profile != nil { arguments += [try TagStateLog.savedUpTo(db)] }
+            if profile != nil { arguments += [try TagStateLog.indexedUpTo(db)] }
             return try Row.fetchAll(db, sql: """
                 SELECT id, profile_id, tag_id, old, new, at, cause, cause_ref, recorded_at FROM tag_history
                 WHERE (?2 IS NULL OR tag_id = ?2) AND (?3 IS NULL OR id < ?3) \(ofProfile)

@@ -3,90 +3,113 @@ import GRDB
 import TagflowCore
 
 /// Where tag state is kept on disk. Every change is appended to `tag_history` in the transaction that
-/// causes it. The rest is the history taken in, in bulk, once enough changes have piled up: the current
-/// state — each profile's tags with their values and since when — in `tag_state`, and where each profile's
-/// changes are in `tag_history_by_profile`. The history rows after `tag_state_history_id` are the changes
-/// neither holds yet.
+/// causes it; the rest is that history taken in, in bulk:
+/// - where each profile's changes are, in `tag_history_by_profile`, every ``indexAfter`` changes (up to the
+///   counter `tag_history_by_profile_id`; a profile's later changes are found by reading the rows after it);
+/// - the current state — each profile's tags with their values and since when — in `tag_state`, every
+///   ``saveAfter`` changes, a ``chunk`` of tags of profiles per commit in the table's order, so no commit
+///   waits long (up to the counter `tag_state_history_id`; `tag_state` with the history rows after it is the
+///   stored state).
 ///
 /// (Written at every change, either cost ingestion a fifth of its speed or more: a commit's changes fall on
 /// random profiles, so nearly every page of the table or index was rewritten at every commit. In bulk, a
 /// page takes many changes at once.) While Tagflow runs, the current state is read from the engine.
 struct TagStateLog: Sendable {
-    struct Key: Hashable, Sendable {
+    struct Key: Hashable, Sendable, Comparable {
         var tag: String
         var profile: ProfileID
+
+        static func < (a: Key, b: Key) -> Bool { (a.tag, a.profile.rawValue) < (b.tag, b.profile.rawValue) }
     }
 
-    /// The latest change of each tag of each profile not yet in `tag_state`: the value (nil: gone) and its moment.
-    private(set) var unsaved: [Key: (value: RuleValue?, since: EpochMillis)] = [:]
-    /// How many history rows are after `tag_state_history_id`.
+    typealias Value = (value: RuleValue?, since: EpochMillis)
+
+    /// How many history rows may wait for `tag_history_by_profile`.
+    let indexAfter: Int
+    /// How many history rows may wait for `tag_state` before a save begins.
+    let saveAfter: Int
+    /// How many tags of profiles a commit writes to `tag_state` while a save goes on.
+    let chunk: Int
+
+    /// The latest change of each tag of each profile not yet in a save: the value (nil: gone) and its moment.
+    private(set) var unsaved: [Key: Value] = [:]
+    /// How many history rows are behind ``unsaved``.
     private(set) var unsavedRows = 0
-    /// How many history rows may wait before they are taken in.
-    var saveAfter: Int
+    /// How many history rows are after `tag_history_by_profile_id`.
+    private var unindexedRows = 0
+    /// The save going on: the state as of history row `upTo`, in the table's order, written from `next` on.
+    private var saving: (entries: [(Key, Value)], next: Int, upTo: Int64)?
 
-    init(saveAfter: Int = 32768) {
-        self.saveAfter = saveAfter
+    init(indexAfter: Int = 32_768, saveAfter: Int = 262_144, chunk: Int = 8_192) {
+        (self.indexAfter, self.saveAfter, self.chunk) = (indexAfter, saveAfter, chunk)
     }
 
-    /// Appends the changes to the history, in the caller's transaction, and takes the history in when
-    /// enough has piled up. `clock` is the engine's moment, stored with them.
+    /// Appends the changes to the history, in the caller's transaction, and takes the history in as it is due.
+    /// `clock` is the engine's moment, stored with them.
     mutating func record(_ changes: [TagChange], clock: EpochMillis, _ db: Database) throws {
         guard !changes.isEmpty else { return }
         try Self.appendHistory(changes, db)
         for change in changes { unsaved[Key(tag: change.tag, profile: change.profile)] = (change.new, change.at) }
         unsavedRows += changes.count
-        if unsavedRows >= saveAfter { try save(db) }
-        try db.execute(sql: """
-            INSERT INTO counters(name, value) VALUES ('tag_clock', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value
-            """, arguments: [clock])
+        unindexedRows += changes.count
+        if unindexedRows >= indexAfter { try indexByProfile(db) }
+        if saving == nil, unsavedRows >= saveAfter {
+            saving = (unsaved.sorted { $0.key < $1.key }, 0, try Self.lastHistoryRow(db))
+            unsaved = [:]
+            unsavedRows = 0
+        }
+        if saving != nil { try saveChunk(db) }
+        try Self.setCounter("tag_clock", clock, db)
     }
 
-    /// Takes the history after `tag_state_history_id` in, in the caller's transaction.
-    mutating func save(_ db: Database) throws {
+    /// Files the history rows after `tag_history_by_profile_id` under their profiles.
+    private mutating func indexByProfile(_ db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO tag_history_by_profile(profile_id, id)
+            SELECT profile_id, id FROM tag_history WHERE id > ? ORDER BY profile_id, id
+            """, arguments: [try Self.indexedUpTo(db)])
+        try Self.setCounter("tag_history_by_profile_id", try Self.lastHistoryRow(db), db)
+        unindexedRows = 0
+    }
+
+    /// Writes the save's next chunk to `tag_state`; after the last, `tag_state` holds the history up to the
+    /// save's row.
+    private mutating func saveChunk(_ db: Database) throws {
+        guard var save = saving else { return }
         let upsert = try BoundStatement(db.cachedStatement(sql: """
             INSERT INTO tag_state(tag_id, profile_id, value, since) VALUES (?, ?, ?, ?)
             ON CONFLICT(tag_id, profile_id) DO UPDATE SET value = excluded.value, since = excluded.since
             """))
         let delete = try BoundStatement(db.cachedStatement(sql: "DELETE FROM tag_state WHERE tag_id = ? AND profile_id = ?"))
-        // In the table's order: neighbouring rows share pages.
-        let keys = unsaved.keys.sorted { ($0.tag, $0.profile.rawValue) < ($1.tag, $1.profile.rawValue) }
-        for key in keys {
-            let (value, since) = unsaved[key]!
+        let end = min(save.next + chunk, save.entries.count)
+        for (key, (value, since)) in save.entries[save.next..<end] {
             if let value {
                 try upsert.execute(db, .text(key.tag), .int(key.profile.rawValue), .text(value.jsonText), .int(since))
             } else {
                 try delete.execute(db, .text(key.tag), .int(key.profile.rawValue))
             }
         }
-        try db.execute(sql: """
-            INSERT INTO tag_history_by_profile(profile_id, id)
-            SELECT profile_id, id FROM tag_history WHERE id > ? ORDER BY profile_id, id
-            """, arguments: [try Self.savedUpTo(db)])
-        try db.execute(sql: """
-            INSERT INTO counters(name, value) VALUES ('tag_state_history_id', (SELECT coalesce(max(id), 0) FROM tag_history))
-            ON CONFLICT(name) DO UPDATE SET value = excluded.value
-            """)
-        unsaved = [:]
-        unsavedRows = 0
+        save.next = end
+        if end < save.entries.count {
+            saving = save
+        } else {
+            try Self.setCounter("tag_state_history_id", save.upTo, db)
+            saving = nil
+        }
     }
 
-    /// The last history row taken in.
-    static func savedUpTo(_ db: Database) throws -> Int64 {
-        try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'tag_state_history_id'") ?? 0
-    }
-
-    /// The stored state: `tag_state` with the history it does not hold yet folded in. What it folds in is
-    /// what the log then has waiting, as it had before the restart.
+    /// The stored state: `tag_state` with the history after `tag_state_history_id` folded in. (A save cut
+    /// short by a restart left some of its tags in `tag_state`; the history after the counter has them too.)
     mutating func loadStored(_ db: Database) throws -> [ProfileID: [String: (RuleValue, EpochMillis)]] {
         var stored: [ProfileID: [String: (RuleValue, EpochMillis)]] = [:]
         let state = try Row.fetchCursor(db, sql: "SELECT profile_id, tag_id, value, since FROM tag_state")
         while let row = try state.next() {
             stored[ProfileID(row[0]), default: [:]][row[1]] = (RuleValue(try JSONParser.parse(row[2] as String)), row[3])
         }
-        unsaved = [:]
-        unsavedRows = 0
+        (unsaved, unsavedRows, saving) = ([:], 0, nil)
+        let savedUpTo = try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'tag_state_history_id'") ?? 0
         let later = try Row.fetchCursor(db, sql: "SELECT profile_id, tag_id, new, at FROM tag_history WHERE id > ? ORDER BY id",
-                                        arguments: [try Self.savedUpTo(db)])
+                                        arguments: [savedUpTo])
         while let row = try later.next() {
             unsavedRows += 1
             let profile = ProfileID(row[0]), tag: String = row[1], at: EpochMillis = row[3]
@@ -94,7 +117,24 @@ struct TagStateLog: Sendable {
             stored[profile, default: [:]][tag] = value.map { ($0, at) }
             unsaved[Key(tag: tag, profile: profile)] = (value, at)
         }
+        unindexedRows = try Int.fetchOne(db, sql: "SELECT count(*) FROM tag_history WHERE id > ?",
+                                         arguments: [try Self.indexedUpTo(db)]) ?? 0
         return stored
+    }
+
+    /// The last history row `tag_history_by_profile` holds.
+    static func indexedUpTo(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'tag_history_by_profile_id'") ?? 0
+    }
+
+    private static func lastHistoryRow(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT coalesce(max(id), 0) FROM tag_history") ?? 0
+    }
+
+    private static func setCounter(_ name: String, _ value: Int64, _ db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value
+            """, arguments: [name, value])
     }
 
     private static func appendHistory(_ changes: [TagChange], _ db: Database) throws {
@@ -115,4 +155,8 @@ struct TagStateLog: Sendable {
                 .text(change.new?.jsonText), .int(change.at), .text(change.cause.kind), .int(reference), .int(recordedAt))
         }
     }
+}
+
+extension TagStateLog: CustomStringConvertible {
+    var description: String { "history indexed every \(indexAfter), saved every \(saveAfter), \(chunk) a commit" }
 }
