@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import Synchronization
 import Testing
 
 @testable import TagflowCore
@@ -71,9 +72,13 @@ import Testing
         return id
     }
 
-    @Test func aSegmentIsBackFilledKeptLiveAndRecordsEveryEntryAndExit() async throws {
+    /// (Its history is read from the rows filed by tag, or from those not filed yet: ``TagStateLog``.)
+    @Test(arguments: [TagStateLog(), TagStateLog(fileAfter: 1)])
+    func aSegmentIsBackFilledKeptLiveAndRecordsEveryEntryAndExit(log: TagStateLog) async throws {
         let directory = TestDirectory()
-        let app = try await makeTestTagflow(directory).application
+        let tagflow = try await makeTestTagflow(directory)
+        tagflow.store.tagRuntime.withLock { $0.stateLog = log }
+        let app = tagflow.application
         try await app.test(.router) { client in
             try await givenClinicVisitors(client)
 

@@ -101,10 +101,10 @@ import Testing
     }
 
     @Test(arguments: [
-        TagStateLog(indexAfter: 1, saveAfter: 1, chunk: 1_000),  // everything taken in at once
-        TagStateLog(indexAfter: 3, saveAfter: 4, chunk: 2),  // a little at a time
-        TagStateLog(indexAfter: 3, saveAfter: 8, chunk: 2),  // changes recorded while a save goes on, one going on at the end
-        TagStateLog(indexAfter: 1_000, saveAfter: 1_000, chunk: 1_000),  // nothing taken in
+        TagStateLog(fileAfter: 1, saveAfter: 1, chunk: 1_000),  // everything taken in at once
+        TagStateLog(fileAfter: 3, saveAfter: 4, chunk: 2),  // a little at a time
+        TagStateLog(fileAfter: 3, saveAfter: 8, chunk: 2),  // changes recorded while a save goes on, one going on at the end
+        TagStateLog(fileAfter: 1_000, saveAfter: 1_000, chunk: 1_000),  // nothing taken in
     ])
     func theStateIsTheSameAfterARestartHoweverMuchOfTheHistoryWasTakenIn(log: TagStateLog) async throws {
         let t0: EpochMillis = 1_772_400_000_000
@@ -137,10 +137,18 @@ import Testing
             #expect(try await reopened.tagHistory(profile: ProfileID(Int64(id)), tag: "stage", before: nil, limit: 1000)
                 == all.filter { $0.tag == "stage" })
         }
+        // and so is each tag's
+        for tag in ["first_project", "stage", "twice"] {
+            let all = history.filter { $0.tag == tag }
+            #expect(try await reopened.tagHistory(profile: nil, tag: tag, before: nil, limit: 1000) == all)
+            #expect(try await reopened.tagHistory(profile: nil, tag: tag, before: all[1].id, limit: 2) == Array(all.dropFirst(2).prefix(2)))
+        }
+        #expect(try await reopened.tagHistory(profile: nil, tag: nil, before: history[2].id, limit: 3)
+            == Array(history.dropFirst(3).prefix(3)))
         try reopened.close()
     }
 
-    @Test(arguments: [TagStateLog(indexAfter: 1, saveAfter: 1, chunk: 1_000), TagStateLog(indexAfter: 1_000, saveAfter: 1_000)])
+    @Test(arguments: [TagStateLog(fileAfter: 1, saveAfter: 1, chunk: 1_000), TagStateLog(fileAfter: 1_000, saveAfter: 1_000)])
     func aStoredStateThatDisagreesWithTheLogIsCorrectedAtTheRestart(log: TagStateLog) async throws {
         let directory = TemporaryDirectory()
         let (store, before) = try await storeWithHistory(in: directory, log: log, from: 1_772_400_000_000)

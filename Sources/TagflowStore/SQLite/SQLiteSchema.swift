@@ -103,21 +103,26 @@ enum SQLiteSchema {
                 """)
         }
         migrator.registerMigration("v5-history-by-profile-in-bulk") { db in
-            // `tag_state` and a profile's changes are the history taken in in bulk (`TagStateLog`), not rows and
-            // an index every change updated at a random place. Until now `tag_state` held every change.
+            // `tag_state` and the history's files by profile and by tag are the history taken in in bulk
+            // (`TagStateLog`), not rows and indexes every change updated. Until now `tag_state` held every change.
             // A profile's current tags are read from the engine: `tag_state` needs no index by profile.
             try db.execute(sql: """
                 INSERT OR IGNORE INTO counters(name, value)
                 VALUES ('tag_state_history_id', (SELECT coalesce(max(id), 0) FROM tag_history));
                 INSERT OR IGNORE INTO counters(name, value)
-                VALUES ('tag_history_by_profile_id', (SELECT coalesce(max(id), 0) FROM tag_history));
+                VALUES ('tag_history_filed_id', (SELECT coalesce(max(id), 0) FROM tag_history));
                 DROP INDEX tag_history_profile;
+                DROP INDEX tag_history_tag;
                 DROP INDEX tag_state_profile;
                 CREATE TABLE tag_history_by_profile(
                     profile_id INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY(profile_id, id)) WITHOUT ROWID;
+                CREATE TABLE tag_history_by_tag(tag_id TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY(tag_id, id)) WITHOUT ROWID;
                 INSERT INTO tag_history_by_profile(profile_id, id)
                 SELECT profile_id, id FROM tag_history
-                WHERE id <= (SELECT value FROM counters WHERE name = 'tag_history_by_profile_id') ORDER BY profile_id, id;
+                WHERE id <= (SELECT value FROM counters WHERE name = 'tag_history_filed_id') ORDER BY profile_id, id;
+                INSERT INTO tag_history_by_tag(tag_id, id)
+                SELECT tag_id, id FROM tag_history
+                WHERE id <= (SELECT value FROM counters WHERE name = 'tag_history_filed_id') ORDER BY tag_id, id;
                 """)
         }
         return migrator

@@ -131,18 +131,19 @@ extension SQLiteStore {
     /// Recorded tag changes, newest first, of one profile and/or one tag, before the entry `before`.
     public func tagHistory(profile: ProfileID?, tag: String?, before: Int64?, limit: Int) async throws -> [TagHistoryEntry] {
         try await pool.read { db in
-            // A profile's changes: those `tag_history_by_profile` has taken in, and those after it.
-            let ofProfile = profile == nil ? "" : """
-                AND id IN (SELECT id FROM tag_history_by_profile WHERE profile_id = ?1 AND (?3 IS NULL OR id < ?3)
-                           UNION ALL SELECT id FROM tag_history WHERE id > ?5 AND profile_id = ?1)
-                """
+            let columns = "h.profile_id, h.tag_id, h.old, h.new, h.at, h.cause, h.cause_ref, h.recorded_at"
+            let below = "coalesce(?3, 9223372036854775807)"
+            let sql = if profile != nil {
+                TagStateLog.filedHistory(by: .profile, is: "?1", columns: columns, where: "(?2 IS NULL OR h.tag_id = ?2)",
+                                         below: below, filed: "?5", order: "DESC")
+            } else if tag != nil {
+                TagStateLog.filedHistory(by: .tag, is: "?2", columns: columns, below: below, filed: "?5", order: "DESC")
+            } else {
+                "SELECT h.id, \(columns) FROM tag_history h WHERE h.id < \(below) ORDER BY 1 DESC"
+            }
             var arguments: StatementArguments = [profile?.rawValue, tag, before, limit]
-            if profile != nil { arguments += [try TagStateLog.indexedUpTo(db)] }
-            return try Row.fetchAll(db, sql: """
-                SELECT id, profile_id, tag_id, old, new, at, cause, cause_ref, recorded_at FROM tag_history
-                WHERE (?2 IS NULL OR tag_id = ?2) AND (?3 IS NULL OR id < ?3) \(ofProfile)
-                ORDER BY id DESC LIMIT ?4
-                """, arguments: arguments).map {
+            if profile != nil || tag != nil { arguments += [try TagStateLog.filedUpTo(db)] }
+            return try Row.fetchAll(db, sql: sql + " LIMIT ?4", arguments: arguments).map {
                 TagHistoryEntry(
                     id: $0[0], profile: ProfileID($0[1]), tag: $0[2], old: ($0[3] as String?).flatMap { try? JSONParser.parse($0) },
                     new: ($0[4] as String?).flatMap { try? JSONParser.parse($0) }, at: Timestamp.format($0[5]),

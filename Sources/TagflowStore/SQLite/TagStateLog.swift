@@ -4,16 +4,17 @@ import TagflowCore
 
 /// Where tag state is kept on disk. Every change is appended to `tag_history` in the transaction that
 /// causes it; the rest is that history taken in, in bulk:
-/// - where each profile's changes are, in `tag_history_by_profile`, every ``indexAfter`` changes (up to the
-///   counter `tag_history_by_profile_id`; a profile's later changes are found by reading the rows after it);
+/// - where each profile's and each tag's changes are, in `tag_history_by_profile` and `tag_history_by_tag`,
+///   every ``fileAfter`` changes (up to the counter `tag_history_filed_id`; later changes are found by
+///   reading the rows after it: ``filedHistory(by:is:columns:where:below:order:)``);
 /// - the current state — each profile's tags with their values and since when — in `tag_state`, every
 ///   ``saveAfter`` changes, a ``chunk`` of tags of profiles per commit in the table's order, so no commit
 ///   waits long (up to the counter `tag_state_history_id`; `tag_state` with the history rows after it is the
 ///   stored state).
 ///
-/// (Written at every change, either cost ingestion a fifth of its speed or more: a commit's changes fall on
-/// random profiles, so nearly every page of the table or index was rewritten at every commit. In bulk, a
-/// page takes many changes at once.) While Tagflow runs, the current state is read from the engine.
+/// (Written at every change, they cost ingestion half of its speed: a commit's changes fall on random
+/// profiles, so nearly every page of `tag_state` and of the index by profile was rewritten at every commit,
+/// and the index by tag had a page rewritten for every tag. In bulk, a page takes many changes at once.) While Tagflow runs, the current state is read from the engine.
 struct TagStateLog: Sendable {
     struct Key: Hashable, Sendable, Comparable {
         var tag: String
@@ -24,8 +25,8 @@ struct TagStateLog: Sendable {
 
     typealias Value = (value: RuleValue?, since: EpochMillis)
 
-    /// How many history rows may wait for `tag_history_by_profile`.
-    let indexAfter: Int
+    /// How many history rows may wait to be filed by profile and by tag.
+    let fileAfter: Int
     /// How many history rows may wait for `tag_state` before a save begins.
     let saveAfter: Int
     /// How many tags of profiles a commit writes to `tag_state` while a save goes on.
@@ -35,13 +36,13 @@ struct TagStateLog: Sendable {
     private(set) var unsaved: [Key: Value] = [:]
     /// How many history rows are behind ``unsaved``.
     private(set) var unsavedRows = 0
-    /// How many history rows are after `tag_history_by_profile_id`.
-    private var unindexedRows = 0
+    /// How many history rows are after `tag_history_filed_id`.
+    private var unfiledRows = 0
     /// The save going on: the state as of history row `upTo`, in the table's order, written from `next` on.
     private var saving: (entries: [(Key, Value)], next: Int, upTo: Int64)?
 
-    init(indexAfter: Int = 32_768, saveAfter: Int = 262_144, chunk: Int = 8_192) {
-        (self.indexAfter, self.saveAfter, self.chunk) = (indexAfter, saveAfter, chunk)
+    init(fileAfter: Int = 32_768, saveAfter: Int = 262_144, chunk: Int = 8_192) {
+        (self.fileAfter, self.saveAfter, self.chunk) = (fileAfter, saveAfter, chunk)
     }
 
     /// Appends the changes to the history, in the caller's transaction, and takes the history in as it is due.
@@ -51,8 +52,8 @@ struct TagStateLog: Sendable {
         try Self.appendHistory(changes, db)
         for change in changes { unsaved[Key(tag: change.tag, profile: change.profile)] = (change.new, change.at) }
         unsavedRows += changes.count
-        unindexedRows += changes.count
-        if unindexedRows >= indexAfter { try indexByProfile(db) }
+        unfiledRows += changes.count
+        if unfiledRows >= fileAfter { try fileHistory(db) }
         if saving == nil, unsavedRows >= saveAfter {
             saving = (unsaved.sorted { $0.key < $1.key }, 0, try Self.lastHistoryRow(db))
             unsaved = [:]
@@ -62,14 +63,17 @@ struct TagStateLog: Sendable {
         try Self.setCounter("tag_clock", clock, db)
     }
 
-    /// Files the history rows after `tag_history_by_profile_id` under their profiles.
-    private mutating func indexByProfile(_ db: Database) throws {
-        try db.execute(sql: """
-            INSERT INTO tag_history_by_profile(profile_id, id)
-            SELECT profile_id, id FROM tag_history WHERE id > ? ORDER BY profile_id, id
-            """, arguments: [try Self.indexedUpTo(db)])
-        try Self.setCounter("tag_history_by_profile_id", try Self.lastHistoryRow(db), db)
-        unindexedRows = 0
+    /// Files the history rows after `tag_history_filed_id` under their profiles and their tags.
+    private mutating func fileHistory(_ db: Database) throws {
+        let filed = try Self.filedUpTo(db)
+        for file in [HistoryFile.profile, .tag] {
+            try db.execute(sql: """
+                INSERT INTO \(file.table)(\(file.rawValue), id)
+                SELECT \(file.rawValue), id FROM tag_history WHERE id > ? ORDER BY \(file.rawValue), id
+                """, arguments: [filed])
+        }
+        try Self.setCounter("tag_history_filed_id", try Self.lastHistoryRow(db), db)
+        unfiledRows = 0
     }
 
     /// Writes the save's next chunk to `tag_state`; after the last, `tag_state` holds the history up to the
@@ -117,14 +121,40 @@ struct TagStateLog: Sendable {
             stored[profile, default: [:]][tag] = value.map { ($0, at) }
             unsaved[Key(tag: tag, profile: profile)] = (value, at)
         }
-        unindexedRows = try Int.fetchOne(db, sql: "SELECT count(*) FROM tag_history WHERE id > ?",
-                                         arguments: [try Self.indexedUpTo(db)]) ?? 0
+        unfiledRows = try Int.fetchOne(db, sql: "SELECT count(*) FROM tag_history WHERE id > ?",
+                                       arguments: [try Self.filedUpTo(db)]) ?? 0
         return stored
     }
 
-    /// The last history row `tag_history_by_profile` holds.
-    static func indexedUpTo(_ db: Database) throws -> Int64 {
-        try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'tag_history_by_profile_id'") ?? 0
+    /// The last history row filed by profile and by tag.
+    static func filedUpTo(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'tag_history_filed_id'") ?? 0
+    }
+
+    /// The history's files: its rows by profile, and by tag.
+    enum HistoryFile: String {
+        case profile = "profile_id"
+        case tag = "tag_id"
+
+        var table: String { self == .profile ? "tag_history_by_profile" : "tag_history_by_tag" }
+    }
+
+    /// SQL for the id and `columns` (of `tag_history h`) of the history rows whose profile or tag (`file`) is
+    /// `value`, meeting `condition`, with ids below `below`, in id order (`order`: `ASC` or `DESC`), from the
+    /// file and from the rows after it (`filed`: ``filedUpTo(_:)``). Both parts are read in id order and
+    /// merged: a page of the newest costs its own rows, however long the history.
+    static func filedHistory(
+        by file: HistoryFile, is value: String, columns: String, where condition: String = "1", below: String,
+        filed: String, order: String
+    ) -> String {
+        """
+        SELECT h.id, \(columns) FROM tag_history h
+        WHERE h.id > \(filed) AND h.id < \(below) AND h.\(file.rawValue) = \(value) AND \(condition)
+        UNION ALL
+        SELECT f.id, \(columns) FROM \(file.table) f JOIN tag_history h ON h.id = f.id
+        WHERE f.\(file.rawValue) = \(value) AND f.id < \(below) AND \(condition)
+        ORDER BY 1 \(order)
+        """
     }
 
     private static func lastHistoryRow(_ db: Database) throws -> Int64 {
@@ -158,5 +188,5 @@ struct TagStateLog: Sendable {
 }
 
 extension TagStateLog: CustomStringConvertible {
-    var description: String { "history indexed every \(indexAfter), saved every \(saveAfter), \(chunk) a commit" }
+    var description: String { "history filed every \(fileAfter), saved every \(saveAfter), \(chunk) a commit" }
 }

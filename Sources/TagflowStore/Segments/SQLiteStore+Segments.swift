@@ -214,9 +214,9 @@ extension SQLiteStore {
         return try pool.read { db in
             var points: [SizePoint] = []
             var size = 0
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT at, old IS NULL, new IS NULL FROM tag_history WHERE tag_id = ? ORDER BY id
-                """, arguments: [id])
+            let rows = try Row.fetchCursor(db, sql: TagStateLog.filedHistory(
+                by: .tag, is: "?1", columns: "h.at, h.old IS NULL, h.new IS NULL", below: "9223372036854775807", filed: "?2",
+                order: "ASC"), arguments: [id, try TagStateLog.filedUpTo(db)])
             var current: (start: EpochMillis, entered: Int, exited: Int)?
             func close() {
                 guard let period = current else { return }
@@ -224,8 +224,8 @@ extension SQLiteStore {
                                         exited: period.exited))
             }
             while let row = try rows.next() {
-                let at: EpochMillis = row[0]
-                let entered = (row[1] as Bool) && !(row[2] as Bool), exited = !(row[1] as Bool) && (row[2] as Bool)
+                let at: EpochMillis = row[1]
+                let entered = (row[2] as Bool) && !(row[3] as Bool), exited = !(row[2] as Bool) && (row[3] as Bool)
                 guard entered || exited else { continue }
                 let start = hourly ? at - ((at % 3_600_000) + 3_600_000) % 3_600_000 : calendar.startOfDay(at)
                 if current?.start != start {
