@@ -14,15 +14,9 @@ import TagflowCore
 ///
 /// (Written at every change, they cost ingestion half of its speed: a commit's changes fall on random
 /// profiles, so nearly every page of `tag_state` and of the index by profile was rewritten at every commit,
-/// and the index by tag had a page rewritten for every tag. In bulk, a page takes many changes at once.) While Tagflow runs, the current state is read from the engine.
+/// and the index by tag had a page rewritten for every tag. In bulk, a page takes many changes at once.)
+/// While Tagflow runs, the current state is read from the engine.
 struct TagStateLog: Sendable {
-    struct Key: Hashable, Sendable, Comparable {
-        var tag: String
-        var profile: ProfileID
-
-        static func < (a: Key, b: Key) -> Bool { (a.tag, a.profile.rawValue) < (b.tag, b.profile.rawValue) }
-    }
-
     typealias Value = (value: RuleValue?, since: EpochMillis)
 
     /// How many history rows may wait to be filed by profile and by tag.
@@ -32,14 +26,15 @@ struct TagStateLog: Sendable {
     /// How many tags of profiles a commit writes to `tag_state` while a save goes on.
     let chunk: Int
 
-    /// The latest change of each tag of each profile not yet in a save: the value (nil: gone) and its moment.
-    private(set) var unsaved: [Key: Value] = [:]
+    /// The latest change of each tag of each profile not yet in a save, by tag and profile: the value (nil:
+    /// gone) and its moment.
+    private(set) var unsaved: [String: [ProfileID: Value]] = [:]
     /// How many history rows are behind ``unsaved``.
     private(set) var unsavedRows = 0
     /// How many history rows are after `tag_history_filed_id`.
     private var unfiledRows = 0
     /// The save going on: the state as of history row `upTo`, in the table's order, written from `next` on.
-    private var saving: (entries: [(Key, Value)], next: Int, upTo: Int64)?
+    private var saving: (entries: [(tag: String, profile: ProfileID, Value)], next: Int, upTo: Int64)?
 
     init(fileAfter: Int = 32_768, saveAfter: Int = 262_144, chunk: Int = 8_192) {
         (self.fileAfter, self.saveAfter, self.chunk) = (fileAfter, saveAfter, chunk)
@@ -50,12 +45,15 @@ struct TagStateLog: Sendable {
     mutating func record(_ changes: [TagChange], clock: EpochMillis, _ db: Database) throws {
         guard !changes.isEmpty else { return }
         try Self.appendHistory(changes, db)
-        for change in changes { unsaved[Key(tag: change.tag, profile: change.profile)] = (change.new, change.at) }
+        for change in changes { unsaved[change.tag, default: [:]][change.profile] = (change.new, change.at) }
         unsavedRows += changes.count
         unfiledRows += changes.count
         if unfiledRows >= fileAfter { try fileHistory(db) }
         if saving == nil, unsavedRows >= saveAfter {
-            saving = (unsaved.sorted { $0.key < $1.key }, 0, try Self.lastHistoryRow(db))
+            let entries = unsaved.sorted { $0.key < $1.key }.flatMap { tag, profiles in
+                profiles.sorted { $0.key.rawValue < $1.key.rawValue }.map { (tag, $0.key, $0.value) }
+            }
+            saving = (entries, 0, try Self.lastHistoryRow(db))
             unsaved = [:]
             unsavedRows = 0
         }
@@ -86,11 +84,11 @@ struct TagStateLog: Sendable {
             """))
         let delete = try BoundStatement(db.cachedStatement(sql: "DELETE FROM tag_state WHERE tag_id = ? AND profile_id = ?"))
         let end = min(save.next + chunk, save.entries.count)
-        for (key, (value, since)) in save.entries[save.next..<end] {
+        for (tag, profile, (value, since)) in save.entries[save.next..<end] {
             if let value {
-                try upsert.execute(db, .text(key.tag), .int(key.profile.rawValue), .text(value.jsonText), .int(since))
+                try upsert.execute(db, .text(tag), .int(profile.rawValue), .text(value.jsonText), .int(since))
             } else {
-                try delete.execute(db, .text(key.tag), .int(key.profile.rawValue))
+                try delete.execute(db, .text(tag), .int(profile.rawValue))
             }
         }
         save.next = end
@@ -119,7 +117,7 @@ struct TagStateLog: Sendable {
             let profile = ProfileID(row[0]), tag: String = row[1], at: EpochMillis = row[3]
             let value = try (row[2] as String?).map { RuleValue(try JSONParser.parse($0)) }
             stored[profile, default: [:]][tag] = value.map { ($0, at) }
-            unsaved[Key(tag: tag, profile: profile)] = (value, at)
+            unsaved[tag, default: [:]][profile] = (value, at)
         }
         unfiledRows = try Int.fetchOne(db, sql: "SELECT count(*) FROM tag_history WHERE id > ?",
                                        arguments: [try Self.filedUpTo(db)]) ?? 0
