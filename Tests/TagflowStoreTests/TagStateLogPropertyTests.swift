@@ -1,0 +1,101 @@
+import Foundation
+import GRDB
+import PropertyBased
+import Testing
+
+@testable import TagflowCore
+@testable import TagflowStore
+
+/// `TagStateLog` takes the history in at its own pace (filed by profile and tag every few changes, saved to
+/// `tag_state` a chunk a commit): whatever the pace, and across restarts in the middle of a save, the stored
+/// state is every tag's latest change, and each profile's and tag's history is every change, newest first.
+@Suite struct TagStateLogPropertyTests {
+    static let tags = ["a", "b", "一个很长的标签名字", "lifecycle"]
+    static let values: [RuleValue] = [.bool(true), .string("潜客"), .string("新客"), .number(3), .number(-1.5)]
+
+    @Test func storedStateAndHistoryAreTheChangesWhateverThePace() async throws {
+        let runs = Int(ProcessInfo.processInfo.environment["TAGFLOW_PROPERTY_RUNS"] ?? "").map { max(1, $0 / 5) } ?? 20
+        await propertyCheck(count: runs, input: Gen.uint64()) { seed in
+            do {
+                try await Self.run(seed: seed)
+            } catch {
+                Issue.record("seed \(seed): \(error)")
+            }
+        }
+    }
+
+    static func run(seed: UInt64) async throws {
+        var random = SplitMix64(seed: seed)
+        func pick(_ n: Int) -> Int { Int(random.next() % UInt64(n)) }
+        let directory = TemporaryDirectory()
+        let store = try SQLiteStore(directory: directory.path)
+        defer { try? store.close() }
+        let pace = (fileAfter: 1 + pick(20), saveAfter: 1 + pick(40), chunk: 1 + pick(10))
+        var log = TagStateLog(fileAfter: pace.fileAfter, saveAfter: pace.saveAfter, chunk: pace.chunk)
+        let where_ = "pace \(pace), seed \(seed)"
+
+        // The model: every change, and each tag's latest value.
+        var history: [TagChange] = []
+        var current: [String: RuleValue] = [:]  // "tag/profile"
+        var at: EpochMillis = 1_772_400_000_000
+        for step in 0..<(20 + pick(40)) {
+            // Given a commit of a few changes (now and then a restart, perhaps in the middle of a save),
+            var changes: [TagChange] = []
+            for _ in 0..<(1 + pick(8)) {
+                let profile = ProfileID(Int64(1 + pick(6))), tag = tags[pick(tags.count)]
+                let key = "\(tag)/\(profile.rawValue)"
+                let new: RuleValue? = pick(3) == 0 ? nil : values[pick(values.count)]
+                guard current[key] != new else { continue }
+                at += Int64(1 + pick(1000))
+                changes.append(TagChange(profile: profile, tag: tag, old: current[key], new: new, at: at,
+                                         cause: pick(2) == 0 ? .time : .event(seq: Int64(step))))
+                current[key] = new
+            }
+            let (batch, moment, before) = (changes, at, log)
+            log = try await store.pool.write { db in
+                var log = before
+                try log.record(batch, clock: moment, db)
+                return log
+            }
+            history += changes
+            if pick(8) == 0 {
+                log = try await store.pool.read { db in
+                    var log = TagStateLog(fileAfter: pace.fileAfter, saveAfter: pace.saveAfter, chunk: pace.chunk)
+                    _ = try log.loadStored(db)
+                    return log
+                }
+            }
+
+            // then the stored state is each tag's latest change, dated by it,
+            let stored = try await store.pool.read { db in
+                var fresh = TagStateLog()
+                return try fresh.loadStored(db)
+            }
+            var expected: [String: String] = [:]
+            for change in history { expected["\(change.tag)/\(change.profile.rawValue)"] = change.new.map { "\($0)@\(change.at)" } }
+            var kept: [String: String] = [:]
+            for (profile, tags) in stored {
+                for (tag, (value, since)) in tags { kept["\(tag)/\(profile.rawValue)"] = "\(value)@\(since)" }
+            }
+            #expect(kept == expected.compactMapValues { $0 }, "\(where_), step \(step)")
+
+            // and each profile's and tag's history is all of its changes, newest first, a page at a time.
+            let filters: [(profile: ProfileID?, tag: String?)] = [
+                (ProfileID(Int64(1 + pick(6))), nil), (nil, tags[pick(tags.count)]),
+                (ProfileID(Int64(1 + pick(6))), tags[pick(tags.count)]),
+            ]
+            for filter in filters {
+                let want: [String] = history.reversed()
+                    .filter { (filter.profile == nil || $0.profile == filter.profile) && (filter.tag == nil || $0.tag == filter.tag) }
+                    .map { "\($0.profile.rawValue) \($0.tag) \(String(describing: $0.new?.json))" }
+                let read = try await store.tagHistory(profile: filter.profile, tag: filter.tag, before: nil, limit: 10_000)
+                let got: [String] = read.map { "\($0.profile.rawValue) \($0.tag) \(String(describing: $0.new))" }
+                #expect(got == want, "\(where_), step \(step), \(filter)")
+                if read.count > 3 {
+                    let page = try await store.tagHistory(profile: filter.profile, tag: filter.tag, before: read[1].id, limit: 2)
+                    #expect(page.map(\.id) == read[2...3].map(\.id), "\(where_), step \(step), page of \(filter)")
+                }
+            }
+        }
+    }
+}
