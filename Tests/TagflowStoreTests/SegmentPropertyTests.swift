@@ -1,5 +1,4 @@
 import Foundation
-import PropertyBased
 import Roaring
 import Testing
 
@@ -30,15 +29,7 @@ import Testing
     static let projects = ["玻尿酸", "热玛吉", "水光针"]
 
     @Test func membershipEqualsBruteForceAfterRandomChanges() async throws {
-        // TAGFLOW_PROPERTY_RUNS=200 swift test --filter SegmentPropertyTests for a long hunt.
-        let runs = Int(ProcessInfo.processInfo.environment["TAGFLOW_PROPERTY_RUNS"] ?? "").map { max(1, $0 / 10) } ?? 12
-        await propertyCheck(count: runs, input: Gen.uint64()) { seed in
-            do {
-                try await Self.run(seed: seed)
-            } catch {
-                Issue.record("seed \(seed): \(error)")
-            }
-        }
+        await checkSeeds(runs: 12, share: 10) { try await Self.run(seed: $0) }
     }
 
     static func run(seed: UInt64) async throws {

@@ -1,6 +1,5 @@
 import Foundation
 import GRDB
-import PropertyBased
 import Testing
 
 @testable import TagflowCore
@@ -14,14 +13,7 @@ import Testing
     static let values: [RuleValue] = [.bool(true), .string("潜客"), .string("新客"), .number(3), .number(-1.5)]
 
     @Test func storedStateAndHistoryAreTheChangesWhateverThePace() async throws {
-        let runs = Int(ProcessInfo.processInfo.environment["TAGFLOW_PROPERTY_RUNS"] ?? "").map { max(1, $0 / 5) } ?? 20
-        await propertyCheck(count: runs, input: Gen.uint64()) { seed in
-            do {
-                try await Self.run(seed: seed)
-            } catch {
-                Issue.record("seed \(seed): \(error)")
-            }
-        }
+        await checkSeeds(runs: 20, share: 5) { try await Self.run(seed: $0) }
     }
 
     static func run(seed: UInt64) async throws {
