@@ -2,6 +2,8 @@ import Foundation
 import PropertyBased
 import Testing
 
+@testable import TagflowCore
+
 /// Runs `scenario` for random seeds: `runs` of them, or `TAGFLOW_PROPERTY_RUNS / share` when that is set
 /// (`TAGFLOW_PROPERTY_RUNS=200 swift test --filter …` for a long hunt). A failing seed is named, so the
 /// scenario can be run again with it.
@@ -14,4 +16,9 @@ func checkSeeds(runs: Int, share: Int, _ scenario: @escaping @Sendable (UInt64) 
             Issue.record("seed \(seed): \(error)")
         }
     }
+}
+
+extension SplitMix64 {
+    /// A number in `0..<n`.
+    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }

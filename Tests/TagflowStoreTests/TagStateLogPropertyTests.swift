@@ -18,11 +18,10 @@ import Testing
 
     static func run(seed: UInt64) async throws {
         var random = SplitMix64(seed: seed)
-        func pick(_ n: Int) -> Int { Int(random.next() % UInt64(n)) }
         let directory = TemporaryDirectory()
         let store = try SQLiteStore(directory: directory.path)
         defer { try? store.close() }
-        let pace = (fileAfter: 1 + pick(20), saveAfter: 1 + pick(40), chunk: 1 + pick(10))
+        let pace = (fileAfter: 1 + random.below(20), saveAfter: 1 + random.below(40), chunk: 1 + random.below(10))
         var log = TagStateLog(fileAfter: pace.fileAfter, saveAfter: pace.saveAfter, chunk: pace.chunk)
         let where_ = "pace \(pace), seed \(seed)"
 
@@ -30,17 +29,17 @@ import Testing
         var history: [TagChange] = []
         var current: [String: RuleValue] = [:]  // "tag/profile"
         var at: EpochMillis = 1_772_400_000_000
-        for step in 0..<(20 + pick(40)) {
+        for step in 0..<(20 + random.below(40)) {
             // Given a commit of a few changes (now and then a restart, perhaps in the middle of a save),
             var changes: [TagChange] = []
-            for _ in 0..<(1 + pick(8)) {
-                let profile = ProfileID(Int64(1 + pick(6))), tag = tags[pick(tags.count)]
+            for _ in 0..<(1 + random.below(8)) {
+                let profile = ProfileID(Int64(1 + random.below(6))), tag = tags[random.below(tags.count)]
                 let key = "\(tag)/\(profile.rawValue)"
-                let new: RuleValue? = pick(3) == 0 ? nil : values[pick(values.count)]
+                let new: RuleValue? = random.below(3) == 0 ? nil : values[random.below(values.count)]
                 guard current[key] != new else { continue }
-                at += Int64(1 + pick(1000))
+                at += Int64(1 + random.below(1000))
                 changes.append(TagChange(profile: profile, tag: tag, old: current[key], new: new, at: at,
-                                         cause: pick(2) == 0 ? .time : .event(seq: Int64(step))))
+                                         cause: random.below(2) == 0 ? .time : .event(seq: Int64(step))))
                 current[key] = new
             }
             let (batch, moment, before) = (changes, at, log)
@@ -50,7 +49,7 @@ import Testing
                 return log
             }
             history += changes
-            if pick(8) == 0 {
+            if random.below(8) == 0 {
                 log = try await store.pool.read { db in
                     var log = TagStateLog(fileAfter: pace.fileAfter, saveAfter: pace.saveAfter, chunk: pace.chunk)
                     _ = try log.loadStored(db)
@@ -73,8 +72,8 @@ import Testing
 
             // and each profile's and tag's history is all of its changes, newest first, a page at a time.
             let filters: [(profile: ProfileID?, tag: String?)] = [
-                (ProfileID(Int64(1 + pick(6))), nil), (nil, tags[pick(tags.count)]),
-                (ProfileID(Int64(1 + pick(6))), tags[pick(tags.count)]),
+                (ProfileID(Int64(1 + random.below(6))), nil), (nil, tags[random.below(tags.count)]),
+                (ProfileID(Int64(1 + random.below(6))), tags[random.below(tags.count)]),
             ]
             for filter in filters {
                 let want: [String] = history.reversed()

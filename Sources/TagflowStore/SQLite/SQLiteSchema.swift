@@ -125,6 +125,19 @@ enum SQLiteSchema {
                 WHERE id <= (SELECT value FROM counters WHERE name = 'tag_history_filed_id') ORDER BY tag_id, id;
                 """)
         }
+        migrator.registerMigration("v6-events-by-profile-in-bulk") { db in
+            // A profile's events are found through a table `EventFiling` fills in bulk, not an index every
+            // event updated at a random place. The events after `events_filed_seq` are not in it yet.
+            try db.execute(sql: """
+                DROP INDEX events_profile;
+                CREATE TABLE events_by_profile(
+                    profile_id INTEGER NOT NULL, ts INTEGER NOT NULL, seq INTEGER NOT NULL,
+                    PRIMARY KEY(profile_id, ts, seq)) WITHOUT ROWID;
+                INSERT INTO events_by_profile(profile_id, ts, seq) SELECT profile_id, ts, seq FROM events ORDER BY profile_id, ts, seq;
+                INSERT INTO counters(name, value) VALUES ('events_filed_seq', (SELECT coalesce(max(seq), 0) FROM events))
+                ON CONFLICT(name) DO UPDATE SET value = excluded.value;
+                """)
+        }
         return migrator
     }
 }

@@ -113,10 +113,13 @@ extension SQLiteStore {
             else { return nil }
             let mergedInto: Int64? = row[1]
             let liveID = mergedInto ?? id.rawValue
+            // Its events: the filed ones and those after them (`EventFiling`).
             guard let live = try Row.fetchOne(db, sql: """
-                SELECT p.id, p.created_at, min(e.ts), max(e.ts), count(e.seq)
-                FROM profiles p LEFT JOIN events e ON e.profile_id = p.id WHERE p.id = ? GROUP BY p.id
-                """, arguments: [liveID]) else { return nil }
+                SELECT p.id, p.created_at, min(x.ts), max(x.ts), count(x.ts) FROM profiles p LEFT JOIN (
+                    SELECT ts FROM events_by_profile WHERE profile_id = ?1
+                    UNION ALL SELECT ts FROM events WHERE seq > ?2 AND profile_id = ?1) x
+                WHERE p.id = ?1 GROUP BY p.id
+                """, arguments: [liveID, try EventFiling.filedUpTo(db)]) else { return nil }
             let identifiers = try Row.fetchAll(db, sql: """
                 SELECT type, value, linked_at FROM identifiers WHERE profile_id = ? ORDER BY linked_at, type, value
                 """, arguments: [liveID]).map {
@@ -169,17 +172,17 @@ extension SQLiteStore {
         -> [StoredEvent]
     {
         try await pool.read { db in
-            let columns = "seq, message_id, source_id, type, name, profile_id, ts, received_at, flags, payload"
-            let rows = if let before {
-                try Row.fetchAll(db, sql: """
-                    SELECT \(columns) FROM events WHERE profile_id = ? AND (ts < ? OR (ts = ? AND seq < ?))
-                    ORDER BY ts DESC, seq DESC LIMIT ?
-                    """, arguments: [profile.rawValue, before.timestamp, before.timestamp, before.seq, limit])
-            } else {
-                try Row.fetchAll(db, sql: "SELECT \(columns) FROM events WHERE profile_id = ? ORDER BY ts DESC, seq DESC LIMIT ?",
-                                 arguments: [profile.rawValue, limit])
-            }
-            return rows.map(Self.storedEvent)
+            // The filed events, read in order, merged with those after them (`EventFiling`).
+            let (ts, seq) = before.map { ($0.timestamp, $0.seq) } ?? (.max, .max)
+            return try Row.fetchAll(db, sql: """
+                SELECT f.seq, e.message_id, e.source_id, e.type, e.name, e.profile_id, f.ts, e.received_at, e.flags, e.payload
+                FROM events_by_profile f JOIN events e ON e.seq = f.seq
+                WHERE f.profile_id = ?1 AND (f.ts < ?2 OR (f.ts = ?2 AND f.seq < ?3))
+                UNION ALL
+                SELECT seq, message_id, source_id, type, name, profile_id, ts, received_at, flags, payload FROM events
+                WHERE seq > ?4 AND profile_id = ?1 AND (ts < ?2 OR (ts = ?2 AND seq < ?3))
+                ORDER BY 7 DESC, 1 DESC LIMIT ?5
+                """, arguments: [profile.rawValue, ts, seq, try EventFiling.filedUpTo(db), limit]).map(Self.storedEvent)
         }
     }
 

@@ -24,6 +24,8 @@ public final class SQLiteStore: Sendable {
     let policy: IdentityPolicy
     /// The tag engine and the definitions in force.
     let tagRuntime: Mutex<TagRuntime>
+    /// Where each profile's events are (``EventFiling``); changed only inside ingestion commits.
+    let eventFiling: Mutex<EventFiling>
     /// Moves on every commit that put messages in the outbox: the dispatcher watches it.
     public let outboxCommits = Atomic<Int>(0)
     /// Moves on every change to a destination: the dispatcher keeps them in memory until it moves.
@@ -60,6 +62,7 @@ public final class SQLiteStore: Sendable {
         self.calendar = calendar
         graph = Mutex(try pool.read { try Self.loadGraph($0, policy: policy) })
         tagRuntime = Mutex(.empty(calendar: calendar))
+        eventFiling = Mutex(try pool.read { try EventFiling.load($0) })
         try reloadTags()
     }
 
@@ -109,14 +112,9 @@ extension SQLiteStore {
             return try pool.write { db in
                 try self.graph.withLock { graph in
                     try self.tagRuntime.withLock { runtime in
-                        var writer = IngestWriter(db: db, engine: runtime.engine, forwarding: runtime.automations.forwardsEvents)
-                        var receipts: [IngestReceipt] = []
-                        for submission in try make(db) { receipts.append(try writer.write(submission, graph: &graph)) }
-                        try writer.finish()
-                        runtime.enqueued += try runtime.automations.enqueue(writer.forwarded ?? [], db)
-                        runtime.enqueued += try runtime.automations.enqueue(writer.merges, db)
-                        try runtime.record(writer.tagChanges, clock: runtime.engine.now, db)
-                        return receipts
+                        try self.eventFiling.withLock { filing in
+                            try Self.write(make(db), graph: &graph, runtime: &runtime, filing: &filing, db)
+                        }
                     }
                 }
             }
@@ -124,14 +122,35 @@ extension SQLiteStore {
             // The transaction rolled back: bring the graph and the tags back in line with the tables.
             let reloaded = try pool.read { try Self.loadGraph($0, policy: self.policy) }
             graph.withLock { $0 = reloaded }
+            let filing = try pool.read { try EventFiling.load($0) }
+            eventFiling.withLock { $0 = filing }
             try reloadTags()
             throw error
         }
     }
 }
 
+extension SQLiteStore {
+    /// One commit: the events, their identities and where they are filed, the tag changes they make and the
+    /// outbox messages those make.
+    private static func write(
+        _ submissions: [IngestSubmission], graph: inout IdentityGraph, runtime: inout TagRuntime, filing: inout EventFiling,
+        _ db: Database
+    ) throws -> [IngestReceipt] {
+        var writer = IngestWriter(db: db, engine: runtime.engine, forwarding: runtime.automations.forwardsEvents)
+        var receipts: [IngestReceipt] = []
+        for submission in submissions { receipts.append(try writer.write(submission, graph: &graph, filing: &filing)) }
+        try writer.finish()
+        try filing.fileIfDue(db)
+        runtime.enqueued += try runtime.automations.enqueue(writer.forwarded ?? [], db)
+        runtime.enqueued += try runtime.automations.enqueue(writer.merges, db)
+        try runtime.record(writer.tagChanges, clock: runtime.engine.now, db)
+        return receipts
+    }
+}
+
 /// Writes one commit's submissions. A profile's first/last seen and event count are not stored: they are
-/// read from the events themselves (the `events_profile` index), so merges and late events keep them right.
+/// read from the events themselves (``EventFiling``), so merges and late events keep them right.
 struct IngestWriter {
     let db: Database
     let engine: TagEngine
@@ -150,7 +169,9 @@ struct IngestWriter {
         forwarded = forwarding ? [] : nil
     }
 
-    mutating func write(_ submission: IngestSubmission, graph: inout IdentityGraph) throws -> IngestReceipt {
+    mutating func write(
+        _ submission: IngestSubmission, graph: inout IdentityGraph, filing: inout EventFiling
+    ) throws -> IngestReceipt {
         var receipt = IngestReceipt()
         let insertEvent = try BoundStatement(db.cachedStatement(sql: """
             INSERT INTO events(message_id, source_id, type, name, profile_id, ts, received_at, flags, payload)
@@ -177,8 +198,9 @@ struct IngestWriter {
                 .text(event.payloadJSON))
             let inserted = db.changesCount > 0
             let seq: Int64? = inserted ? db.lastInsertedRowID : nil
+            if let seq { filing.inserted(seq: seq, of: profile) }
             for merge in resolution.merges {
-                try apply(merge, at: event.timestamp, eventSeq: seq)
+                try apply(merge, at: event.timestamp, eventSeq: seq, filing: &filing)
                 merges.append((merge, event.timestamp, seq))
                 engine.merge(merge.loser, into: merge.survivor, now: submission.receivedAt, changes: &tagChanges)
             }
@@ -232,10 +254,10 @@ struct IngestWriter {
     }
 
     /// Folds `merge.loser` into `merge.survivor`: identifiers, history and traits (newest wins).
-    func apply(_ merge: ProfileMerge, at time: EpochMillis, eventSeq: Int64?) throws {
+    func apply(_ merge: ProfileMerge, at time: EpochMillis, eventSeq: Int64?, filing: inout EventFiling) throws {
         let (loser, survivor) = (merge.loser.rawValue, merge.survivor.rawValue)
         try db.execute(sql: "UPDATE identifiers SET profile_id = ? WHERE profile_id = ?", arguments: [survivor, loser])
-        try db.execute(sql: "UPDATE events SET profile_id = ? WHERE profile_id = ?", arguments: [survivor, loser])
+        try filing.moveEvents(of: merge.loser, to: merge.survivor, db)
         try db.execute(sql: """
             INSERT INTO traits(profile_id, key, value, at) SELECT ?, key, value, at FROM traits WHERE profile_id = ? AND true
             ON CONFLICT(profile_id, key) DO UPDATE SET value = excluded.value, at = excluded.at WHERE excluded.at > traits.at
