@@ -198,8 +198,13 @@ struct ProfileState: ~Copyable {
     func hasTag(_ index: Int32) -> Bool { tagSlot(of: index).map { tagSlots[$0].value != .null } ?? false }
 
     func tagValue(_ index: Int32, in table: ValueTable) -> RuleValue? {
+        tagState(index, in: table)?.value
+    }
+
+    /// The tag's value and since when it has had it, when the profile has the tag.
+    func tagState(_ index: Int32, in table: ValueTable) -> (value: RuleValue, since: EpochMillis)? {
         guard let i = tagSlot(of: index), tagSlots[i].value != .null else { return nil }
-        return table.value(tagSlots[i].value)
+        return (table.value(tagSlots[i].value), tagSlots[i].since)
     }
 
     /// Gives a tag its value (packed; `.null`: the profile does not have it) at `moment` (the moment it began,

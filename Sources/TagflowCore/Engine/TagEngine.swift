@@ -302,7 +302,9 @@ public final class TagEngine {
 
     /// The value of one tag of `profile`, or nil when it does not have it.
     public func value(of tag: String, for profile: ProfileID) -> TagState? {
-        tags(of: profile).first { $0.tag == tag }
+        guard let index = tagSet.index(of: tag), let state = profileState(profile),
+              let (value, since) = state.pointee.tagState(Int32(index), in: values) else { return nil }
+        return TagState(tag: tag, value: value, since: since)
     }
 
     /// Keeps the moment a tag value began when the engine was rebuilt from the log (a replay dates
