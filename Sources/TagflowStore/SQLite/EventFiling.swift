@@ -25,7 +25,7 @@ struct EventFiling: Sendable {
 
     /// The last event filed.
     static func filedUpTo(_ db: Database) throws -> Int64 {
-        try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'events_filed_seq'") ?? 0
+        try Counters.value("events_filed_seq", db) ?? 0
     }
 
     /// Notes an event just written to the log.
@@ -57,10 +57,7 @@ struct EventFiling: Sendable {
             INSERT INTO events_by_profile(profile_id, ts, seq)
             SELECT profile_id, ts, seq FROM events WHERE seq > ? ORDER BY profile_id, ts, seq
             """, arguments: [try Self.filedUpTo(db)])
-        try db.execute(sql: """
-            INSERT INTO counters(name, value) VALUES ('events_filed_seq', (SELECT coalesce(max(seq), 0) FROM events))
-            ON CONFLICT(name) DO UPDATE SET value = excluded.value
-            """)
+        try Counters.set("events_filed_seq", try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM events") ?? 0, db)
         unfiled = [:]
         unfiledCount = 0
     }

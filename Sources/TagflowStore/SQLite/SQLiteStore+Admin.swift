@@ -206,9 +206,7 @@ extension SQLiteStore {
     public func stats() async throws -> StoreStats {
         try await pool.read { db in
             func count(_ sql: String) throws -> Int64 { try Int64.fetchOne(db, sql: sql) ?? 0 }
-            func counter(_ name: String) throws -> Int64 {
-                try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = ?", arguments: [name]) ?? 0
-            }
+            func counter(_ name: String) throws -> Int64 { try Counters.value(name, db) ?? 0 }
             return StoreStats(
                 eventsAccepted: try counter("events_accepted"), eventsDeduplicated: try counter("events_deduplicated"),
                 eventsQuarantined: try counter("events_quarantined"),

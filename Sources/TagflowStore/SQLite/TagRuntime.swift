@@ -64,7 +64,7 @@ struct TagRuntime: @unchecked Sendable {
         }
         let sources = records.values.filter { $0.status == .active }.map { RuleSource(name: $0.id, text: $0.source) }
         let tagSet = try RuleCompiler.compileOrThrow(sources)
-        let clock = try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'tag_clock'") ?? .min
+        let clock = try Counters.value("tag_clock", db) ?? .min
         let engine = try TagReplay.rebuild(db, tagSet: tagSet, calendar: calendar, policy: policy, until: clock)
         var stateLog = TagStateLog()
         let stored = try stateLog.loadStored(db)

@@ -58,7 +58,7 @@ struct TagStateLog: Sendable {
             unsavedRows = 0
         }
         if saving != nil { try saveChunk(db) }
-        try Self.setCounter("tag_clock", clock, db)
+        try Counters.set("tag_clock", clock, db)
     }
 
     /// Files the history rows after `tag_history_filed_id` under their profiles and their tags.
@@ -70,7 +70,7 @@ struct TagStateLog: Sendable {
                 SELECT \(file.rawValue), id FROM tag_history WHERE id > ? ORDER BY \(file.rawValue), id
                 """, arguments: [filed])
         }
-        try Self.setCounter("tag_history_filed_id", try Self.lastHistoryRow(db), db)
+        try Counters.set("tag_history_filed_id", try Self.lastHistoryRow(db), db)
         unfiledRows = 0
     }
 
@@ -95,7 +95,7 @@ struct TagStateLog: Sendable {
         if end < save.entries.count {
             saving = save
         } else {
-            try Self.setCounter("tag_state_history_id", save.upTo, db)
+            try Counters.set("tag_state_history_id", save.upTo, db)
             saving = nil
         }
     }
@@ -109,7 +109,7 @@ struct TagStateLog: Sendable {
             stored[ProfileID(row[0]), default: [:]][row[1]] = (RuleValue(try JSONParser.parse(row[2] as String)), row[3])
         }
         (unsaved, unsavedRows, saving) = ([:], 0, nil)
-        let savedUpTo = try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'tag_state_history_id'") ?? 0
+        let savedUpTo = try Counters.value("tag_state_history_id", db) ?? 0
         let later = try Row.fetchCursor(db, sql: "SELECT profile_id, tag_id, new, at FROM tag_history WHERE id > ? ORDER BY id",
                                         arguments: [savedUpTo])
         while let row = try later.next() {
@@ -126,7 +126,7 @@ struct TagStateLog: Sendable {
 
     /// The last history row filed by profile and by tag.
     static func filedUpTo(_ db: Database) throws -> Int64 {
-        try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'tag_history_filed_id'") ?? 0
+        try Counters.value("tag_history_filed_id", db) ?? 0
     }
 
     /// The history's files: its rows by profile, and by tag.
@@ -157,12 +157,6 @@ struct TagStateLog: Sendable {
 
     private static func lastHistoryRow(_ db: Database) throws -> Int64 {
         try Int64.fetchOne(db, sql: "SELECT coalesce(max(id), 0) FROM tag_history") ?? 0
-    }
-
-    private static func setCounter(_ name: String, _ value: Int64, _ db: Database) throws {
-        try db.execute(sql: """
-            INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value
-            """, arguments: [name, value])
     }
 
     private static func appendHistory(_ changes: [TagChange], _ db: Database) throws {

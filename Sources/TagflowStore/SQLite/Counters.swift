@@ -1,0 +1,15 @@
+import GRDB
+
+/// The `counters` table: named numbers the store keeps beside its tables (the tag clock, how far the log
+/// and the tag history are filed, totals of events).
+enum Counters {
+    static func value(_ name: String, _ db: Database) throws -> Int64? {
+        try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = ?", arguments: [name])
+    }
+
+    static func set(_ name: String, _ value: Int64, _ db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value
+            """, arguments: [name, value])
+    }
+}
