@@ -150,7 +150,7 @@ public struct IngestBenchmark: Sendable {
                 let user = random.next() % UInt64(users)
                 batch.append([
                     "type": "track", "event": .string(names[Int(random.next() % UInt64(names.count))]),
-                    "messageId": .string("bench-\(n)"), "anonymousId": .string("anon-\(user)"),
+                    "messageId": .string(Self.uuid(&random)), "anonymousId": .string("anon-\(user)"),
                     "userId": random.next() % 3 == 0 ? .string("user-\(user)") : .null,
                     "timestamp": .string(Timestamp.format(start + Int64(n))),
                     "properties": ["project": .string(projects[Int(random.next() % 5)]),
@@ -167,6 +167,20 @@ public struct IngestBenchmark: Sendable {
         }
         return bodies
     }
+
+    /// A random message id in the form real clients send (a UUID v4): unique ids at random places, as
+    /// the log's index of message ids sees them in production.
+    static func uuid(_ random: inout SplitMix64) -> String {
+        let high = random.next(), low = random.next()
+        let hex = String(high, radix: 16).leftPadded(to: 16) + String(low, radix: 16).leftPadded(to: 16)
+        let digits = Array(hex)
+        return "\(String(digits[0..<8]))-\(String(digits[8..<12]))-4\(String(digits[13..<16]))-"
+            + "a\(String(digits[17..<20]))-\(String(digits[20..<32]))"
+    }
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }
 
 /// A shared counter handing out work items to the client tasks.

@@ -138,6 +138,19 @@ enum SQLiteSchema {
                 ON CONFLICT(name) DO UPDATE SET value = excluded.value;
                 """)
         }
+        migrator.registerMigration("v7-message-keys-in-runs") { db in
+            // Message ids are found through runs of keys written in bulk (`MessageKeys`), not a unique index
+            // every event updated at a random place.
+            try db.execute(sql: """
+                DROP INDEX events_message;
+                CREATE TABLE message_keys(
+                    run INTEGER NOT NULL, key INTEGER NOT NULL, seq INTEGER NOT NULL,
+                    PRIMARY KEY(run, key, seq)) WITHOUT ROWID;
+                CREATE TABLE message_key_runs(
+                    run INTEGER PRIMARY KEY, level INTEGER NOT NULL, keys INTEGER NOT NULL, filter BLOB NOT NULL);
+                """)
+            try MessageKeys.fileLog(db)
+        }
         return migrator
     }
 }

@@ -26,6 +26,7 @@ public final class SQLiteStore: Sendable {
     let tagRuntime: Mutex<TagRuntime>
     /// Where each profile's events are (``EventFiling``); changed only inside ingestion commits.
     let eventFiling: Mutex<EventFiling>
+    let messageKeys: Mutex<MessageKeys>
     /// Moves on every commit that put messages in the outbox: the dispatcher watches it.
     public let outboxCommits = Atomic<Int>(0)
     /// Moves on every change to a destination: the dispatcher keeps them in memory until it moves.
@@ -63,6 +64,7 @@ public final class SQLiteStore: Sendable {
         graph = Mutex(try pool.read { try Self.loadGraph($0, policy: policy) })
         tagRuntime = Mutex(.empty(calendar: calendar))
         eventFiling = Mutex(try pool.read { try EventFiling.load($0) })
+        messageKeys = Mutex(try pool.read { try MessageKeys.load($0) })
         try reloadTags()
     }
 
@@ -113,7 +115,9 @@ extension SQLiteStore {
                 try self.graph.withLock { graph in
                     try self.tagRuntime.withLock { runtime in
                         try self.eventFiling.withLock { filing in
-                            try Self.write(make(db), graph: &graph, runtime: &runtime, filing: &filing, db)
+                            try self.messageKeys.withLock { keys in
+                                try Self.write(make(db), graph: &graph, runtime: &runtime, filing: &filing, keys: &keys, db)
+                            }
                         }
                     }
                 }
@@ -124,6 +128,8 @@ extension SQLiteStore {
             graph.withLock { $0 = reloaded }
             let filing = try pool.read { try EventFiling.load($0) }
             eventFiling.withLock { $0 = filing }
+            let keys = try pool.read { try MessageKeys.load($0) }
+            messageKeys.withLock { $0 = keys }
             try reloadTags()
             throw error
         }
@@ -135,13 +141,16 @@ extension SQLiteStore {
     /// outbox messages those make.
     private static func write(
         _ submissions: [IngestSubmission], graph: inout IdentityGraph, runtime: inout TagRuntime, filing: inout EventFiling,
-        _ db: Database
+        keys: inout MessageKeys, _ db: Database
     ) throws -> [IngestReceipt] {
         var writer = IngestWriter(db: db, engine: runtime.engine, forwarding: runtime.automations.forwardsEvents)
         var receipts: [IngestReceipt] = []
-        for submission in submissions { receipts.append(try writer.write(submission, graph: &graph, filing: &filing)) }
+        for submission in submissions {
+            receipts.append(try writer.write(submission, graph: &graph, filing: &filing, keys: &keys))
+        }
         try writer.finish()
         try filing.fileIfDue(db)
+        try keys.maintain(db)
         runtime.enqueued += try runtime.automations.enqueue(writer.forwarded ?? [], db)
         runtime.enqueued += try runtime.automations.enqueue(writer.merges, db)
         try runtime.record(writer.tagChanges, clock: runtime.engine.now, db)
@@ -170,12 +179,12 @@ struct IngestWriter {
     }
 
     mutating func write(
-        _ submission: IngestSubmission, graph: inout IdentityGraph, filing: inout EventFiling
+        _ submission: IngestSubmission, graph: inout IdentityGraph, filing: inout EventFiling, keys: inout MessageKeys
     ) throws -> IngestReceipt {
         var receipt = IngestReceipt()
         let insertEvent = try BoundStatement(db.cachedStatement(sql: """
             INSERT INTO events(message_id, source_id, type, name, profile_id, ts, received_at, flags, payload)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """))
         for event in submission.events {
             var identifiers = event.identifiers
@@ -192,13 +201,16 @@ struct IngestWriter {
                     ON CONFLICT(type, value) DO UPDATE SET profile_id = excluded.profile_id
                     """)).execute(db, .text(identifier.type), .text(identifier.value), .int(profile.rawValue), .int(event.timestamp))
             }
-            try insertEvent.execute(
-                db, .text(event.messageId), .int(submission.sourceID), .text(event.type.rawValue), .text(event.name),
-                .int(profile.rawValue), .int(event.timestamp), .int(event.receivedAt), .int(event.clampedFromFuture ? 1 : 0),
-                .text(event.payloadJSON))
-            let inserted = db.changesCount > 0
-            let seq: Int64? = inserted ? db.lastInsertedRowID : nil
-            if let seq { filing.inserted(seq: seq, of: profile) }
+            var seq: Int64?
+            if try event.messageId.map({ try keys.holds($0, source: submission.sourceID, db) }) != true {
+                try insertEvent.execute(
+                    db, .text(event.messageId), .int(submission.sourceID), .text(event.type.rawValue), .text(event.name),
+                    .int(profile.rawValue), .int(event.timestamp), .int(event.receivedAt),
+                    .int(event.clampedFromFuture ? 1 : 0), .text(event.payloadJSON))
+                seq = db.lastInsertedRowID
+                filing.inserted(seq: db.lastInsertedRowID, of: profile)
+                if let id = event.messageId { keys.inserted(id, source: submission.sourceID, seq: db.lastInsertedRowID) }
+            }
             for merge in resolution.merges {
                 try apply(merge, at: event.timestamp, eventSeq: seq, filing: &filing)
                 merges.append((merge, event.timestamp, seq))
