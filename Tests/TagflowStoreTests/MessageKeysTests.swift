@@ -14,13 +14,14 @@ import Testing
     }
 
     struct Settings {
-        let fileAfter: Int, fanout: Int, stepRows: Int, keyMask: UInt64
+        let fileAfter: Int, fanout: Int, stepRows: Int, pageEntries: Int, keyMask: UInt64
 
         func apply(to store: SQLiteStore) {
             store.messageKeys.withLock {
                 $0.fileAfter = fileAfter
                 $0.fanout = fanout
                 $0.stepRows = stepRows
+                $0.pageEntries = pageEntries
                 $0.keyMask = keyMask
             }
         }
@@ -29,9 +30,12 @@ import Testing
     static func run(seed: UInt64) async throws {
         var random = SplitMix64(seed: seed)
         let directory = TemporaryDirectory()
-        // Small runs merged in small steps (or filed too rarely to merge), with keys that collide or not.
-        let settings = Settings(fileAfter: [1, 2, 3, 7, 32_768][random.below(5)], fanout: 2 + random.below(2),
-                                stepRows: [1, 2, 5, 1_000][random.below(4)], keyMask: random.below(2) == 0 ? 0x7 : .max)
+        // Small runs of small pages merged in small steps (or filed too rarely to merge), with keys that collide
+        // (many entries of a key span pages) or not.
+        let settings = Settings(
+            fileAfter: [1, 2, 3, 7, 32_768][random.below(5)], fanout: 2 + random.below(2),
+            stepRows: [1, 2, 5, 1_000][random.below(4)], pageEntries: [1, 2, 3, 250][random.below(4)],
+            keyMask: random.below(2) == 0 ? 0x7 : .max)
         var store = try SQLiteStore(directory: directory.path)
         settings.apply(to: store)
         var stored: Set<String> = []  // "source/id"
@@ -74,13 +78,15 @@ import Testing
             try await store.pool.read { db in
                 for source in [1, 2] as [Int64] {
                     for n in 0..<40 {
-                        let held = try keys.holds("m-\(n)", source: source, db)
+                        let held = try keys.holds(keys.message("m-\(n)", source: source), db)
                         #expect(held == stored.contains("\(source)/m-\(n)"), "\(context), step \(step): \(source)/m-\(n)")
                     }
                 }
                 // every run lookups read holds the keys it was written with,
                 for run in keys.runs {
-                    let rows = try Int.fetchOne(db, sql: "SELECT count(*) FROM message_keys WHERE run = ?", arguments: [run.id])
+                    let rows = try Int.fetchOne(db, sql: """
+                        SELECT coalesce(sum(length(entries)), 0) / 16 FROM message_keys WHERE run = ?
+                        """, arguments: [run.id])
                     #expect(rows == run.count, "\(context), step \(step), run \(run.id)")
                 }
                 // and no other run's rows are left behind: the rest are being merged into or deleted.

@@ -9,19 +9,24 @@ import TagflowCore
 /// for nearly every event of every commit: over half of ingestion's time. Instead the ids of the events after
 /// the counter `message_keys_filed_seq` are kept in memory (``recent``: the log after the counter gives them
 /// back at a restart), and every ``fileAfter`` of them are written at once as a *run*: their 64-bit keys
-/// (a hash of source and id) with the events' sequence numbers, in key order, in `message_keys`, and a
-/// ``KeyFilter`` of them in `message_key_runs`. A message is looked for in memory, then in each run whose
-/// filter says "perhaps" — one lookup that also compares the event's own source and id, so two ids with the
-/// same key are never confused. When ``fanout`` runs of a level gather they are merged into one run of the
-/// next level, a bounded step in each commit (``stepRows`` keys), and the old runs' rows deleted in steps
-/// after: every key is written once per level, in order, and a lookup tests a few filters.
+/// (a hash of source and id) with the events' sequence numbers, in key order, packed ``pageEntries`` to a row
+/// of `message_keys`, and a ``KeyFilter`` of them in `message_key_runs`. A message is looked for in memory,
+/// then in each run whose filter says "perhaps" — the event found is compared on its own source and id, so
+/// two ids with the same key are never confused. When ``fanout`` runs of a level gather they are merged into
+/// one run of the next level, a slice of the key space in each commit (about ``stepRows`` keys), and the old
+/// runs' rows deleted in steps after: every key is written once per level, in order, and a lookup tests a few
+/// filters. (See docs/decisions/0007-message-keys-in-runs.md.)
 struct MessageKeys: Sendable {
     var fileAfter = 32_768
     var fanout = 8
     /// Keys merged or deleted per commit at most.
     var stepRows = 32_768
+    /// How many entries a row of `message_keys` packs: 4,000 bytes, within a 16 KB page (no overflow page).
+    var pageEntries = 250
     /// Keys are hashes masked with this; tests narrow it to make keys collide.
-    var keyMask = UInt64.max
+    var keyMask = UInt64.max {
+        didSet { recent = Dictionary(uniqueKeysWithValues: recent.map { (message($0.key.id, source: $0.key.source), $0.value) }) }
+    }
 
     struct Run: Sendable {
         let id: Int64
@@ -33,7 +38,7 @@ struct MessageKeys: Sendable {
     /// The runs lookups search, in the order they were made.
     private(set) var runs: [Run] = []
     /// The messages after the counter: source and id to sequence number.
-    private(set) var recent: [MessageRef: Int64] = [:]
+    private(set) var recent: [Message: Int64] = [:]
     private var merge: Merge?
     /// The run a merge is writing.
     var building: Int64? { merge?.output }
@@ -41,9 +46,14 @@ struct MessageKeys: Sendable {
     private(set) var retired: [Int64] = []
     private var nextRun: Int64 = 1
 
-    struct MessageRef: Hashable, Sendable {
+    /// A message id within its source, and its key (which stands for both in a dictionary's hash).
+    struct Message: Hashable, Sendable {
+        let key: Int64
         let source: Int64
         let id: String
+
+        func hash(into hasher: inout Hasher) { hasher.combine(key) }
+        static func == (a: Message, b: Message) -> Bool { a.key == b.key && a.source == b.source && a.id == b.id }
     }
 
     /// The keys as the database has them: the runs, and the log's messages after the counter.
@@ -66,37 +76,34 @@ struct MessageKeys: Sendable {
         let rows = try Row.fetchCursor(db, sql: """
             SELECT source_id, message_id, seq FROM events WHERE seq > ? AND message_id IS NOT NULL
             """, arguments: [try Counters.value("message_keys_filed_seq", db) ?? 0])
-        while let row = try rows.next() { keys.recent[MessageRef(source: row[0], id: row[1])] = row[2] }
+        while let row = try rows.next() { keys.recent[keys.message(row[1], source: row[0])] = row[2] }
         return keys
     }
 
     /// Files the whole log as runs, a run for each million messages (the upgrade from a unique index).
     static func fileLog(_ db: Database) throws {
         var keys = MessageKeys()
-        var chunk: [(key: Int64, seq: Int64)] = []
+        var chunk: [Entry] = []
         func flush() throws {
             guard !chunk.isEmpty else { return }
-            chunk.sort { $0 < $1 }
-            var filter = KeyFilter(capacity: chunk.count)
-            try write(chunk, to: keys.nextRun, filter: &filter, db)
             var (level, size) = (0, keys.fileAfter * keys.fanout)
             while chunk.count >= size { (level, size) = (level + 1, size * keys.fanout) }
-            try keys.add(Run(id: keys.nextRun, level: level, count: chunk.count, filter: filter), db)
+            try keys.add(run: keys.nextRun, level: level, chunk.sorted(), db)
             chunk = []
         }
         let rows = try Row.fetchCursor(db, sql: """
             SELECT source_id, message_id, seq FROM events WHERE message_id IS NOT NULL ORDER BY seq
             """)
         while let row = try rows.next() {
-            chunk.append((keys.key(source: row[0], id: row[1]), row[2]))
+            chunk.append(Entry(key: keys.message(row[1], source: row[0]).key, seq: row[2]))
             if chunk.count == 1 << 20 { try flush() }
         }
         try flush()
         try Counters.set("message_keys_filed_seq", try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM events") ?? 0, db)
     }
 
-    /// The key of a message id within its source: FNV-1a over both, then a finaliser — the same in every build.
-    func key(source: Int64, id: String) -> Int64 {
+    /// A message id within its source, with its key: FNV-1a over both, then a finaliser — the same in every build.
+    func message(_ id: String, source: Int64) -> Message {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
         var s = UInt64(bitPattern: source)
         for _ in 0..<8 {
@@ -105,27 +112,36 @@ struct MessageKeys: Sendable {
         }
         var id = id
         id.withUTF8 { for byte in $0 { h = (h ^ UInt64(byte)) &* 0x100_0000_01B3 } }
-        return Int64(bitPattern: SplitMix64.mix(h) & keyMask)
+        return Message(key: Int64(bitPattern: SplitMix64.mix(h) & keyMask), source: source, id: id)
     }
 
-    /// Whether the log holds a message `id` from `source`.
-    func holds(_ id: String, source: Int64, _ db: Database) throws -> Bool {
-        if recent[MessageRef(source: source, id: id)] != nil { return true }
-        guard !runs.isEmpty else { return false }
-        let key = key(source: source, id: id)
-        for run in runs.reversed() where run.filter.mayContain(key) {
-            let found = try Bool.fetchOne(db.cachedStatement(sql: """
-                SELECT 1 FROM message_keys k JOIN events e ON e.seq = k.seq
-                WHERE k.run = ? AND k.key = ? AND e.source_id = ? AND e.message_id = ?
-                """), arguments: [run.id, key, source, id])
-            if found == true { return true }
+    /// Whether the log holds `message`.
+    func holds(_ message: Message, _ db: Database) throws -> Bool {
+        if recent[message] != nil { return true }
+        for run in runs.reversed() where run.filter.mayContain(message.key) {
+            for seq in try Self.seqs(of: message.key, in: run.id, db) {
+                let same = try Bool.fetchOne(db.cachedStatement(sql: """
+                    SELECT 1 FROM events WHERE seq = ? AND source_id = ? AND message_id = ?
+                    """), arguments: [seq, message.source, message.id])
+                if same == true { return true }
+            }
         }
         return false
     }
 
+    /// The sequence numbers a run has under `key`: in the pages from the last one that starts before the key
+    /// (a page starts at its first entry) to the last that starts at it.
+    private static func seqs(of key: Int64, in run: Int64, _ db: Database) throws -> [Int64] {
+        let pages = try Data.fetchAll(db.cachedStatement(sql: """
+            SELECT entries FROM message_keys WHERE run = ?1 AND first_key <= ?2 AND first_key >= coalesce(
+                (SELECT max(first_key) FROM message_keys WHERE run = ?1 AND first_key < ?2), -9223372036854775808)
+            """), arguments: [run, key])
+        return pages.flatMap { Entry.unpack($0).filter { $0.key == key }.map(\.seq) }
+    }
+
     /// Notes a message just written to the log.
-    mutating func inserted(_ id: String, source: Int64, seq: Int64) {
-        recent[MessageRef(source: source, id: id)] = seq
+    mutating func inserted(_ message: Message, seq: Int64) {
+        recent[message] = seq
     }
 
     /// At the end of a commit: files the recent keys when enough have come, then a step of merging and deleting.
@@ -138,47 +154,78 @@ struct MessageKeys: Sendable {
             if merge == nil { try finish(step, db) }
         }
         while budget > 0, let run = retired.first {
-            let deleted = try Self.delete(upTo: budget, of: run, db)
-            budget -= deleted
-            if deleted == 0 { retired.removeFirst() }
+            let pages = try Self.delete(pages: max(1, budget / pageEntries), of: run, db)
+            budget -= pages * pageEntries
+            if pages == 0 { retired.removeFirst() }
         }
     }
 
     /// Writes the recent keys as a run of level 0.
     private mutating func fileRecent(_ db: Database) throws {
-        let entries = recent.map { (key: key(source: $0.key.source, id: $0.key.id), seq: $0.value) }.sorted { $0 < $1 }
-        var filter = KeyFilter(capacity: entries.count)
-        let id = nextRun
-        try Self.write(entries, to: id, filter: &filter, db)
-        try add(Run(id: id, level: 0, count: entries.count, filter: filter), db)
+        try add(run: nextRun, level: 0, recent.map { Entry(key: $0.key.key, seq: $0.value) }.sorted(), db)
         try Counters.set("message_keys_filed_seq", try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM events") ?? 0, db)
         recent = [:]
     }
 
-    private mutating func add(_ run: Run, _ db: Database) throws {
+    /// Writes a run of `entries` (in order) and lists it.
+    private mutating func add(run id: Int64, level: Int, _ entries: [Entry], _ db: Database) throws {
+        var filter = KeyFilter(capacity: entries.count)
+        try Self.write(entries, to: id, pageEntries: pageEntries, filter: &filter, db)
+        try list(Run(id: id, level: level, count: entries.count, filter: filter), db)
+    }
+
+    private mutating func list(_ run: Run, _ db: Database) throws {
         try db.execute(sql: "INSERT INTO message_key_runs(run, level, keys, filter) VALUES (?, ?, ?, ?)",
                        arguments: [run.id, run.level, run.count, run.filter.bytes])
         runs.append(run)
         nextRun = max(nextRun, run.id + 1)
     }
 
+    /// Appends `entries` (in order) to a run, a page at a time, and adds their keys to `filter`.
     private static func write(
-        _ entries: some Sequence<(key: Int64, seq: Int64)>, to run: Int64, filter: inout KeyFilter, _ db: Database
+        _ entries: [Entry], to run: Int64, pageEntries: Int, filter: inout KeyFilter, _ db: Database
     ) throws {
-        let insert = try BoundStatement(db.cachedStatement(sql: "INSERT INTO message_keys(run, key, seq) VALUES (?, ?, ?)"))
-        for entry in entries {
-            try insert.execute(db, .int(run), .int(entry.key), .int(entry.seq))
-            filter.insert(entry.key)
+        let insert = try db.cachedStatement(sql: "INSERT INTO message_keys(run, first_key, first_seq, entries) VALUES (?, ?, ?, ?)")
+        for start in stride(from: 0, to: entries.count, by: pageEntries) {
+            let page = entries[start..<min(start + pageEntries, entries.count)]
+            try insert.execute(arguments: [run, page.first!.key, page.first!.seq, Entry.pack(page)])
         }
+        for entry in entries { filter.insert(entry.key) }
     }
 
-    /// Deletes up to `limit` of a retired run's rows, in key order; the number deleted.
-    private static func delete(upTo limit: Int, of run: Int64, _ db: Database) throws -> Int {
+    /// Deletes up to `limit` pages of a retired run; the number deleted.
+    private static func delete(pages limit: Int, of run: Int64, _ db: Database) throws -> Int {
         try db.execute(sql: """
-            DELETE FROM message_keys WHERE run = ?1 AND key <= coalesce(
-                (SELECT key FROM message_keys WHERE run = ?1 ORDER BY key LIMIT 1 OFFSET ?2), 9223372036854775807)
-            """, arguments: [run, limit - 1])
+            DELETE FROM message_keys WHERE run = ?1 AND (first_key, first_seq) IN (
+                SELECT first_key, first_seq FROM message_keys WHERE run = ?1 ORDER BY first_key, first_seq LIMIT ?2)
+            """, arguments: [run, limit])
         return db.changesCount
+    }
+
+    /// A key and the sequence number of its event: what a run holds, in this order.
+    struct Entry: Comparable, Sendable {
+        let key: Int64
+        let seq: Int64
+
+        static func < (a: Entry, b: Entry) -> Bool { (a.key, a.seq) < (b.key, b.seq) }
+
+        static func pack(_ entries: ArraySlice<Entry>) -> Data {
+            var data = Data(capacity: entries.count * 16)
+            for entry in entries {
+                withUnsafeBytes(of: entry.key.littleEndian) { data.append(contentsOf: $0) }
+                withUnsafeBytes(of: entry.seq.littleEndian) { data.append(contentsOf: $0) }
+            }
+            return data
+        }
+
+        static func unpack(_ data: Data) -> [Entry] {
+            data.withUnsafeBytes { raw in
+                (0..<raw.count / 16).map {
+                    Entry(key: Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 16, as: Int64.self)),
+                          seq: Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 16 + 8, as: Int64.self)))
+                }
+            }
+        }
     }
 
     // MARK: Merging
@@ -190,15 +237,15 @@ struct MessageKeys: Sendable {
         let inputs = levels[level]!.prefix(fanout)
         let count = inputs.reduce(0) { $0 + $1.count }
         defer { nextRun += 1 }
-        return Merge(inputs: inputs.map(\.id), output: nextRun, level: level + 1, filter: KeyFilter(capacity: count),
-                     slices: max(1, (count + stepRows - 1) / stepRows))
+        return Merge(inputs: inputs.map(\.id), output: nextRun, level: level + 1, pageEntries: pageEntries,
+                     filter: KeyFilter(capacity: count), slices: max(1, (count + stepRows - 1) / stepRows))
     }
 
     /// Lists the merged run in place of its inputs, whose rows are deleted in the steps that follow.
     private mutating func finish(_ merge: Merge, _ db: Database) throws {
         for run in merge.inputs { try db.execute(sql: "DELETE FROM message_key_runs WHERE run = ?", arguments: [run]) }
         runs.removeAll { merge.inputs.contains($0.id) }
-        try add(Run(id: merge.output, level: merge.level, count: merge.written, filter: merge.filter), db)
+        try list(Run(id: merge.output, level: merge.level, count: merge.written, filter: merge.filter), db)
         retired += merge.inputs
     }
 
@@ -207,6 +254,7 @@ struct MessageKeys: Sendable {
         let inputs: [Int64]
         let output: Int64
         let level: Int
+        let pageEntries: Int
         var filter: KeyFilter
         let slices: Int
         var done = 0
@@ -217,18 +265,18 @@ struct MessageKeys: Sendable {
             while budget > 0, done < slices {
                 let low = Self.start(of: done, among: slices)
                 let high = done + 1 < slices ? Self.start(of: done + 1, among: slices) - 1 : .max
-                let arguments: StatementArguments = [output, low, high]
-                try db.execute(sql: """
-                    INSERT INTO message_keys(run, key, seq) SELECT ?1, key, seq FROM message_keys
-                    WHERE run IN (\(inputs.map(String.init).joined(separator: ", "))) AND key BETWEEN ?2 AND ?3 ORDER BY key, seq
-                    """, arguments: arguments)
-                let keys = try Int64.fetchCursor(db, sql: "SELECT key FROM message_keys WHERE run = ?1 AND key BETWEEN ?2 AND ?3",
-                                                 arguments: arguments)
-                while let key = try keys.next() {
-                    filter.insert(key)
-                    written += 1
-                    budget -= 1
+                var entries: [Entry] = []
+                for run in inputs {  // the pages from the last that starts before the slice to the last within it
+                    let pages = try Data.fetchAll(db.cachedStatement(sql: """
+                        SELECT entries FROM message_keys WHERE run = ?1 AND first_key <= ?3 AND first_key >= coalesce(
+                            (SELECT max(first_key) FROM message_keys WHERE run = ?1 AND first_key < ?2), -9223372036854775808)
+                        """), arguments: [run, low, high])
+                    for page in pages { entries += Entry.unpack(page).filter { (low...high).contains($0.key) } }
                 }
+                entries.sort()
+                try MessageKeys.write(entries, to: output, pageEntries: pageEntries, filter: &filter, db)
+                written += entries.count
+                budget -= max(1, entries.count)
                 done += 1
             }
             return done == slices

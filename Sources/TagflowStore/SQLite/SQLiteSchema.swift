@@ -144,8 +144,8 @@ enum SQLiteSchema {
             try db.execute(sql: """
                 DROP INDEX events_message;
                 CREATE TABLE message_keys(
-                    run INTEGER NOT NULL, key INTEGER NOT NULL, seq INTEGER NOT NULL,
-                    PRIMARY KEY(run, key, seq)) WITHOUT ROWID;
+                    run INTEGER NOT NULL, first_key INTEGER NOT NULL, first_seq INTEGER NOT NULL, entries BLOB NOT NULL,
+                    PRIMARY KEY(run, first_key, first_seq)) WITHOUT ROWID;
                 CREATE TABLE message_key_runs(
                     run INTEGER PRIMARY KEY, level INTEGER NOT NULL, keys INTEGER NOT NULL, filter BLOB NOT NULL);
                 """)

@@ -202,14 +202,15 @@ struct IngestWriter {
                     """)).execute(db, .text(identifier.type), .text(identifier.value), .int(profile.rawValue), .int(event.timestamp))
             }
             var seq: Int64?
-            if try event.messageId.map({ try keys.holds($0, source: submission.sourceID, db) }) != true {
+            let message = event.messageId.map { keys.message($0, source: submission.sourceID) }
+            if try message.map({ try keys.holds($0, db) }) != true {
                 try insertEvent.execute(
                     db, .text(event.messageId), .int(submission.sourceID), .text(event.type.rawValue), .text(event.name),
                     .int(profile.rawValue), .int(event.timestamp), .int(event.receivedAt),
                     .int(event.clampedFromFuture ? 1 : 0), .text(event.payloadJSON))
                 seq = db.lastInsertedRowID
                 filing.inserted(seq: db.lastInsertedRowID, of: profile)
-                if let id = event.messageId { keys.inserted(id, source: submission.sourceID, seq: db.lastInsertedRowID) }
+                if let message { keys.inserted(message, seq: db.lastInsertedRowID) }
             }
             for merge in resolution.merges {
                 try apply(merge, at: event.timestamp, eventSeq: seq, filing: &filing)
