@@ -130,10 +130,35 @@ def main():
         if admin_get(args.base, args.admin_token, "/api/profiles/lookup?" + query)["eventCount"] != 2:
             failures.append("%s: the anonymous visitor's profile should hold its 2 events" % anon)
 
+    # A retry stores nothing twice: the Segment client's track messages sent again with their own message
+    # ids (what a client's retry of a batch is) are acknowledged and counted as de-duplicated.
+    before = admin_get(args.base, args.admin_token, "/api/stats")
+    retried = [m for m in sent["segment"] if m["type"] == "track"]
+    client = SegmentClient(args.write_key, host=args.base, max_retries=3,
+                           on_error=lambda e, batch: errors.append("segment retry: %s" % e))
+    for m in retried:
+        ok, _ = client.track(user_id=m.get("userId"), anonymous_id=m.get("anonymousId"), event=m["event"],
+                             properties=m["properties"], message_id=m["messageId"],
+                             timestamp=datetime.datetime.fromisoformat(m["timestamp"].replace("Z", "+00:00")))
+        if not ok:
+            failures.append("segment: the client refused a retried message")
+    client.flush()
+    client.shutdown()
+    after = admin_get(args.base, args.admin_token, "/api/stats")
+    if errors:
+        failures.append("client errors on retry: %s" % errors)
+    if after["eventsAccepted"] != before["eventsAccepted"]:
+        failures.append("retried messages were stored again: %d events accepted before, %d after"
+                        % (before["eventsAccepted"], after["eventsAccepted"]))
+    if after["eventsDeduplicated"] - before["eventsDeduplicated"] != len(retried):
+        failures.append("%d retried messages, %d counted as de-duplicated"
+                        % (len(retried), after["eventsDeduplicated"] - before["eventsDeduplicated"]))
+
     total = sum(len(m) for m in sent.values())
     for failure in failures:
         print("FAIL:", failure)
-    print("real clients: %d messages sent, %d stored, %d problems" % (total, len(wanted & set(stored)), len(failures)))
+    print("real clients: %d messages sent, %d stored, %d retried and not stored again, %d problems"
+          % (total, len(wanted & set(stored)), after["eventsDeduplicated"] - before["eventsDeduplicated"], len(failures)))
     print("clients: %d passed, %d failed" % (1 if not failures else 0, 1 if failures else 0))
     return 1 if failures else 0
 
