@@ -78,6 +78,7 @@ public struct IngestBenchmark: Sendable {
                 "writer_busy_fraction": .double((busySeconds / measured.seconds * 1000).rounded() / 1000),
                 "events_stored": .int(stats.eventsAccepted),
                 "profiles": .int(stats.profiles),
+                "tag_changes": .int(try await tagflow.store.tagChangesRecorded()),
                 "peak_rss_bytes": .int(Int64(peakResidentBytes())),
             ]
             return result

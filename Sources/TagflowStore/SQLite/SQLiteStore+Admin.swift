@@ -203,6 +203,11 @@ extension SQLiteStore {
                     payload: (try? JSONParser.parse(row[9] as String)) ?? .null)
     }
 
+    /// How many tag changes the history holds.
+    public func tagChangesRecorded() async throws -> Int64 {
+        try await pool.read { try Int64.fetchOne($0, sql: "SELECT coalesce(max(id), 0) FROM tag_history") ?? 0 }
+    }
+
     public func stats() async throws -> StoreStats {
         try await pool.read { db in
             func count(_ sql: String) throws -> Int64 { try Int64.fetchOne(db, sql: sql) ?? 0 }
