@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 
 @testable import TagflowCore
@@ -105,6 +106,42 @@ extension Event {
         let stats = try await store.stats()
         #expect(stats.profiles == 1)
         #expect(stats.mergesAccepted == 1)
+    }
+
+    @Test func identifiersStoredBeforeTheUpgradeStillFindTheirProfiles() async throws {
+        // Given a database of the version before identifiers were appended, with two profiles' identifiers,
+        let directory = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: directory.path, withIntermediateDirectories: true)
+        do {
+            let pool = try DatabasePool(path: directory.path + "/tagflow.sqlite")
+            try SQLiteSchema.migrator.migrate(pool, upTo: "v7-message-keys-in-runs")
+            try await pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO profiles(id, created_at) VALUES (1, 10), (2, 20);
+                    INSERT INTO identifiers(type, value, profile_id, linked_at)
+                    VALUES ('user_id', 'u1', 1, 10), ('anonymous_id', 'web', 1, 10), ('anonymous_id', 'app', 2, 20);
+                    """)
+            }
+            try pool.close()
+        }
+
+        // when this version opens it,
+        var store = try SQLiteStore(directory: directory.path)
+
+        // then each identifier finds its profile, a profile lists its identifiers,
+        #expect(try await store.lookup(Identifier("user_id", "u1")) == ProfileID(1))
+        #expect(try await store.lookup(Identifier("anonymous_id", "app")) == ProfileID(2))
+        let web = try #require(try await store.profile(id: ProfileID(1)))
+        #expect(Set(web.identifiers.map { "\($0.type):\($0.value)" }) == ["user_id:u1", "anonymous_id:web"])
+        // an event of a known visitor lands on its profile, and a login joins the two, across a restart.
+        _ = try submit(store, [.fixture(anonymous: "app", at: 30)])
+        #expect(try await store.stats().profiles == 2)
+        _ = try submit(store, [.fixture(user: "u1", anonymous: "app", at: 40)])
+        try store.close()
+        store = try SQLiteStore(directory: directory.path)
+        #expect(try await store.stats().profiles == 1)
+        #expect(try await store.lookup(Identifier("anonymous_id", "app")) == store.lookup(Identifier("user_id", "u1")))
+        #expect(try await store.profile(id: ProfileID(1))?.identifiers.count == 3)
     }
 
     @Test func aLateIdentifyDoesNotOverwriteANewerTrait() async throws {

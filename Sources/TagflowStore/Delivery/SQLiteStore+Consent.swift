@@ -45,9 +45,9 @@ extension SQLiteStore {
         var consent = JSONObject()
         _ = try ingest { db in
             consent = try String.fetchOne(db, sql: """
-                SELECT t.value FROM identifiers i JOIN traits t ON t.profile_id = i.profile_id AND t.key = 'consent'
-                WHERE i.type = ? AND i.value = ?
-                """, arguments: [identifier.type, identifier.value]).flatMap { (try? JSONParser.parse($0))?.objectValue } ?? JSONObject()
+                SELECT t.value FROM profiles p JOIN traits t ON t.profile_id = coalesce(p.merged_into, p.id) AND t.key = 'consent'
+                WHERE p.id = ?
+                """, arguments: [profile.rawValue]).flatMap { (try? JSONParser.parse($0))?.objectValue } ?? JSONObject()
             for (purpose, granted) in purposes.sorted(by: { $0.key < $1.key }) { consent[purpose] = .bool(granted) }
             let traits: JSONObject = ["consent": .object(consent)]
             let payload: JSONObject = [

@@ -151,6 +151,20 @@ enum SQLiteSchema {
                 """)
             try MessageKeys.fileLog(db)
         }
+        migrator.registerMigration("v8-identifiers-appended") { db in
+            // Identifiers are found by value in the identity graph (in memory, loaded from this table at a start),
+            // so the table needs no key on them: a new visitor's random anonymous id took a page at a random place.
+            try db.execute(sql: """
+                CREATE TABLE identifiers_appended(
+                    id INTEGER PRIMARY KEY, type TEXT NOT NULL, value TEXT NOT NULL, profile_id INTEGER NOT NULL,
+                    linked_at INTEGER NOT NULL);
+                INSERT INTO identifiers_appended(type, value, profile_id, linked_at)
+                SELECT type, value, profile_id, linked_at FROM identifiers ORDER BY profile_id, linked_at;
+                DROP TABLE identifiers;
+                ALTER TABLE identifiers_appended RENAME TO identifiers;
+                CREATE INDEX identifiers_profile ON identifiers(profile_id);
+                """)
+        }
         return migrator
     }
 }

@@ -159,12 +159,10 @@ extension SQLiteStore {
         try await pool.read { try Self.merges($0, profile: nil) }
     }
 
-    /// The profile an identifier belongs to.
+    /// The profile an identifier belongs to, as the identity graph has it (the writer holds the graph while it
+    /// commits: a lookup sees a commit whole or not at all).
     public func lookup(_ identifier: Identifier) async throws -> ProfileID? {
-        try await pool.read { db in
-            try Int64.fetchOne(db, sql: "SELECT profile_id FROM identifiers WHERE type = ? AND value = ?",
-                               arguments: [identifier.type, identifier.value]).map(ProfileID.init)
-        }
+        graph.withLock { $0.profile(of: identifier) }
     }
 
     /// A page of a profile's events, newest first by event time. `before` is the cursor from the previous page.

@@ -196,9 +196,9 @@ struct IngestWriter {
                     .execute(db, .int(profile.rawValue), .int(submission.receivedAt))
             }
             for identifier in resolution.linked {
+                // Only identifiers new to the graph are linked: the table is appended to.
                 try BoundStatement(db.cachedStatement(sql: """
                     INSERT INTO identifiers(type, value, profile_id, linked_at) VALUES (?, ?, ?, ?)
-                    ON CONFLICT(type, value) DO UPDATE SET profile_id = excluded.profile_id
                     """)).execute(db, .text(identifier.type), .text(identifier.value), .int(profile.rawValue), .int(event.timestamp))
             }
             var seq: Int64?
