@@ -100,19 +100,13 @@ import Testing
     @Test func aLogWrittenBeforeTheKeysIsFiledWhenTheStoreOpens() async throws {
         // Given a database of the version before message keys, whose log holds two messages,
         let directory = TemporaryDirectory()
-        try FileManager.default.createDirectory(atPath: directory.path, withIntermediateDirectories: true)
-        do {
-            let pool = try DatabasePool(path: directory.path + "/tagflow.sqlite")
-            try SQLiteSchema.migrator.migrate(pool, upTo: "v6-events-by-profile-in-bulk")
-            try await pool.write { db in
-                for (seq, id) in [(1, "old-1"), (2, "old-2")] {
-                    try db.execute(sql: """
-                        INSERT INTO events(seq, message_id, source_id, type, name, profile_id, ts, received_at, flags, payload)
-                        VALUES (?, ?, 1, 'track', 'view_item', 1, 1000, 1000, 0, '{}')
-                        """, arguments: [seq, id])
-                }
+        try await makeOlderDatabase(at: directory.path, upTo: "v6-events-by-profile-in-bulk") { db in
+            for (seq, id) in [(1, "old-1"), (2, "old-2")] {
+                try db.execute(sql: """
+                    INSERT INTO events(seq, message_id, source_id, type, name, profile_id, ts, received_at, flags, payload)
+                    VALUES (?, ?, 1, 'track', 'view_item', 1, 1000, 1000, 0, '{}')
+                    """, arguments: [seq, id])
             }
-            try pool.close()
         }
 
         // when it is opened by this version and the messages are sent again with a new one,

@@ -12,6 +12,17 @@ struct TemporaryDirectory: ~Copyable {
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }
 
+/// A database as an older version left it in `directory`: migrated up to `version`, then filled by `fill`.
+func makeOlderDatabase(at directory: String, upTo version: String, _ fill: @escaping @Sendable (Database) throws -> Void)
+    async throws
+{
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let pool = try DatabasePool(path: directory + "/tagflow.sqlite")
+    try SQLiteSchema.migrator.migrate(pool, upTo: version)
+    try await pool.write(fill)
+    try pool.close()
+}
+
 extension Event {
     static func fixture(
         _ type: EventType = .track, name: String? = "view_item", user: String? = nil, anonymous: String? = nil,
@@ -111,18 +122,12 @@ extension Event {
     @Test func identifiersStoredBeforeTheUpgradeStillFindTheirProfiles() async throws {
         // Given a database of the version before identifiers were appended, with two profiles' identifiers,
         let directory = TemporaryDirectory()
-        try FileManager.default.createDirectory(atPath: directory.path, withIntermediateDirectories: true)
-        do {
-            let pool = try DatabasePool(path: directory.path + "/tagflow.sqlite")
-            try SQLiteSchema.migrator.migrate(pool, upTo: "v7-message-keys-in-runs")
-            try await pool.write { db in
-                try db.execute(sql: """
-                    INSERT INTO profiles(id, created_at) VALUES (1, 10), (2, 20);
-                    INSERT INTO identifiers(type, value, profile_id, linked_at)
-                    VALUES ('user_id', 'u1', 1, 10), ('anonymous_id', 'web', 1, 10), ('anonymous_id', 'app', 2, 20);
-                    """)
-            }
-            try pool.close()
+        try await makeOlderDatabase(at: directory.path, upTo: "v7-message-keys-in-runs") { db in
+            try db.execute(sql: """
+                INSERT INTO profiles(id, created_at) VALUES (1, 10), (2, 20);
+                INSERT INTO identifiers(type, value, profile_id, linked_at)
+                VALUES ('user_id', 'u1', 1, 10), ('anonymous_id', 'web', 1, 10), ('anonymous_id', 'app', 2, 20);
+                """)
         }
 
         // when this version opens it,
