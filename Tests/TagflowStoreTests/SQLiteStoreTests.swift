@@ -162,6 +162,28 @@ extension Event {
         #expect(profile.traits["age"] == 30)
     }
 
+    @Test func aRetryChangesNothingNotEvenIdentities() async throws {
+        // Given a shared iPad used by u1, then by u2 in a message whose link to u1's profile was refused,
+        let directory = TemporaryDirectory()
+        let store = try SQLiteStore(directory: directory.path)
+        _ = try submit(store, [.fixture(user: "u1", anonymous: "shared-ipad", messageId: "m1", at: 1)])
+        _ = try submit(store, [.fixture(user: "u2", anonymous: "shared-ipad", messageId: "m2", at: 2)])
+        let before = try await store.stats()
+        #expect(before.mergesRefused == 1)
+
+        // when the client sends both messages again,
+        let retry = try submit(store, [.fixture(user: "u1", anonymous: "shared-ipad", messageId: "m1", at: 1),
+                                       .fixture(user: "u2", anonymous: "shared-ipad", messageId: "m2", at: 2)])
+
+        // then nothing is stored or recorded again: the refusal was the first message's.
+        #expect(retry.deduplicated == 2)
+        let after = try await store.stats()
+        #expect(after.eventsDeduplicated == 2)
+        #expect(after.mergesRefused == 1)
+        #expect(after.profiles == before.profiles)
+        #expect(after.identifiers == before.identifiers)
+    }
+
     @Test func aRefusedMergeIsRecordedWithItsReason() async throws {
         let directory = TemporaryDirectory()
         let store = try SQLiteStore(directory: directory.path)

@@ -187,6 +187,13 @@ struct IngestWriter {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """))
         for event in submission.events {
+            // A message already stored (a client's retry) changes nothing: not even identities, whose links,
+            // merges and refusals it made the first time.
+            let message = event.messageId.map { keys.message($0, source: submission.sourceID) }
+            if let message, try keys.holds(message, db) {
+                receipt.deduplicated += 1
+                continue
+            }
             var identifiers = event.identifiers
             if let previousId = event.previousId { identifiers.append(graph.aliasIdentifier(previousId)) }
             let resolution = graph.resolve(identifiers)
@@ -201,17 +208,13 @@ struct IngestWriter {
                     INSERT INTO identifiers(type, value, profile_id, linked_at) VALUES (?, ?, ?, ?)
                     """)).execute(db, .text(identifier.type), .text(identifier.value), .int(profile.rawValue), .int(event.timestamp))
             }
-            var seq: Int64?
-            let message = event.messageId.map { keys.message($0, source: submission.sourceID) }
-            if try message.map({ try keys.holds($0, db) }) != true {
-                try insertEvent.execute(
-                    db, .text(event.messageId), .int(submission.sourceID), .text(event.type.rawValue), .text(event.name),
-                    .int(profile.rawValue), .int(event.timestamp), .int(event.receivedAt),
-                    .int(event.clampedFromFuture ? 1 : 0), .text(event.payloadJSON))
-                seq = db.lastInsertedRowID
-                filing.inserted(seq: db.lastInsertedRowID, of: profile)
-                if let message { keys.inserted(message, seq: db.lastInsertedRowID) }
-            }
+            try insertEvent.execute(
+                db, .text(event.messageId), .int(submission.sourceID), .text(event.type.rawValue), .text(event.name),
+                .int(profile.rawValue), .int(event.timestamp), .int(event.receivedAt),
+                .int(event.clampedFromFuture ? 1 : 0), .text(event.payloadJSON))
+            let seq = db.lastInsertedRowID
+            filing.inserted(seq: seq, of: profile)
+            if let message { keys.inserted(message, seq: seq) }
             for merge in resolution.merges {
                 try apply(merge, at: event.timestamp, eventSeq: seq, filing: &filing)
                 merges.append((merge, event.timestamp, seq))
@@ -223,10 +226,6 @@ struct IngestWriter {
                     VALUES (?, ?, ?, ?, ?, ?, 0, ?)
                     """, arguments: [event.timestamp, seq, refusal.profile.rawValue, refusal.other?.rawValue,
                                      refusal.identifier.type, refusal.identifier.value, refusal.reason])
-            }
-            guard let seq else {
-                receipt.deduplicated += 1
-                continue
             }
             receipt.accepted += 1
             let ruleEvent = RuleEvent(event, seq: seq)
