@@ -148,7 +148,7 @@ struct MessageKeys: Sendable {
     mutating func maintain(_ db: Database) throws {
         if recent.count >= fileAfter { try fileRecent(db) }
         var budget = stepRows
-        if merge == nil { merge = try startMerge(db) }
+        if merge == nil { merge = startMerge() }
         if var step = merge {
             merge = try step.advance(budget: &budget, db) ? nil : step
             if merge == nil { try finish(step, db) }
@@ -231,7 +231,7 @@ struct MessageKeys: Sendable {
     // MARK: Merging
 
     /// The oldest `fanout` runs of the lowest level that has that many, to merge into one of the next level.
-    private mutating func startMerge(_ db: Database) throws -> Merge? {
+    private mutating func startMerge() -> Merge? {
         let levels = Dictionary(grouping: runs, by: \.level)
         guard let level = levels.keys.sorted().first(where: { levels[$0]!.count >= fanout }) else { return nil }
         let inputs = levels[level]!.prefix(fanout)
