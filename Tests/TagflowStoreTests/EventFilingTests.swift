@@ -19,7 +19,7 @@ import Testing
         let directory = TemporaryDirectory()
         let fileAfter = [1, 2, 5, 13, 32_768][random.below(5)]
         var store = try SQLiteStore(directory: directory.path)
-        store.eventFiling.withLock { $0.fileAfter = fileAfter }
+        store.logFiling.withLock { $0.events.fileAfter = fileAfter }
         let t0: EpochMillis = 1_772_400_000_000
         var now = t0
         for step in 0..<(10 + random.below(20)) {
@@ -40,7 +40,7 @@ import Testing
             if random.below(6) == 0 {  // a restart
                 try store.close()
                 store = try SQLiteStore(directory: directory.path)
-                store.eventFiling.withLock { $0.fileAfter = fileAfter }
+                store.logFiling.withLock { $0.events.fileAfter = fileAfter }
             }
 
             // then every profile's timeline, paged, and its first/last seen and count are the log's.
@@ -77,7 +77,7 @@ import Testing
         let directory = TemporaryDirectory()
         let store = try SQLiteStore(directory: directory.path)
         defer { try? store.close() }
-        store.eventFiling.withLock { $0.fileAfter = fileAfter }
+        store.logFiling.withLock { $0.events.fileAfter = fileAfter }
         let t0: EpochMillis = 1_772_400_000_000
         for (i, anonymous) in ["a-1", "a-2", "a-3"].enumerated() {
             let at = t0 + Int64(i) * 1000
@@ -88,9 +88,9 @@ import Testing
         }
         // when profile 1 merges into 2, and 2 into 3,
         try await store.pool.write { db in
-            try store.eventFiling.withLock { filing in
-                try filing.moveEvents(of: ProfileID(1), to: ProfileID(2), db)
-                try filing.moveEvents(of: ProfileID(2), to: ProfileID(3), db)
+            try store.logFiling.withLock { log in
+                try log.events.moveEvents(of: ProfileID(1), to: ProfileID(2), db)
+                try log.events.moveEvents(of: ProfileID(2), to: ProfileID(3), db)
             }
         }
         // then all three events are profile 3's, in the log and in its timeline.

@@ -17,12 +17,12 @@ import Testing
         let fileAfter: Int, fanout: Int, stepRows: Int, pageEntries: Int, keyMask: UInt64
 
         func apply(to store: SQLiteStore) {
-            store.messageKeys.withLock {
-                $0.fileAfter = fileAfter
-                $0.fanout = fanout
-                $0.stepRows = stepRows
-                $0.pageEntries = pageEntries
-                $0.keyMask = keyMask
+            store.logFiling.withLock {
+                $0.messages.fileAfter = fileAfter
+                $0.messages.fanout = fanout
+                $0.messages.stepRows = stepRows
+                $0.messages.pageEntries = pageEntries
+                $0.messages.keyMask = keyMask
             }
         }
     }
@@ -73,7 +73,7 @@ import Testing
             #expect(receipts.map(\.accepted) == expected.map(\.accepted), "\(context), step \(step)")
             #expect(receipts.map(\.deduplicated) == expected.map(\.deduplicated), "\(context), step \(step)")
             // the keys hold every stored id and no other,
-            let keys = store.messageKeys.withLock { $0 }
+            let keys = store.logFiling.withLock { $0.messages }
             let stored = stored
             try await store.pool.read { db in
                 for source in [1, 2] as [Int64] {
@@ -119,7 +119,7 @@ import Testing
         // then only the new one is stored: the old ones were filed as a run.
         #expect(retry.accepted == 1)
         #expect(retry.deduplicated == 2)
-        #expect(store.messageKeys.withLock { $0.runs.map(\.count) } == [2])
+        #expect(store.logFiling.withLock { $0.messages.runs.map(\.count) } == [2])
     }
 
     @Test func aFilterNeverForgetsAKeyAndRarelyImaginesOne() throws {

@@ -16,7 +16,8 @@ extension SQLiteStore {
             var found: [Int64: JSONObject] = [:]
             for row in try Row.fetchAll(db, sql: """
                 SELECT p.id, t.value FROM profiles p
-                JOIN traits t ON t.profile_id = coalesce(p.merged_into, p.id) AND t.key = 'consent'
+                JOIN (\(TraitLog.currentSQL(of: "(SELECT coalesce(merged_into, id) FROM profiles WHERE id IN (\(list)))",
+                                             key: "consent"))) t ON t.profile_id = coalesce(p.merged_into, p.id)
                 WHERE p.id IN (\(list))
                 """) {
                 if let object = (try? JSONParser.parse(row[1] as String))?.objectValue { found[row[0]] = object }
@@ -45,8 +46,8 @@ extension SQLiteStore {
         var consent = JSONObject()
         _ = try ingest { db in
             consent = try String.fetchOne(db, sql: """
-                SELECT t.value FROM profiles p JOIN traits t ON t.profile_id = coalesce(p.merged_into, p.id) AND t.key = 'consent'
-                WHERE p.id = ?
+                SELECT value FROM (\(TraitLog.currentSQL(of: "(SELECT coalesce(merged_into, id) FROM profiles WHERE id = ?1)",
+                                                         key: "consent")))
                 """, arguments: [profile.rawValue]).flatMap { (try? JSONParser.parse($0))?.objectValue } ?? JSONObject()
             for (purpose, granted) in purposes.sorted(by: { $0.key < $1.key }) { consent[purpose] = .bool(granted) }
             let traits: JSONObject = ["consent": .object(consent)]

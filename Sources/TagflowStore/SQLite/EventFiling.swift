@@ -11,8 +11,7 @@ struct EventFiling: Sendable {
     /// How many events may wait to be filed.
     var fileAfter = 32_768
     /// The events after `events_filed_seq`, by profile (sequence numbers).
-    private(set) var unfiled: [ProfileID: [Int64]] = [:]
-    private(set) var unfiledCount = 0
+    private(set) var unfiled = RowsByProfile()
 
     /// The filing as the database has it: the log's events after the counter.
     static func load(_ db: Database) throws -> EventFiling {
@@ -30,8 +29,7 @@ struct EventFiling: Sendable {
 
     /// Notes an event just written to the log.
     mutating func inserted(seq: Int64, of profile: ProfileID) {
-        unfiled[profile, default: []].append(seq)
-        unfiledCount += 1
+        unfiled.add(seq, of: profile)
     }
 
     /// Gives `loser`'s events to `survivor`, in the log and in the filing.
@@ -44,21 +42,17 @@ struct EventFiling: Sendable {
             INSERT INTO events_by_profile(profile_id, ts, seq) SELECT ?1, ts, seq FROM events_by_profile WHERE profile_id = ?2
             """, arguments: [s, l])
         try db.execute(sql: "DELETE FROM events_by_profile WHERE profile_id = ?", arguments: [l])
-        guard let moved = unfiled.removeValue(forKey: loser) else { return }
-        let update = try db.cachedStatement(sql: "UPDATE events SET profile_id = ? WHERE seq = ?")
-        for seq in moved { try update.execute(arguments: [s, seq]) }
-        unfiled[survivor, default: []].append(contentsOf: moved)
+        try unfiled.move(of: loser, to: survivor, update: "UPDATE events SET profile_id = ? WHERE seq = ?", db)
     }
 
     /// Files the events after the counter when enough have come.
     mutating func fileIfDue(_ db: Database) throws {
-        guard unfiledCount >= fileAfter else { return }
+        guard unfiled.count >= fileAfter else { return }
         try db.execute(sql: """
             INSERT INTO events_by_profile(profile_id, ts, seq)
             SELECT profile_id, ts, seq FROM events WHERE seq > ? ORDER BY profile_id, ts, seq
             """, arguments: [try Self.filedUpTo(db)])
         try Counters.set("events_filed_seq", try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM events") ?? 0, db)
-        unfiled = [:]
-        unfiledCount = 0
+        unfiled.removeAll()
     }
 }

@@ -165,6 +165,14 @@ enum SQLiteSchema {
                 CREATE INDEX identifiers_profile ON identifiers(profile_id);
                 """)
         }
+        migrator.registerMigration("v9-trait-log") { db in
+            // Trait writes are appended with their events and folded into `traits` in bulk (`TraitLog`).
+            try db.execute(sql: """
+                CREATE TABLE trait_log(
+                    id INTEGER PRIMARY KEY, profile_id INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+                    at INTEGER NOT NULL);
+                """)
+        }
         return migrator
     }
 }

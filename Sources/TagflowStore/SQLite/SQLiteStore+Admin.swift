@@ -126,9 +126,8 @@ extension SQLiteStore {
                 ProfileView.LinkedIdentifier(type: $0[0], value: $0[1], linkedAt: Timestamp.format($0[2]))
             }
             var traits = JSONObject()
-            for trait in try Row.fetchAll(db, sql: "SELECT key, value FROM traits WHERE profile_id = ? ORDER BY key",
-                                          arguments: [liveID]) {
-                traits.fields.append(JSONField(trait[0], (try? JSONParser.parse(trait[1] as String)) ?? .null))
+            for trait in try Row.fetchAll(db, sql: TraitLog.currentSQL(of: "(?1)") + " ORDER BY key", arguments: [liveID]) {
+                traits.fields.append(JSONField(trait[1], (try? JSONParser.parse(trait[2] as String)) ?? .null))
             }
             return ProfileView(
                 id: ProfileID(liveID), requestedId: mergedInto == nil ? nil : id,

@@ -78,7 +78,7 @@ extension SQLiteStore {
 
     /// The trait keys profiles have, for the rule checker's suggestions.
     static func knownTraitKeys(_ db: Database) throws -> Set<String> {
-        Set(try String.fetchAll(db, sql: "SELECT DISTINCT key FROM traits"))
+        Set(try String.fetchAll(db, sql: "SELECT DISTINCT key FROM traits UNION SELECT key FROM trait_log"))
     }
 
     /// Checks a change to the tag definitions and works out what it does: which tags are created, edited,

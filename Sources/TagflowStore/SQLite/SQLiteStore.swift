@@ -25,8 +25,8 @@ public final class SQLiteStore: Sendable {
     /// The tag engine and the definitions in force.
     let tagRuntime: Mutex<TagRuntime>
     /// Where each profile's events are (``EventFiling``); changed only inside ingestion commits.
-    let eventFiling: Mutex<EventFiling>
-    let messageKeys: Mutex<MessageKeys>
+    /// What the writer keeps of the log's tail until it is filed in bulk.
+    let logFiling: Mutex<LogFiling>
     /// Moves on every commit that put messages in the outbox: the dispatcher watches it.
     public let outboxCommits = Atomic<Int>(0)
     /// Moves on every change to a destination: the dispatcher keeps them in memory until it moves.
@@ -63,8 +63,7 @@ public final class SQLiteStore: Sendable {
         self.calendar = calendar
         graph = Mutex(try pool.read { try Self.loadGraph($0, policy: policy) })
         tagRuntime = Mutex(.empty(calendar: calendar))
-        eventFiling = Mutex(try pool.read { try EventFiling.load($0) })
-        messageKeys = Mutex(try pool.read { try MessageKeys.load($0) })
+        logFiling = Mutex(try pool.read { try LogFiling.load($0) })
         try reloadTags()
     }
 
@@ -114,10 +113,8 @@ extension SQLiteStore {
             return try pool.write { db in
                 try self.graph.withLock { graph in
                     try self.tagRuntime.withLock { runtime in
-                        try self.eventFiling.withLock { filing in
-                            try self.messageKeys.withLock { keys in
-                                try Self.write(make(db), graph: &graph, runtime: &runtime, filing: &filing, keys: &keys, db)
-                            }
+                        try self.logFiling.withLock { log in
+                            try Self.write(make(db), graph: &graph, runtime: &runtime, log: &log, db)
                         }
                     }
                 }
@@ -126,10 +123,8 @@ extension SQLiteStore {
             // The transaction rolled back: bring the graph and the tags back in line with the tables.
             let reloaded = try pool.read { try Self.loadGraph($0, policy: self.policy) }
             graph.withLock { $0 = reloaded }
-            let filing = try pool.read { try EventFiling.load($0) }
-            eventFiling.withLock { $0 = filing }
-            let keys = try pool.read { try MessageKeys.load($0) }
-            messageKeys.withLock { $0 = keys }
+            let reloadedLog = try pool.read { try LogFiling.load($0) }
+            logFiling.withLock { $0 = reloadedLog }
             try reloadTags()
             throw error
         }
@@ -140,17 +135,16 @@ extension SQLiteStore {
     /// One commit: the events, their identities and where they are filed, the tag changes they make and the
     /// outbox messages those make.
     private static func write(
-        _ submissions: [IngestSubmission], graph: inout IdentityGraph, runtime: inout TagRuntime, filing: inout EventFiling,
-        keys: inout MessageKeys, _ db: Database
+        _ submissions: [IngestSubmission], graph: inout IdentityGraph, runtime: inout TagRuntime, log: inout LogFiling,
+        _ db: Database
     ) throws -> [IngestReceipt] {
         var writer = IngestWriter(db: db, engine: runtime.engine, forwarding: runtime.automations.forwardsEvents)
         var receipts: [IngestReceipt] = []
         for submission in submissions {
-            receipts.append(try writer.write(submission, graph: &graph, filing: &filing, keys: &keys))
+            receipts.append(try writer.write(submission, graph: &graph, log: &log))
         }
         try writer.finish()
-        try filing.fileIfDue(db)
-        try keys.maintain(db)
+        try log.fileIfDue(db)
         runtime.enqueued += try runtime.automations.enqueue(writer.forwarded ?? [], db)
         runtime.enqueued += try runtime.automations.enqueue(writer.merges, db)
         try runtime.record(writer.tagChanges, clock: runtime.engine.now, db)
@@ -179,7 +173,7 @@ struct IngestWriter {
     }
 
     mutating func write(
-        _ submission: IngestSubmission, graph: inout IdentityGraph, filing: inout EventFiling, keys: inout MessageKeys
+        _ submission: IngestSubmission, graph: inout IdentityGraph, log: inout LogFiling
     ) throws -> IngestReceipt {
         var receipt = IngestReceipt()
         let insertEvent = try BoundStatement(db.cachedStatement(sql: """
@@ -189,8 +183,8 @@ struct IngestWriter {
         for event in submission.events {
             // A message already stored (a client's retry) changes nothing: not even identities, whose links,
             // merges and refusals it made the first time.
-            let message = event.messageId.map { keys.message($0, source: submission.sourceID) }
-            if let message, try keys.holds(message, db) {
+            let message = event.messageId.map { log.messages.message($0, source: submission.sourceID) }
+            if let message, try log.messages.holds(message, db) {
                 receipt.deduplicated += 1
                 continue
             }
@@ -213,10 +207,10 @@ struct IngestWriter {
                 .int(profile.rawValue), .int(event.timestamp), .int(event.receivedAt),
                 .int(event.clampedFromFuture ? 1 : 0), .text(event.payloadJSON))
             let seq = db.lastInsertedRowID
-            filing.inserted(seq: seq, of: profile)
-            if let message { keys.inserted(message, seq: seq) }
+            log.events.inserted(seq: seq, of: profile)
+            if let message { log.messages.inserted(message, seq: seq) }
             for merge in resolution.merges {
-                try apply(merge, at: event.timestamp, eventSeq: seq, filing: &filing)
+                try apply(merge, at: event.timestamp, eventSeq: seq, log: &log)
                 merges.append((merge, event.timestamp, seq))
                 engine.merge(merge.loser, into: merge.survivor, now: submission.receivedAt, changes: &tagChanges)
             }
@@ -231,7 +225,7 @@ struct IngestWriter {
             let ruleEvent = RuleEvent(event, seq: seq)
             engine.apply(ruleEvent, to: profile, now: submission.receivedAt, changes: &tagChanges)
             forwarded?.append(ForwardedEvent(event: ruleEvent, profile: profile, payload: event.payloadJSON))
-            if !event.traits.isEmpty { try setTraits(event.traits, of: profile, at: event.timestamp) }
+            if !event.traits.isEmpty { try log.traits.set(event.traits, of: profile, at: event.timestamp, db) }
             if let replayOf = submission.replayOf {
                 try db.execute(sql: """
                     UPDATE quarantine SET status = 'replayed', resolved_at = ?, replayed_seq = ? WHERE id = ?
@@ -253,28 +247,12 @@ struct IngestWriter {
         return receipt
     }
 
-    /// Sets traits, keeping for each key the value with the latest event time.
-    func setTraits(_ traits: JSONObject, of profile: ProfileID, at time: EpochMillis) throws {
-        let upsert = try BoundStatement(db.cachedStatement(sql: """
-            INSERT INTO traits(profile_id, key, value, at) VALUES (?, ?, ?, ?)
-            ON CONFLICT(profile_id, key) DO UPDATE SET value = excluded.value, at = excluded.at
-            WHERE excluded.at >= traits.at
-            """))
-        for field in traits.fields {
-            try upsert.execute(db, .int(profile.rawValue), .text(field.key), .text(field.value.jsonString), .int(time))
-        }
-    }
-
     /// Folds `merge.loser` into `merge.survivor`: identifiers, history and traits (newest wins).
-    func apply(_ merge: ProfileMerge, at time: EpochMillis, eventSeq: Int64?, filing: inout EventFiling) throws {
+    func apply(_ merge: ProfileMerge, at time: EpochMillis, eventSeq: Int64?, log: inout LogFiling) throws {
         let (loser, survivor) = (merge.loser.rawValue, merge.survivor.rawValue)
         try db.execute(sql: "UPDATE identifiers SET profile_id = ? WHERE profile_id = ?", arguments: [survivor, loser])
-        try filing.moveEvents(of: merge.loser, to: merge.survivor, db)
-        try db.execute(sql: """
-            INSERT INTO traits(profile_id, key, value, at) SELECT ?, key, value, at FROM traits WHERE profile_id = ? AND true
-            ON CONFLICT(profile_id, key) DO UPDATE SET value = excluded.value, at = excluded.at WHERE excluded.at > traits.at
-            """, arguments: [survivor, loser])
-        try db.execute(sql: "DELETE FROM traits WHERE profile_id = ?", arguments: [loser])
+        try log.events.moveEvents(of: merge.loser, to: merge.survivor, db)
+        try log.traits.moveTraits(of: merge.loser, to: merge.survivor, db)
         try db.execute(sql: """
             UPDATE profiles SET created_at = min(created_at, (SELECT created_at FROM profiles WHERE id = ?2)) WHERE id = ?1
             """, arguments: [survivor, loser])
