@@ -213,14 +213,20 @@ struct Bench: AsyncParsableCommand {
         @Option(help: "full (fsync every commit) or normal (survives a crash of Tagflow, not of the machine).")
         var durability: String = "full"
         @Option(help: "A directory of .tags files live during the run, e.g. examples/tags.") var tags: String?
+        @Option(help: "Per cent of the events that are identify calls setting five traits.") var identifyPercent = 0
         @Flag(help: "Print one JSON object.") var json = false
 
         func run() async throws {
             guard let level = Durability(rawValue: durability) else {
                 throw ValidationError("--durability must be full or normal, not \(durability)")
             }
-            let result = try await IngestBenchmark(events: events, clients: clients, batchSize: batchSize, users: users,
-                                                   durability: level, tagsDirectory: tags).run()
+            guard (0...100).contains(identifyPercent) else {
+                throw ValidationError("--identify-percent must be from 0 to 100, not \(identifyPercent)")
+            }
+            var benchmark = IngestBenchmark(events: events, clients: clients, batchSize: batchSize, users: users,
+                                            durability: level, tagsDirectory: tags)
+            benchmark.identifyPercent = identifyPercent
+            let result = try await benchmark.run()
             if json {
                 say(result.jsonString)
             } else if case .object(let object) = result {

@@ -18,6 +18,9 @@ public struct IngestBenchmark: Sendable {
     public var durability: Durability
     /// A directory of `.tags` files live during the run (the tag engine works inside every commit).
     public var tagsDirectory: String?
+    /// The per cent of events that are identify calls setting five traits (a city, an age, a VIP flag, a phone
+    /// number — also an identifier — and a name).
+    public var identifyPercent = 0
 
     public init(events: Int, clients: Int, batchSize: Int, users: Int, durability: Durability = .full, tagsDirectory: String? = nil) {
         self.durability = durability
@@ -64,6 +67,7 @@ public struct IngestBenchmark: Sendable {
                 "clients": .int(Int64(clients)),
                 "batch_size": .int(Int64(batchSize)),
                 "tags": .int(Int64(try await tagflow.store.tagDefinitions().count)),
+                "identify_percent": .int(Int64(identifyPercent)),
                 "durability": .string(tagflow.config.durability.rawValue),
                 "events_per_second": .double(eventsPerSecond.rounded()),
                 "requests_per_second": .double((Double(bodies.count) / measured.seconds).rounded()),
@@ -149,8 +153,14 @@ public struct IngestBenchmark: Sendable {
             var batch: [JSONValue] = []
             for _ in 0..<batchSize {
                 let user = random.next() % UInt64(users)
+                let identifies = identifyPercent > 0 && Int(random.next() % 100) < identifyPercent
+                let traits: JSONValue = !identifies ? .null : [
+                    "city": .string(["上海", "北京", "广州"][Int(user % 3)]), "age": .int(Int64(20 + user % 40)),
+                    "vip": .bool(user % 7 == 0), "phone": .string("1380\(1_000_000 + user)"), "name": .string("用户\(user)"),
+                ]
                 batch.append([
-                    "type": "track", "event": .string(names[Int(random.next() % UInt64(names.count))]),
+                    "type": identifies ? "identify" : "track", "event": .string(names[Int(random.next() % UInt64(names.count))]),
+                    "traits": traits,
                     "messageId": .string(Self.uuid(&random)), "anonymousId": .string("anon-\(user)"),
                     "userId": random.next() % 3 == 0 ? .string("user-\(user)") : .null,
                     "timestamp": .string(Timestamp.format(start + Int64(n))),
