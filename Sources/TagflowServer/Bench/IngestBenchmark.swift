@@ -182,16 +182,10 @@ public struct IngestBenchmark: Sendable {
     /// A random message id in the form real clients send (a UUID v4): unique ids at random places, as
     /// the log's index of message ids sees them in production.
     static func uuid(_ random: inout SplitMix64) -> String {
-        let high = random.next(), low = random.next()
-        let hex = String(high, radix: 16).leftPadded(to: 16) + String(low, radix: 16).leftPadded(to: 16)
-        let digits = Array(hex)
-        return "\(String(digits[0..<8]))-\(String(digits[8..<12]))-4\(String(digits[13..<16]))-"
-            + "a\(String(digits[17..<20]))-\(String(digits[20..<32]))"
+        let (high, low) = (random.next(), random.next())
+        return String(format: "%08llx-%04llx-4%03llx-a%03llx-%012llx", high >> 32, (high >> 16) & 0xFFFF, high & 0xFFF,
+                      low >> 52, low & 0xFFFF_FFFF_FFFF)
     }
-}
-
-private extension String {
-    func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }
 
 /// A shared counter handing out work items to the client tasks.

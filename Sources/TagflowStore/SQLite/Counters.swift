@@ -7,6 +7,11 @@ enum Counters {
         try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = ?", arguments: [name])
     }
 
+    /// Sets `name` to the log's last sequence number: everything in the log so far is taken in.
+    static func setToLastEvent(_ name: String, _ db: Database) throws {
+        try set(name, try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM events") ?? 0, db)
+    }
+
     static func set(_ name: String, _ value: Int64, _ db: Database) throws {
         try db.execute(sql: """
             INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value

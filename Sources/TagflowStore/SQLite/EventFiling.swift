@@ -52,7 +52,7 @@ struct EventFiling: Sendable {
             INSERT INTO events_by_profile(profile_id, ts, seq)
             SELECT profile_id, ts, seq FROM events WHERE seq > ? ORDER BY profile_id, ts, seq
             """, arguments: [try Self.filedUpTo(db)])
-        try Counters.set("events_filed_seq", try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM events") ?? 0, db)
+        try Counters.setToLastEvent("events_filed_seq", db)
         unfiled.removeAll()
     }
 }

@@ -99,7 +99,7 @@ struct MessageKeys: Sendable {
             if chunk.count == 1 << 20 { try flush() }
         }
         try flush()
-        try Counters.set("message_keys_filed_seq", try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM events") ?? 0, db)
+        try Counters.setToLastEvent("message_keys_filed_seq", db)
     }
 
     /// A message id within its source, with its key: FNV-1a over both, then a finaliser — the same in every build.
@@ -163,7 +163,7 @@ struct MessageKeys: Sendable {
     /// Writes the recent keys as a run of level 0.
     private mutating func fileRecent(_ db: Database) throws {
         try add(run: nextRun, level: 0, recent.map { Entry(key: $0.key.key, seq: $0.value) }.sorted(), db)
-        try Counters.set("message_keys_filed_seq", try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM events") ?? 0, db)
+        try Counters.setToLastEvent("message_keys_filed_seq", db)
         recent = [:]
     }
 

@@ -31,7 +31,8 @@ struct TraitLog: Sendable {
         }
     }
 
-    /// Gives `loser`'s traits to `survivor` where the survivor's are older (on a tie the survivor's stay).
+    /// Gives `loser`'s traits to `survivor`: folded ones where the survivor's are older (on a tie the survivor's
+    /// stay), and its rows of the log, which compete with the survivor's like any others.
     mutating func moveTraits(of loser: ProfileID, to survivor: ProfileID, _ db: Database) throws {
         let (l, s) = (loser.rawValue, survivor.rawValue)
         try db.execute(sql: """
@@ -56,7 +57,7 @@ struct TraitLog: Sendable {
 
     /// SQL for the traits `(profile_id, key, value)` of the profiles `profiles` lists (an SQL list or subquery,
     /// in parentheses), of every key or of `key` alone: the folded rows and the log's, latest event time first.
-    static func currentSQL(of profiles: String, key: String? = nil) -> String {
+    static func currentSQL(of profiles: String, key: StaticString? = nil) -> String {
         let keyed = key.map { " AND key = '\($0)'" } ?? ""
         return """
             SELECT profile_id, key, value FROM (
