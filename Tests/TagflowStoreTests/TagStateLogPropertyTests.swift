@@ -5,15 +5,46 @@ import Testing
 @testable import TagflowCore
 @testable import TagflowStore
 
-/// `TagStateLog` takes the history in at its own pace (filed by profile and tag every few changes, saved to
-/// `tag_state` a chunk a commit): whatever the pace, and across restarts in the middle of a save, the stored
-/// state is every tag's latest change, and each profile's and tag's history is every change, newest first.
+/// `TagStateLog` takes the history in at its own pace (filed by profile and tag every few changes, each changed
+/// profile's tags saved to `profile_tags` a chunk of profiles a commit, as they are then): whatever the pace,
+/// and across restarts in the middle of a save, the stored state is every tag's latest change, and each
+/// profile's and tag's history is every change, newest first.
 @Suite struct TagStateLogPropertyTests {
     static let tags = ["a", "b", "一个很长的标签名字", "lifecycle"]
     static let values: [RuleValue] = [.bool(true), .string("潜客"), .string("新客"), .number(3), .number(-1.5)]
 
     @Test func storedStateAndHistoryAreTheChangesWhateverThePace() async throws {
         await checkSeeds(runs: 20, share: 5) { try await Self.run(seed: $0) }
+    }
+
+    @Test func aStateSavedByTagAndProfileIsSavedByProfileAtTheUpgrade() async throws {
+        // Given a database from before the save by profile: tags of two profiles in `tag_state`, and a change
+        // after its counter
+        let directory = TemporaryDirectory()
+        try await makeOlderDatabase(at: directory.path, upTo: "v9-trait-log") { db in
+            try db.execute(sql: """
+                INSERT INTO tag_state(tag_id, profile_id, value, since) VALUES
+                    ('stage', 1, '"新客"', 100), ('vip', 1, 'true', 200), ('score', 2, '3.5', 300), ('一个标签', 2, '"潜客"', 400);
+                INSERT INTO tag_history(id, profile_id, tag_id, old, new, at, cause, recorded_at)
+                VALUES (1, 2, 'score', '3.5', NULL, 500, 'time', 500);
+                """)
+        }
+
+        // When it is upgraded
+        let pool = try DatabasePool(path: directory.path + "/tagflow.sqlite")
+        defer { try? pool.close() }
+        try SQLiteSchema.migrator.migrate(pool)
+
+        // then the stored state is the same: each profile's tags with their values and since-times
+        let stored = try await pool.read { db in
+            var log = TagStateLog()
+            return try log.loadStored(db)
+        }
+        let kept = stored.flatMap { profile, tags in tags.map { "\(profile.rawValue) \($0.key)=\($0.value.value)@\($0.value.since)" } }
+        #expect(kept.sorted() == ["1 stage=\(RuleValue.string("新客"))@100", "1 vip=\(RuleValue.bool(true))@200",
+                                  "2 一个标签=\(RuleValue.string("潜客"))@400"])
+        let tables = try await pool.read { try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE name LIKE '%tag_state%'") }
+        #expect(tables.isEmpty)
     }
 
     static func run(seed: UInt64) async throws {
@@ -25,9 +56,10 @@ import Testing
         var log = TagStateLog(fileAfter: pace.fileAfter, saveAfter: pace.saveAfter, chunk: pace.chunk)
         let where_ = "pace \(pace), seed \(seed)"
 
-        // The model: every change, and each tag's latest value.
+        // The model: every change, and each tag's latest value and since when (what the engine holds).
         var history: [TagChange] = []
         var current: [String: RuleValue] = [:]  // "tag/profile"
+        var held: [ProfileID: [String: TagState]] = [:]
         var at: EpochMillis = 1_772_400_000_000
         for step in 0..<(20 + random.below(40)) {
             // Given a commit of a few changes (now and then a restart, perhaps in the middle of a save),
@@ -41,11 +73,12 @@ import Testing
                 changes.append(TagChange(profile: profile, tag: tag, old: current[key], new: new, at: at,
                                          cause: random.below(2) == 0 ? .time : .event(seq: Int64(step))))
                 current[key] = new
+                held[profile, default: [:]][tag] = new.map { TagState(tag: tag, value: $0, since: at) }
             }
-            let (batch, moment, before) = (changes, at, log)
+            let (batch, moment, before, now) = (changes, at, log, held)
             log = try await store.pool.write { db in
                 var log = before
-                try log.record(batch, clock: moment, db)
+                try log.record(batch, clock: moment, current: { now[$0].map { Array($0.values) } ?? [] }, db)
                 return log
             }
             history += changes

@@ -85,7 +85,7 @@ import Testing
         return (store, tags)
     }
 
-    /// `tag_state` with the history it has not taken in is the engine's state, since-times included.
+    /// `profile_tags` with the history it has not taken in is the engine's state, since-times included.
     func expectStoredStateIsTheEngines(_ store: SQLiteStore, sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
         let stored = try await store.pool.read { db in
             var log = TagStateLog()
@@ -152,9 +152,9 @@ import Testing
     func aStoredStateThatDisagreesWithTheLogIsCorrectedAtTheRestart(log: TagStateLog) async throws {
         let directory = TemporaryDirectory()
         let (store, before) = try await storeWithHistory(in: directory, log: log, from: 1_772_400_000_000)
-        // Given a stored value the log does not support, in `tag_state` or in the history it has not taken in
+        // Given a stored value the log does not support, in `profile_tags` or in the history it has not taken in
         try await store.pool.write { db in
-            try db.execute(sql: "UPDATE tag_state SET value = '\"蜂巢皮秒\"' WHERE tag_id = 'first_project' AND profile_id = 3")
+            try db.execute(sql: "UPDATE profile_tags SET tags = json_set(tags, '$.first_project[0]', '蜂巢皮秒') WHERE profile_id = 3")
             try db.execute(sql: """
                 UPDATE tag_history SET new = '"蜂巢皮秒"'
                 WHERE id = (SELECT max(id) FROM tag_history WHERE tag_id = 'first_project' AND profile_id = 3)

@@ -173,6 +173,17 @@ enum SQLiteSchema {
                     at INTEGER NOT NULL);
                 """)
         }
+        migrator.registerMigration("v10-tags-saved-by-profile") { db in
+            // The stored state is saved a row a profile, written from the engine (`TagStateLog`): a save writes
+            // each profile changed since the last once, however many of its tags changed.
+            try db.execute(sql: """
+                CREATE TABLE profile_tags(profile_id INTEGER PRIMARY KEY, tags TEXT NOT NULL);
+                INSERT INTO profile_tags(profile_id, tags)
+                SELECT profile_id, json_group_object(tag_id, json_array(json(value), since)) FROM tag_state
+                GROUP BY profile_id ORDER BY profile_id;
+                DROP TABLE tag_state;
+                """)
+        }
         return migrator
     }
 }

@@ -28,7 +28,7 @@ struct TagRuntime: @unchecked Sendable {
     /// Records tag changes (``TagStateLog``), applies them to the membership bitmaps, and puts the ones
     /// automations send into the outbox — all in the caller's transaction.
     mutating func record(_ changes: [TagChange], clock: EpochMillis, _ db: Database) throws {
-        try stateLog.record(changes, clock: clock, db)
+        try stateLog.record(changes, clock: clock, current: engine.tags(of:), db)
         for change in changes { index.apply(change) }
         enqueued += try automations.enqueue(changes, tagSet: engine.tagSet, db)
     }

@@ -7,57 +7,57 @@ import TagflowCore
 /// - where each profile's and each tag's changes are, in `tag_history_by_profile` and `tag_history_by_tag`,
 ///   every ``fileAfter`` changes (up to the counter `tag_history_filed_id`; later changes are found by
 ///   reading the rows after it: ``filedHistory(by:is:columns:where:below:order:)``);
-/// - the current state — each profile's tags with their values and since when — in `tag_state`, every
-///   ``saveAfter`` changes, a ``chunk`` of tags of profiles per commit in the table's order, so no commit
-///   waits long (up to the counter `tag_state_history_id`; `tag_state` with the history rows after it is the
-///   stored state).
+/// - the current state — each profile's tags with their values and since when, one row a profile in
+///   `profile_tags` — every ``saveAfter`` changes: the profiles changed since the last save, a ``chunk`` of
+///   them per commit in the table's order, each written as the engine holds it then (up to the counter
+///   `tag_state_history_id`; `profile_tags` with the history rows after it is the stored state).
 ///
 /// (Written at every change, they cost ingestion half of its speed: a commit's changes fall on random
-/// profiles, so nearly every page of `tag_state` and of the index by profile was rewritten at every commit,
-/// and the index by tag had a page rewritten for every tag. In bulk, a page takes many changes at once.)
-/// While Tagflow runs, the current state is read from the engine.
+/// profiles, so nearly every page of the tables was rewritten at every commit, and the index by tag had a
+/// page rewritten for every tag. In bulk, a page takes many changes at once; and a profile's row takes all
+/// its changes since the last save at once.) While Tagflow runs, the current state is read from the engine.
 struct TagStateLog: Sendable {
-    typealias Value = (value: RuleValue?, since: EpochMillis)
+    typealias Stored = [ProfileID: [String: (value: RuleValue, since: EpochMillis)]]
 
     /// How many history rows may wait to be filed by profile and by tag.
     let fileAfter: Int
-    /// How many history rows may wait for `tag_state` before a save begins.
+    /// How many history rows may wait for `profile_tags` before a save begins.
     let saveAfter: Int
-    /// How many tags of profiles a commit writes to `tag_state` while a save goes on.
+    /// How many profiles a commit writes to `profile_tags` while a save goes on.
     let chunk: Int
 
-    /// The latest change of each tag of each profile not yet in a save, by tag and profile: the value (nil:
-    /// gone) and its moment.
-    private(set) var unsaved: [String: [ProfileID: Value]] = [:]
-    /// How many history rows are behind ``unsaved``.
-    private(set) var unsavedRows = 0
+    /// The profiles of the history rows not yet in a save (one entry a row: a profile can repeat).
+    private(set) var unsaved: [ProfileID] = []
     /// How many history rows are after `tag_history_filed_id`.
     private var unfiledRows = 0
-    /// The save going on: the state as of history row `upTo`, in the table's order, written from `next` on.
-    private var saving: (entries: [(tag: String, profile: ProfileID, Value)], next: Int, upTo: Int64)?
+    /// The save going on: the profiles changed up to history row `upTo`, in the table's order, written
+    /// from `next` on.
+    private var saving: (profiles: [ProfileID], next: Int, upTo: Int64)?
 
-    init(fileAfter: Int = 32_768, saveAfter: Int = 262_144, chunk: Int = 8_192) {
+    init(fileAfter: Int = 32_768, saveAfter: Int = 262_144, chunk: Int = 4_096) {
         (self.fileAfter, self.saveAfter, self.chunk) = (fileAfter, saveAfter, chunk)
     }
 
     /// Appends the changes to the history, in the caller's transaction, and takes the history in as it is due.
-    /// `clock` is the engine's moment, stored with them.
-    mutating func record(_ changes: [TagChange], clock: EpochMillis, _ db: Database) throws {
+    /// `clock` is the engine's moment, stored with them; `current` gives a profile's tags as they are now,
+    /// the changes included (the engine's).
+    mutating func record(
+        _ changes: [TagChange], clock: EpochMillis, current: (ProfileID) -> [TagState], _ db: Database
+    ) throws {
         guard !changes.isEmpty else { return }
         try Self.appendHistory(changes, db)
-        for change in changes { unsaved[change.tag, default: [:]][change.profile] = (change.new, change.at) }
-        unsavedRows += changes.count
+        unsaved.reserveCapacity(unsaved.count + changes.count)
+        for change in changes { unsaved.append(change.profile) }
         unfiledRows += changes.count
         if unfiledRows >= fileAfter { try fileHistory(db) }
-        if saving == nil, unsavedRows >= saveAfter {
-            let entries = unsaved.sorted { $0.key < $1.key }.flatMap { tag, profiles in
-                profiles.sorted { $0.key.rawValue < $1.key.rawValue }.map { (tag, $0.key, $0.value) }
-            }
-            saving = (entries, 0, try Self.lastHistoryRow(db))
-            unsaved = [:]
-            unsavedRows = 0
+        if saving == nil, unsaved.count >= saveAfter {
+            unsaved.sort { $0.rawValue < $1.rawValue }
+            var profiles: [ProfileID] = []
+            for profile in unsaved where profile != profiles.last { profiles.append(profile) }
+            saving = (profiles, 0, try Self.lastHistoryRow(db))
+            unsaved = []
         }
-        if saving != nil { try saveChunk(db) }
+        if saving != nil { try saveChunk(current: current, db) }
         try Counters.set("tag_clock", clock, db)
     }
 
@@ -74,25 +74,27 @@ struct TagStateLog: Sendable {
         unfiledRows = 0
     }
 
-    /// Writes the save's next chunk to `tag_state`; after the last, `tag_state` holds the history up to the
-    /// save's row.
-    private mutating func saveChunk(_ db: Database) throws {
+    /// Writes the save's next chunk of profiles to `profile_tags` as they are now; after the last,
+    /// `profile_tags` holds the history up to the save's row (and perhaps later changes, which the history
+    /// after it has too).
+    private mutating func saveChunk(current: (ProfileID) -> [TagState], _ db: Database) throws {
         guard var save = saving else { return }
         let upsert = try BoundStatement(db.cachedStatement(sql: """
-            INSERT INTO tag_state(tag_id, profile_id, value, since) VALUES (?, ?, ?, ?)
-            ON CONFLICT(tag_id, profile_id) DO UPDATE SET value = excluded.value, since = excluded.since
+            INSERT INTO profile_tags(profile_id, tags) VALUES (?, ?)
+            ON CONFLICT(profile_id) DO UPDATE SET tags = excluded.tags
             """))
-        let delete = try BoundStatement(db.cachedStatement(sql: "DELETE FROM tag_state WHERE tag_id = ? AND profile_id = ?"))
-        let end = min(save.next + chunk, save.entries.count)
-        for (tag, profile, (value, since)) in save.entries[save.next..<end] {
-            if let value {
-                try upsert.execute(db, .text(tag), .int(profile.rawValue), .text(value.jsonText), .int(since))
+        let delete = try BoundStatement(db.cachedStatement(sql: "DELETE FROM profile_tags WHERE profile_id = ?"))
+        let end = min(save.next + chunk, save.profiles.count)
+        for profile in save.profiles[save.next..<end] {
+            let tags = current(profile)
+            if tags.isEmpty {
+                try delete.execute(db, .int(profile.rawValue))
             } else {
-                try delete.execute(db, .text(tag), .int(profile.rawValue))
+                try upsert.execute(db, .int(profile.rawValue), .text(Self.text(of: tags)))
             }
         }
         save.next = end
-        if end < save.entries.count {
+        if end < save.profiles.count {
             saving = save
         } else {
             try Counters.set("tag_state_history_id", save.upTo, db)
@@ -100,24 +102,37 @@ struct TagStateLog: Sendable {
         }
     }
 
-    /// The stored state: `tag_state` with the history after `tag_state_history_id` folded in. (A save cut
-    /// short by a restart left some of its tags in `tag_state`; the history after the counter has them too.)
-    mutating func loadStored(_ db: Database) throws -> [ProfileID: [String: (RuleValue, EpochMillis)]] {
-        var stored: [ProfileID: [String: (RuleValue, EpochMillis)]] = [:]
-        let state = try Row.fetchCursor(db, sql: "SELECT profile_id, tag_id, value, since FROM tag_state")
-        while let row = try state.next() {
-            stored[ProfileID(row[0]), default: [:]][row[1]] = (RuleValue(try JSONParser.parse(row[2] as String)), row[3])
+    /// A profile's row in `profile_tags`: `{"tag": [value, since], …}`.
+    static func text(of tags: [TagState]) -> String {
+        JSONValue.object(JSONObject(tags.map { JSONField($0.tag, [$0.value.json, .int($0.since)]) })).jsonString
+    }
+
+    /// The stored state: `profile_tags` with the history after `tag_state_history_id` folded in. (A save cut
+    /// short by a restart wrote rows that the history after the counter brings up to date.)
+    mutating func loadStored(_ db: Database) throws -> Stored {
+        var stored: Stored = [:]
+        let rows = try Row.fetchCursor(db, sql: "SELECT profile_id, tags FROM profile_tags")
+        while let row = try rows.next() {
+            let profile = ProfileID(row[0])
+            guard let tags = try JSONParser.parse(row[1] as String).objectValue else {
+                throw DatabaseError(message: "profile_tags row of profile \(profile) is not a JSON object")
+            }
+            for field in tags.fields {
+                guard case .array(let pair) = field.value, pair.count == 2, case .int(let since) = pair[1] else {
+                    throw DatabaseError(message: "profile_tags row of profile \(profile): tag `\(field.key)` is not [value, since]")
+                }
+                stored[profile, default: [:]][field.key] = (RuleValue(pair[0]), since)
+            }
         }
-        (unsaved, unsavedRows, saving) = ([:], 0, nil)
+        (unsaved, saving) = ([], nil)
         let savedUpTo = try Counters.value("tag_state_history_id", db) ?? 0
         let later = try Row.fetchCursor(db, sql: "SELECT profile_id, tag_id, new, at FROM tag_history WHERE id > ? ORDER BY id",
                                         arguments: [savedUpTo])
         while let row = try later.next() {
-            unsavedRows += 1
             let profile = ProfileID(row[0]), tag: String = row[1], at: EpochMillis = row[3]
             let value = try (row[2] as String?).map { RuleValue(try JSONParser.parse($0)) }
             stored[profile, default: [:]][tag] = value.map { ($0, at) }
-            unsaved[tag, default: [:]][profile] = (value, at)
+            unsaved.append(profile)
         }
         unfiledRows = try Int.fetchOne(db, sql: "SELECT count(*) FROM tag_history WHERE id > ?",
                                        arguments: [try Self.filedUpTo(db)]) ?? 0
@@ -180,5 +195,5 @@ struct TagStateLog: Sendable {
 }
 
 extension TagStateLog: CustomStringConvertible {
-    var description: String { "history filed every \(fileAfter), saved every \(saveAfter), \(chunk) a commit" }
+    var description: String { "history filed every \(fileAfter), saved every \(saveAfter), \(chunk) profiles a commit" }
 }
