@@ -19,7 +19,11 @@ struct BoundStatement {
             let code: Int32 = switch value {
             case .null: sqlite3_bind_null(handle, index)
             case .int(let n): sqlite3_bind_int64(handle, index, n)
+            case .double(let x): sqlite3_bind_double(handle, index, x)
             case .text(let text): Self.bind(text, at: index, of: handle)
+            case .blob(let bytes) where bytes.isEmpty: sqlite3_bind_zeroblob(handle, index, 0)
+            case .blob(let bytes):
+                bytes.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), Self.transient) }
             }
             guard code == SQLITE_OK else { throw error(code, db) }
         }
@@ -29,16 +33,17 @@ struct BoundStatement {
     }
 
     private static func bind(_ text: String, at index: Int32, of handle: OpaquePointer) -> Int32 {
-        // SQLITE_TRANSIENT: SQLite copies the bytes before this returns.
-        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-        guard !text.isEmpty else { return sqlite3_bind_text(handle, index, "", 0, transient) }
+        guard !text.isEmpty else { return sqlite3_bind_text(handle, index, "", 0, Self.transient) }
         var text = text
         return text.withUTF8 { bytes in
             bytes.withMemoryRebound(to: CChar.self) { chars in
-                sqlite3_bind_text(handle, index, chars.baseAddress, Int32(chars.count), transient)
+                sqlite3_bind_text(handle, index, chars.baseAddress, Int32(chars.count), Self.transient)
             }
         }
     }
+
+    /// SQLITE_TRANSIENT: SQLite copies the bytes before the binding call returns.
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     private func error(_ code: Int32, _ db: Database) -> DatabaseError {
         DatabaseError(
@@ -51,8 +56,20 @@ struct BoundStatement {
 enum BoundValue {
     case null
     case int(Int64)
+    case double(Double)
     case text(String)
+    case blob([UInt8])
 
     static func text(_ text: String?) -> BoundValue { text.map(BoundValue.text) ?? .null }
     static func int(_ n: Int64?) -> BoundValue { n.map(BoundValue.int) ?? .null }
+
+    static func value(_ value: some DatabaseValueConvertible) -> BoundValue {
+        switch value.databaseValue.storage {
+        case .null: .null
+        case .int64(let n): .int(n)
+        case .double(let x): .double(x)
+        case .string(let text): .text(text)
+        case .blob(let data): .blob([UInt8](data))
+        }
+    }
 }

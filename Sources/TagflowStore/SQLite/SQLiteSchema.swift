@@ -184,6 +184,23 @@ enum SQLiteSchema {
                 DROP TABLE tag_state;
                 """)
         }
+        migrator.registerMigration("v11-history-files-a-row-a-key-a-filing") { db in
+            // A filing of the history writes one row for each profile and for each tag it files, with their
+            // history ids (`HistoryFiles`), not one row a change.
+            try db.execute(sql: """
+                ALTER TABLE tag_history_by_profile RENAME TO tag_history_by_profile_v5;
+                ALTER TABLE tag_history_by_tag RENAME TO tag_history_by_tag_v5;
+                CREATE TABLE tag_history_by_profile(
+                    profile_id INTEGER NOT NULL, first_id INTEGER NOT NULL, ids BLOB NOT NULL,
+                    PRIMARY KEY(profile_id, first_id)) WITHOUT ROWID;
+                CREATE TABLE tag_history_by_tag(
+                    tag_id TEXT NOT NULL, first_id INTEGER NOT NULL, ids BLOB NOT NULL,
+                    PRIMARY KEY(tag_id, first_id)) WITHOUT ROWID;
+                """)
+            try HistoryFiles.refile(.profile, from: "tag_history_by_profile_v5", db)
+            try HistoryFiles.refile(.tag, from: "tag_history_by_tag_v5", db)
+            try db.execute(sql: "DROP TABLE tag_history_by_profile_v5; DROP TABLE tag_history_by_tag_v5;")
+        }
         return migrator
     }
 }

@@ -132,18 +132,22 @@ extension SQLiteStore {
     public func tagHistory(profile: ProfileID?, tag: String?, before: Int64?, limit: Int) async throws -> [TagHistoryEntry] {
         try await pool.read { db in
             let columns = "h.profile_id, h.tag_id, h.old, h.new, h.at, h.cause, h.cause_ref, h.recorded_at"
-            let below = "coalesce(?3, 9223372036854775807)"
-            let sql = if profile != nil {
-                TagStateLog.filedHistory(by: .profile, is: "?1", columns: columns, where: "(?2 IS NULL OR h.tag_id = ?2)",
-                                         below: below, filed: "?5", order: "DESC")
-            } else if tag != nil {
-                TagStateLog.filedHistory(by: .tag, is: "?2", columns: columns, below: below, filed: "?5", order: "DESC")
-            } else {
-                "SELECT h.id, \(columns) FROM tag_history h WHERE h.id < \(below) ORDER BY 1 DESC"
+            let below = before ?? .max
+            var rows: [Row] = []
+            func take(_ row: Row) -> Bool {
+                if tag == nil || row[2] == tag { rows.append(row.copy()) }
+                return rows.count < limit
             }
-            var arguments: StatementArguments = [profile?.rawValue, tag, before, limit]
-            if profile != nil || tag != nil { arguments += [try TagStateLog.filedUpTo(db)] }
-            return try Row.fetchAll(db, sql: sql + " LIMIT ?4", arguments: arguments).map {
+            if limit <= 0 {
+            } else if let profile {
+                try HistoryFiles.forEachRow(of: .profile, is: profile.rawValue, below: below, newestFirst: true, columns: columns, db, take)
+            } else if let tag {
+                try HistoryFiles.forEachRow(of: .tag, is: tag, below: below, newestFirst: true, columns: columns, db, take)
+            } else {
+                rows = try Row.fetchAll(db, sql: "SELECT h.id, \(columns) FROM tag_history h WHERE h.id < ? ORDER BY 1 DESC LIMIT ?",
+                                        arguments: [below, limit])
+            }
+            return rows.map {
                 TagHistoryEntry(
                     id: $0[0], profile: ProfileID($0[1]), tag: $0[2], old: ($0[3] as String?).flatMap { try? JSONParser.parse($0) },
                     new: ($0[4] as String?).flatMap { try? JSONParser.parse($0) }, at: Timestamp.format($0[5]),

@@ -4,9 +4,8 @@ import TagflowCore
 
 /// Where tag state is kept on disk. Every change is appended to `tag_history` in the transaction that
 /// causes it; the rest is that history taken in, in bulk:
-/// - where each profile's and each tag's changes are, in `tag_history_by_profile` and `tag_history_by_tag`,
-///   every ``fileAfter`` changes (up to the counter `tag_history_filed_id`; later changes are found by
-///   reading the rows after it: ``filedHistory(by:is:columns:where:below:order:)``);
+/// - where each profile's and each tag's changes are, in `tag_history_by_profile` and `tag_history_by_tag`
+///   (``HistoryFiles``), every ``fileAfter`` changes;
 /// - the current state — each profile's tags with their values and since when, one row a profile in
 ///   `profile_tags` — every ``saveAfter`` changes: the profiles changed since the last save, a ``chunk`` of
 ///   them per commit in the table's order, each written as the engine holds it then (up to the counter
@@ -20,7 +19,7 @@ struct TagStateLog: Sendable {
     typealias Stored = [ProfileID: [String: (value: RuleValue, since: EpochMillis)]]
 
     /// How many history rows may wait to be filed by profile and by tag.
-    let fileAfter: Int
+    var fileAfter: Int { files.fileAfter }
     /// How many history rows may wait for `profile_tags` before a save begins.
     let saveAfter: Int
     /// How many profiles a commit writes to `profile_tags` while a save goes on.
@@ -28,14 +27,14 @@ struct TagStateLog: Sendable {
 
     /// The profiles of the history rows not yet in a save (one entry a row: a profile can repeat).
     private(set) var unsaved: [ProfileID] = []
-    /// How many history rows are after `tag_history_filed_id`.
-    private var unfiledRows = 0
+    /// Where each profile's and tag's changes are.
+    private var files: HistoryFiles
     /// The save going on: the profiles changed up to history row `upTo`, in the table's order, written
     /// from `next` on.
     private var saving: (profiles: [ProfileID], next: Int, upTo: Int64)?
 
     init(fileAfter: Int = 32_768, saveAfter: Int = 262_144, chunk: Int = 4_096) {
-        (self.fileAfter, self.saveAfter, self.chunk) = (fileAfter, saveAfter, chunk)
+        (files, self.saveAfter, self.chunk) = (HistoryFiles(fileAfter: fileAfter), saveAfter, chunk)
     }
 
     /// Appends the changes to the history, in the caller's transaction, and takes the history in as it is due.
@@ -45,11 +44,8 @@ struct TagStateLog: Sendable {
         _ changes: [TagChange], clock: EpochMillis, current: (ProfileID) -> [TagState], _ db: Database
     ) throws {
         guard !changes.isEmpty else { return }
-        try Self.appendHistory(changes, db)
-        unsaved.reserveCapacity(unsaved.count + changes.count)
-        for change in changes { unsaved.append(change.profile) }
-        unfiledRows += changes.count
-        if unfiledRows >= fileAfter { try fileHistory(db) }
+        try appendHistory(changes, db)
+        try files.fileIfDue(db)
         if saving == nil, unsaved.count >= saveAfter {
             unsaved.sort { $0.rawValue < $1.rawValue }
             var profiles: [ProfileID] = []
@@ -59,19 +55,6 @@ struct TagStateLog: Sendable {
         }
         if saving != nil { try saveChunk(current: current, db) }
         try Counters.set("tag_clock", clock, db)
-    }
-
-    /// Files the history rows after `tag_history_filed_id` under their profiles and their tags.
-    private mutating func fileHistory(_ db: Database) throws {
-        let filed = try Self.filedUpTo(db)
-        for file in [HistoryFile.profile, .tag] {
-            try db.execute(sql: """
-                INSERT INTO \(file.table)(\(file.rawValue), id)
-                SELECT \(file.rawValue), id FROM tag_history WHERE id > ? ORDER BY \(file.rawValue), id
-                """, arguments: [filed])
-        }
-        try Counters.set("tag_history_filed_id", try Self.lastHistoryRow(db), db)
-        unfiledRows = 0
     }
 
     /// Writes the save's next chunk of profiles to `profile_tags` as they are now; after the last,
@@ -134,47 +117,16 @@ struct TagStateLog: Sendable {
             stored[profile, default: [:]][tag] = value.map { ($0, at) }
             unsaved.append(profile)
         }
-        unfiledRows = try Int.fetchOne(db, sql: "SELECT count(*) FROM tag_history WHERE id > ?",
-                                       arguments: [try Self.filedUpTo(db)]) ?? 0
+        files = try HistoryFiles.load(fileAfter: fileAfter, db)
         return stored
-    }
-
-    /// The last history row filed by profile and by tag.
-    static func filedUpTo(_ db: Database) throws -> Int64 {
-        try Counters.value("tag_history_filed_id", db) ?? 0
-    }
-
-    /// The history's files: its rows by profile, and by tag.
-    enum HistoryFile: String {
-        case profile = "profile_id"
-        case tag = "tag_id"
-
-        var table: String { self == .profile ? "tag_history_by_profile" : "tag_history_by_tag" }
-    }
-
-    /// SQL for the id and `columns` (of `tag_history h`) of the history rows whose profile or tag (`file`) is
-    /// `value`, meeting `condition`, with ids below `below`, in id order (`order`: `ASC` or `DESC`), from the
-    /// file and from the rows after it (`filed`: ``filedUpTo(_:)``). Both parts are read in id order and
-    /// merged: a page of the newest costs its own rows, however long the history.
-    static func filedHistory(
-        by file: HistoryFile, is value: String, columns: String, where condition: String = "1", below: String,
-        filed: String, order: String
-    ) -> String {
-        """
-        SELECT h.id, \(columns) FROM tag_history h
-        WHERE h.id > \(filed) AND h.id < \(below) AND h.\(file.rawValue) = \(value) AND \(condition)
-        UNION ALL
-        SELECT f.id, \(columns) FROM \(file.table) f JOIN tag_history h ON h.id = f.id
-        WHERE f.\(file.rawValue) = \(value) AND f.id < \(below) AND \(condition)
-        ORDER BY 1 \(order)
-        """
     }
 
     private static func lastHistoryRow(_ db: Database) throws -> Int64 {
         try Int64.fetchOne(db, sql: "SELECT coalesce(max(id), 0) FROM tag_history") ?? 0
     }
 
-    private static func appendHistory(_ changes: [TagChange], _ db: Database) throws {
+    /// Appends the changes to `tag_history`, noting each row for the files and the next save.
+    private mutating func appendHistory(_ changes: [TagChange], _ db: Database) throws {
         let history = try BoundStatement(db.cachedStatement(sql: """
             INSERT INTO tag_history(profile_id, tag_id, old, new, at, cause, cause_ref, recorded_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -190,6 +142,8 @@ struct TagStateLog: Sendable {
             try history.execute(
                 db, .int(change.profile.rawValue), .text(change.tag), .text(change.old?.jsonText),
                 .text(change.new?.jsonText), .int(change.at), .text(change.cause.kind), .int(reference), .int(recordedAt))
+            files.appended(id: db.lastInsertedRowID, profile: change.profile, tag: change.tag)
+            unsaved.append(change.profile)
         }
     }
 }

@@ -214,19 +214,18 @@ extension SQLiteStore {
         return try pool.read { db in
             var points: [SizePoint] = []
             var size = 0
-            let rows = try Row.fetchCursor(db, sql: TagStateLog.filedHistory(
-                by: .tag, is: "?1", columns: "h.at, h.old IS NULL, h.new IS NULL", below: "9223372036854775807", filed: "?2",
-                order: "ASC"), arguments: [id, try TagStateLog.filedUpTo(db)])
             var current: (start: EpochMillis, entered: Int, exited: Int)?
             func close() {
                 guard let period = current else { return }
                 points.append(SizePoint(period: Timestamp.format(period.start), size: size, entered: period.entered,
                                         exited: period.exited))
             }
-            while let row = try rows.next() {
+            try HistoryFiles.forEachRow(
+                of: .tag, is: id, below: .max, newestFirst: false, columns: "h.at, h.old IS NULL, h.new IS NULL", db
+            ) { row in
                 let at: EpochMillis = row[1]
                 let entered = (row[2] as Bool) && !(row[3] as Bool), exited = !(row[2] as Bool) && (row[3] as Bool)
-                guard entered || exited else { continue }
+                guard entered || exited else { return true }
                 let start = hourly ? at - ((at % 3_600_000) + 3_600_000) % 3_600_000 : calendar.startOfDay(at)
                 if current?.start != start {
                     close()
@@ -235,6 +234,7 @@ extension SQLiteStore {
                 size += entered ? 1 : -1
                 current!.entered += entered ? 1 : 0
                 current!.exited += exited ? 1 : 0
+                return true
             }
             close()
             return points
