@@ -64,7 +64,8 @@ import Testing
         for step in 0..<(20 + random.below(40)) {
             // Given a commit of a few changes (now and then a restart, perhaps in the middle of a save),
             var changes: [TagChange] = []
-            for _ in 0..<(1 + random.below(8)) {
+            // (now and then more than a statement of history rows takes: `TagStateLog.rowsAStatement`)
+            for _ in 0..<(1 + random.below(random.below(4) == 0 ? 50 : 8)) {
                 let profile = ProfileID(Int64(1 + random.below(6))), tag = tags[random.below(tags.count)]
                 let key = "\(tag)/\(profile.rawValue)"
                 let new: RuleValue? = random.below(3) == 0 ? nil : values[random.below(values.count)]

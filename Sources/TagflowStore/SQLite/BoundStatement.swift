@@ -14,6 +14,11 @@ struct BoundStatement {
 
     /// Binds `values` to the parameters, in order, and runs the statement once.
     func execute(_ db: Database, _ values: BoundValue...) throws {
+        try execute(db, values)
+    }
+
+    /// Binds `values` to the parameters, in order, and runs the statement once.
+    func execute(_ db: Database, _ values: [BoundValue]) throws {
         for (i, value) in values.enumerated() {
             let index = Int32(i + 1)
             let code: Int32 = switch value {
@@ -40,6 +45,12 @@ struct BoundStatement {
                 sqlite3_bind_text(handle, index, chars.baseAddress, Int32(chars.count), Self.transient)
             }
         }
+    }
+
+    /// The rowid of the last row inserted on `db`'s connection (GRDB's `lastInsertedRowID`, without its
+    /// check of the calling queue, which cost more than the read).
+    static func lastInsertedRowID(_ db: Database) -> Int64 {
+        sqlite3_last_insert_rowid(db.sqliteConnection)
     }
 
     /// SQLITE_TRANSIENT: SQLite copies the bytes before the binding call returns.

@@ -53,8 +53,10 @@ struct HistoryFiles: Sendable {
         var byProfile = unfiled.map { (key: $0.profile.rawValue, id: $0.id) }
         byProfile.sort { ($0.key, $0.id) < ($1.key, $1.id) }
         try Self.write(byProfile, to: .profile, db)
-        var byTag = unfiled.map { (key: $0.tag, id: $0.id) }
-        byTag.sort { ($0.key, $0.id) < ($1.key, $1.id) }
+        // By tag: grouped, not sorted (comparing tags as text was a third of the filing's time).
+        var idsByTag: [String: [Int64]] = [:]
+        for row in unfiled { idsByTag[row.tag, default: []].append(row.id) }
+        let byTag = idsByTag.sorted { $0.key < $1.key }.flatMap { tag, ids in ids.map { (key: tag, id: $0) } }
         try Self.write(byTag, to: .tag, db)
         try Counters.set("tag_history_filed_id", last, db)
         unfiled.removeAll(keepingCapacity: true)

@@ -206,7 +206,7 @@ struct IngestWriter {
                 db, .text(event.messageId), .int(submission.sourceID), .text(event.type.rawValue), .text(event.name),
                 .int(profile.rawValue), .int(event.timestamp), .int(event.receivedAt),
                 .int(event.clampedFromFuture ? 1 : 0), .text(event.payloadJSON))
-            let seq = db.lastInsertedRowID
+            let seq = BoundStatement.lastInsertedRowID(db)
             log.events.inserted(seq: seq, of: profile)
             if let message { log.messages.inserted(message, seq: seq) }
             for merge in resolution.merges {

@@ -125,26 +125,47 @@ struct TagStateLog: Sendable {
         try Int64.fetchOne(db, sql: "SELECT coalesce(max(id), 0) FROM tag_history") ?? 0
     }
 
-    /// Appends the changes to `tag_history`, noting each row for the files and the next save.
+    /// Appends the changes to `tag_history`, noting each row for the files and the next save. Rows go
+    /// ``rowsAStatement`` to a statement (SQLite's work for each statement run was a third of a row's).
     private mutating func appendHistory(_ changes: [TagChange], _ db: Database) throws {
-        let history = try BoundStatement(db.cachedStatement(sql: """
-            INSERT INTO tag_history(profile_id, tag_id, old, new, at, cause, cause_ref, recorded_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """))
         // When Tagflow wrote it down, beside when it happened: their difference is the tag clock's lateness.
         let recordedAt = EpochMillis((Date().timeIntervalSince1970 * 1000).rounded())
-        for change in changes {
-            let reference: Int64? = switch change.cause {
-            case .event(let seq): seq
-            case .merge(let from, let into): change.profile == from ? into.rawValue : from.rawValue
-            default: nil
+        var values: [BoundValue] = []
+        values.reserveCapacity(Self.rowsAStatement * 8)
+        var start = changes.startIndex
+        while start < changes.endIndex {
+            let rows = changes.endIndex - start >= Self.rowsAStatement ? Self.rowsAStatement : 1
+            let statement = try BoundStatement(db.cachedStatement(sql: rows == 1 ? Self.insertOne : Self.insertMany))
+            values.removeAll(keepingCapacity: true)
+            for change in changes[start..<start + rows] {
+                let reference: Int64? = switch change.cause {
+                case .event(let seq): seq
+                case .merge(let from, let into): change.profile == from ? into.rawValue : from.rawValue
+                default: nil
+                }
+                values += [.int(change.profile.rawValue), .text(change.tag), .text(change.old?.jsonText),
+                           .text(change.new?.jsonText), .int(change.at), .text(change.cause.kind), .int(reference),
+                           .int(recordedAt)]
             }
-            try history.execute(
-                db, .int(change.profile.rawValue), .text(change.tag), .text(change.old?.jsonText),
-                .text(change.new?.jsonText), .int(change.at), .text(change.cause.kind), .int(reference), .int(recordedAt))
-            files.appended(id: db.lastInsertedRowID, profile: change.profile, tag: change.tag)
-            unsaved.append(change.profile)
+            try statement.execute(db, values)
+            // The rows of one statement take consecutive rowids, the last one's last.
+            var id = BoundStatement.lastInsertedRowID(db) - Int64(rows)
+            for change in changes[start..<start + rows] {
+                id += 1
+                files.appended(id: id, profile: change.profile, tag: change.tag)
+                unsaved.append(change.profile)
+            }
+            start += rows
         }
+    }
+
+    static let rowsAStatement = 16
+    private static let insertOne = insert(rows: 1)
+    private static let insertMany = insert(rows: rowsAStatement)
+
+    private static func insert(rows: Int) -> String {
+        "INSERT INTO tag_history(profile_id, tag_id, old, new, at, cause, cause_ref, recorded_at) VALUES "
+            + Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
     }
 }
 

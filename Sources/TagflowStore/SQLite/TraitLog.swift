@@ -27,7 +27,7 @@ struct TraitLog: Sendable {
         let insert = try BoundStatement(db.cachedStatement(sql: "INSERT INTO trait_log(profile_id, key, value, at) VALUES (?, ?, ?, ?)"))
         for field in traits.fields {
             try insert.execute(db, .int(profile.rawValue), .text(field.key), .text(field.value.jsonString), .int(time))
-            unfolded.add(db.lastInsertedRowID, of: profile)
+            unfolded.add(BoundStatement.lastInsertedRowID(db), of: profile)
         }
     }
 
