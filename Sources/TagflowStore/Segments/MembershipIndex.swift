@@ -8,12 +8,19 @@ import TagflowCore
 /// A profile's number in the bitmaps is its id: ids are handed out densely from 1, and the bitmaps hold
 /// 32-bit numbers, so a workspace holds up to 4,294,967,295 profiles.
 struct MembershipIndex: Sendable {
-    /// Members of every tag and segment that has any.
-    private(set) var members: [String: RoaringBitmap] = [:]
-    /// Members of every valued tag by value (the value's JSON text). Boolean tags have none.
-    private(set) var byValue: [String: [String: RoaringBitmap]] = [:]
+    /// One tag's or segment's members, and a valued tag's members by value.
+    private struct Holders: Sendable {
+        /// A valued tag's holders are kept by value too.
+        let valued: Bool
+        var members = RoaringBitmap()
+        var byValue: [RuleValue: RoaringBitmap] = [:]
+    }
+
+    /// Where each tag and segment that has had members is in ``holders`` (one lookup a change).
+    private var places: [String: Int] = [:]
+    private var holders: [Holders] = []
     /// The tags that take values (not boolean ones): their members are also kept by value.
-    var valuedTags: Set<String>
+    let valuedTags: Set<String>
 
     init(valuedTags: Set<String>) {
         self.valuedTags = valuedTags
@@ -34,32 +41,38 @@ struct MembershipIndex: Sendable {
     init(of engine: TagEngine) {
         self.init(tagSet: engine.tagSet)
         var sorted: [String: [UInt32]] = [:]
-        var valued: [String: [String: [UInt32]]] = [:]
+        var valued: [String: [RuleValue: [UInt32]]] = [:]
         for profile in engine.profileIDsInEngine.sorted() {
             let number = Self.number(of: profile)
             for state in engine.tags(of: profile) {
                 sorted[state.tag, default: []].append(number)
-                if valuedTags.contains(state.tag) { valued[state.tag, default: [:]][state.value.json.jsonString, default: []].append(number) }
+                if valuedTags.contains(state.tag) { valued[state.tag, default: [:]][state.value, default: []].append(number) }
             }
         }
-        members = sorted.mapValues { RoaringBitmap(sorted: $0) }
-        byValue = valued.mapValues { $0.mapValues { RoaringBitmap(sorted: $0) } }
+        for (tag, numbers) in sorted {
+            places[tag] = holders.count
+            holders.append(Holders(valued: valuedTags.contains(tag), members: RoaringBitmap(sorted: numbers),
+                                   byValue: (valued[tag] ?? [:]).mapValues { RoaringBitmap(sorted: $0) }))
+        }
     }
 
     mutating func apply(_ change: TagChange) {
         let number = Self.number(of: change.profile)
-        let valued = valuedTags.contains(change.tag)
+        let place = places[change.tag] ?? {
+            places[change.tag] = holders.count
+            holders.append(Holders(valued: valuedTags.contains(change.tag)))
+            return holders.count - 1
+        }()
+        let valued = holders[place].valued
         if valued, let old = change.old {
-            let key = old.json.jsonString
-            byValue[change.tag]?[key]?.remove(number)
-            if byValue[change.tag]?[key]?.isEmpty == true { byValue[change.tag]?[key] = nil }
+            holders[place].byValue[old]?.remove(number)
+            if holders[place].byValue[old]?.isEmpty == true { holders[place].byValue[old] = nil }
         }
         if let new = change.new {
-            members[change.tag, default: []].insert(number)
-            if valued { byValue[change.tag, default: [:]][new.json.jsonString, default: []].insert(number) }
+            holders[place].members.insert(number)
+            if valued { holders[place].byValue[new, default: []].insert(number) }
         } else {
-            members[change.tag]?.remove(number)
-            if members[change.tag]?.isEmpty == true { members[change.tag] = nil }
+            holders[place].members.remove(number)
         }
     }
 
@@ -75,10 +88,16 @@ struct MembershipIndex: Sendable {
     }
 
     /// The members of a tag or segment (empty when nobody has it).
-    func members(of tag: String) -> RoaringBitmap { members[tag] ?? [] }
+    func members(of tag: String) -> RoaringBitmap { places[tag].map { holders[$0].members } ?? [] }
 
     /// A valued tag's members by value (values as JSON text).
-    func values(of tag: String) -> [String: RoaringBitmap] { byValue[tag] ?? [:] }
+    func values(of tag: String) -> [String: RoaringBitmap] {
+        guard let place = places[tag] else { return [:] }
+        // Values that differ as rule values but read the same in JSON (a moment and its number) are one.
+        return holders[place].byValue.reduce(into: [:]) { values, entry in
+            values[entry.key.json.jsonString, default: []].formCombination(with: entry.value, .or)
+        }
+    }
 
     /// The profiles `plan` selects, with `everyone` the profiles `not` is taken against.
     func evaluate(_ plan: AudiencePlan, everyone: () -> RoaringBitmap) -> RoaringBitmap {
@@ -95,17 +114,18 @@ struct MembershipIndex: Sendable {
             case .or(let a, let b): return walk(a).union(walk(b))
             case .not(let a): return all().subtracting(walk(a))
             case .tagValue(let tag, let test):
-                let holders = members(of: tag)
+                let members = members(of: tag)
                 var selected: RoaringBitmap
                 if !test.isBoolean {
-                    selected = RoaringBitmap.union(values(of: tag).compactMap { key, bitmap in
-                        guard let json = try? JSONParser.parse(key), test.accepts(RuleValue(json)) else { return nil }
-                        return bitmap
+                    // Each value as it reads back from JSON, as the API gives it.
+                    let byValue = places[tag].map { holders[$0].byValue } ?? [:]
+                    selected = RoaringBitmap.union(byValue.compactMap { value, bitmap in
+                        test.accepts(RuleValue(value.json)) ? bitmap : nil
                     })
                 } else {
-                    selected = test.accepts(.bool(true)) ? holders : []
+                    selected = test.accepts(.bool(true)) ? members : []
                 }
-                if test.accepts(nil) { selected.formCombination(with: all().subtracting(holders), .or) }
+                if test.accepts(nil) { selected.formCombination(with: all().subtracting(members), .or) }
                 return selected
             }
         }
