@@ -85,9 +85,22 @@ struct TagStateLog: Sendable {
         }
     }
 
-    /// A profile's row in `profile_tags`: `{"tag": [value, since], …}`.
+    /// A profile's row in `profile_tags`: `{"tag": [value, since], …}`, written into one buffer (building
+    /// the JSON values first took half of a save's time).
     static func text(of tags: [TagState]) -> String {
-        JSONValue.object(JSONObject(tags.map { JSONField($0.tag, [$0.value.json, .int($0.since)]) })).jsonString
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(40 * tags.count)
+        for tag in tags {
+            if out.count > 1 { out.append(UInt8(ascii: ",")) }
+            JSONValue.string(tag.tag).write(to: &out)
+            out.append(contentsOf: ":[".utf8)
+            if case .bool(true) = tag.value { out.append(contentsOf: "true".utf8) } else { tag.value.json.write(to: &out) }
+            out.append(UInt8(ascii: ","))
+            out.append(contentsOf: String(tag.since).utf8)
+            out.append(UInt8(ascii: "]"))
+        }
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The stored state: `profile_tags` with the history after `tag_state_history_id` folded in. (A save cut
