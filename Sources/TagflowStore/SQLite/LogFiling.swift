@@ -21,27 +21,29 @@ struct LogFiling: Sendable {
     }
 }
 
-/// Rows of a table's tail not yet filed, by the profile they belong to: what a merge moves to the survivor.
+/// Rows of a table's tail not yet filed, with the profile each belongs to: what a merge moves to the survivor.
+/// A list in the order they came (a dictionary of arrays by profile cost an array for each new profile, at
+/// every add; a merge, far rarer, reads the list through).
 struct RowsByProfile: Sendable {
-    private(set) var rows: [ProfileID: [Int64]] = [:]
-    private(set) var count = 0
+    private(set) var entries: [(profile: ProfileID, row: Int64)] = []
+    var count: Int { entries.count }
 
     mutating func add(_ row: Int64, of profile: ProfileID) {
-        rows[profile, default: []].append(row)
-        count += 1
+        entries.append((profile, row))
     }
 
     /// Gives `loser`'s rows to `survivor`, in memory and in the table: `update` sets a row's profile (its
     /// arguments: the survivor, the row).
     mutating func move(of loser: ProfileID, to survivor: ProfileID, update: String, _ db: Database) throws {
-        guard let moved = rows.removeValue(forKey: loser) else { return }
-        let statement = try db.cachedStatement(sql: update)
-        for row in moved { try statement.execute(arguments: [survivor.rawValue, row]) }
-        rows[survivor, default: []].append(contentsOf: moved)
+        var statement: Statement?
+        for i in entries.indices where entries[i].profile == loser {
+            if statement == nil { statement = try db.cachedStatement(sql: update) }
+            try statement?.execute(arguments: [survivor.rawValue, entries[i].row])
+            entries[i].profile = survivor
+        }
     }
 
     mutating func removeAll() {
-        rows = [:]
-        count = 0
+        entries.removeAll(keepingCapacity: true)
     }
 }
