@@ -53,6 +53,7 @@ import Testing
             let types = Set(arrayOf(byPhone["identifiers"]).compactMap { $0["type"]?.stringValue })
             #expect(types == ["user_id", "anonymous_id", "phone", "wechat_openid", "device_id"])
             #expect(byPhone["traits"]?["name"] == "李四")
+            #expect(byPhone["traits"]?.objectValue?.keys == ["name", "phone", "wechat_appid", "wechat_openid"])  // in order
             #expect(byPhone["eventCount"] == 6)
             #expect(byPhone["firstSeen"] == .string(Timestamp.format(1_700_000_000_000)))
 

@@ -31,11 +31,12 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
     static func badRequest(_ message: String) -> APIError { APIError(.badRequest, "invalid_request", message) }
 }
 
-/// Encodes admin API answers.
+/// Encodes admin API answers, keys in order (an object's keys, a profile's traits among them, came out in the
+/// order of a hash otherwise, different from one answer to the next).
 enum JSONResponse {
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
         return encoder
     }()
 
