@@ -19,7 +19,9 @@ final class ChildServer {
             throw ChildServerError("the tagflow executable is not at \(binary.path); run `swift build` first")
         }
         log = data + "-serve-\(UUID().uuidString.prefix(6)).log"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        guard FileManager.default.createFile(atPath: log, contents: nil) else {
+            throw ChildServerError("could not create the server's log file at \(log)")
+        }
         process.executableURL = binary
         process.arguments = ["serve", "--data", data, "--port", "0"] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(
