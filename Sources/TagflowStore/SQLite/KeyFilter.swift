@@ -13,8 +13,8 @@ struct KeyFilter: Sendable, Equatable {
     static let bitsAKey = 16
 
     /// An empty filter sized for `capacity` keys.
-    init(capacity: Int, bitsAKey: Int = bitsAKey) {
-        let blocks = max(1, (capacity * bitsAKey + 511) / 512)
+    init(capacity: Int) {
+        let blocks = max(1, (capacity * Self.bitsAKey + 511) / 512)
         words = Array(repeating: 0, count: blocks * Self.wordsPerBlock)
     }
 

@@ -130,7 +130,8 @@ extension SQLiteStore {
 
     /// Recorded tag changes, newest first, of one profile and/or one tag, before the entry `before`.
     public func tagHistory(profile: ProfileID?, tag: String?, before: Int64?, limit: Int) async throws -> [TagHistoryEntry] {
-        try await pool.read { db in
+        guard limit > 0 else { return [] }
+        return try await pool.read { db in
             let columns = "h.profile_id, h.tag_id, h.old, h.new, h.at, h.cause, h.cause_ref, h.recorded_at"
             let below = before ?? .max
             var rows: [Row] = []
@@ -138,8 +139,7 @@ extension SQLiteStore {
                 if tag == nil || row[2] == tag { rows.append(row.copy()) }
                 return rows.count < limit
             }
-            if limit <= 0 {
-            } else if let profile {
+            if let profile {
                 try HistoryFiles.forEachRow(of: .profile, is: profile.rawValue, below: below, newestFirst: true, columns: columns, db, take)
             } else if let tag {
                 try HistoryFiles.forEachRow(of: .tag, is: tag, below: below, newestFirst: true, columns: columns, db, take)

@@ -87,14 +87,15 @@ struct MembershipIndex: Sendable {
         return numbers
     }
 
+    private func held(_ tag: String) -> Holders? { places[tag].map { holders[$0] } }
+
     /// The members of a tag or segment (empty when nobody has it).
-    func members(of tag: String) -> RoaringBitmap { places[tag].map { holders[$0].members } ?? [] }
+    func members(of tag: String) -> RoaringBitmap { held(tag)?.members ?? [] }
 
     /// A valued tag's members by value (values as JSON text).
     func values(of tag: String) -> [String: RoaringBitmap] {
-        guard let place = places[tag] else { return [:] }
         // Values that differ as rule values but read the same in JSON (a moment and its number) are one.
-        return holders[place].byValue.reduce(into: [:]) { values, entry in
+        (held(tag)?.byValue ?? [:]).reduce(into: [:]) { values, entry in
             values[entry.key.json.jsonString, default: []].formCombination(with: entry.value, .or)
         }
     }
@@ -118,8 +119,7 @@ struct MembershipIndex: Sendable {
                 var selected: RoaringBitmap
                 if !test.isBoolean {
                     // Each value as it reads back from JSON, as the API gives it.
-                    let byValue = places[tag].map { holders[$0].byValue } ?? [:]
-                    selected = RoaringBitmap.union(byValue.compactMap { value, bitmap in
+                    selected = RoaringBitmap.union((held(tag)?.byValue ?? [:]).compactMap { value, bitmap in
                         test.accepts(RuleValue(value.json)) ? bitmap : nil
                     })
                 } else {
