@@ -33,6 +33,24 @@ import Testing
         #expect(found == [Identifier("anonymous_id", "a-ok")])
     }
 
+    @Test func identifiersOfEqualPriorityKeepTheirOrder() throws {
+        let found = try identifiers(#"""
+            {"context":{"externalIds":[{"id":"Z-1","type":"zeta"},{"id":"A-1","type":"alpha"},{"id":"M-1","type":"mid"}]}}
+            """#, userId: "u", anonymousId: "a")
+        #expect(found == [Identifier("user_id", "u"), Identifier("zeta", "Z-1"), Identifier("alpha", "A-1"),
+                          Identifier("mid", "M-1"), Identifier("anonymous_id", "a")])
+    }
+
+    @Test func aBlockedValueIsFoundWhateverItsLengthBeforeLowercasing() {
+        var policy = IdentityPolicy.standard
+        policy.blockedValues = ["k"]
+        #expect(policy.isJunk("\u{212A}"))  // the Kelvin sign: three bytes, lowercased to "k"
+        #expect(!policy.isJunk("k2"))
+        #expect(!policy.isJunk("null"))  // no longer blocked
+        policy.blockedValues.insert("a-rather-long-placeholder-value-of-the-crm")
+        #expect(policy.isJunk(" A-RATHER-LONG-PLACEHOLDER-VALUE-OF-THE-CRM "))
+    }
+
     @Test(arguments: [
         ("13800138000", "13800138000"), ("+86 138 0013 8000", "13800138000"), ("0086-13800138000", "13800138000"),
         ("8613800138000", "13800138000"), ("(138) 0013-8000", "13800138000"), ("＋８６１３８００１３８０００", "13800138000"),

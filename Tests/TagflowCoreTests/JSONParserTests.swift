@@ -11,6 +11,16 @@ import Testing
         #expect(value["c"] == .double(1000))
     }
 
+    @Test(arguments: [
+        ("0", JSONValue.int(0)), ("-0", .int(0)), ("999999999999999999", .int(999_999_999_999_999_999)),
+        ("-999999999999999999", .int(-999_999_999_999_999_999)), ("9223372036854775807", .int(.max)),
+        ("-9223372036854775808", .int(.min)), ("9223372036854775808", .double(9_223_372_036_854_775_808)),
+        ("12.5", .double(12.5)), ("-3e2", .double(-300)), ("[1,[2,{\"a\":[3]}],4]", .array([1, .array([2, .object(["a": .array([3])])]), 4])),
+    ])
+    func readsNumbersAtTheEdgesOfIntegersAndNestedArrays(text: String, expected: JSONValue) throws {
+        #expect(try JSONParser.parse(text) == expected)
+    }
+
     @Test func decodesEscapesAndSurrogatePairs() throws {
         let value = try JSONParser.parse(#""a\"b\\c\/d\n\u00e9\ud83d\ude00\u7389""#)
         #expect(value == .string("a\"b\\c/d\né😀玉"))

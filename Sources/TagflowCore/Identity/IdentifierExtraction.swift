@@ -35,7 +35,22 @@ public enum IdentifierExtraction {
                 add(type, scalarString(entry["id"]))
             }
         }
-        return found.sorted { policy.priority(of: $0.type) > policy.priority(of: $1.type) }
+        return strongestFirst(found, policy: policy)
+    }
+
+    /// The identifiers by priority, highest first; equal priorities keep their order. (A message names
+    /// one to three: an insertion sort, each priority looked up once.)
+    static func strongestFirst(_ identifiers: [Identifier], policy: IdentityPolicy) -> [Identifier] {
+        guard identifiers.count > 1 else { return identifiers }
+        var ranked = identifiers.map { (priority: policy.priority(of: $0.type), identifier: $0) }
+        for i in 1..<ranked.count {
+            var j = i
+            while j > 0, ranked[j - 1].priority < ranked[j].priority {
+                ranked.swapAt(j - 1, j)
+                j -= 1
+            }
+        }
+        return ranked.map(\.identifier)
     }
 
     /// The person's traits a message carries: `context.traits` (where RudderStack and analytics.js put them)

@@ -5,12 +5,17 @@ public struct IdentityPolicy: Sendable, Equatable {
     /// Higher wins: the profile an event belongs to is the one its strongest identifier points at.
     public var priorities: [String: Int]
     /// Values that are never identifiers (compared lowercased, after trimming).
-    public var blockedValues: Set<String>
+    public var blockedValues: Set<String> {
+        didSet { longestBlockedValue = blockedValues.map(\.utf8.count).max() ?? 0 }
+    }
+    /// The length in bytes of the longest blocked value: a longer one is not looked up.
+    private var longestBlockedValue: Int
 
     public init(limits: [String: Int], priorities: [String: Int], blockedValues: Set<String>) {
         self.limits = limits
         self.priorities = priorities
         self.blockedValues = blockedValues
+        longestBlockedValue = blockedValues.map(\.utf8.count).max() ?? 0
     }
 
     public static let standard = IdentityPolicy(
@@ -29,14 +34,20 @@ public struct IdentityPolicy: Sendable, Equatable {
 
     /// True for values such as `null`, `undefined`, `-1` or `00000000-0000-0000-0000-000000000000`.
     public func isJunk(_ value: String) -> Bool {
-        let trimmed = value.trimmingWhitespace().lowercased()
-        if blockedValues.contains(trimmed) { return true }
+        let trimmed = value.trimmingWhitespace()
+        // ASCII keeps its length when lowercased: longer than every blocked value, it is none of them.
+        let mayBeBlocked = trimmed.utf8.count <= longestBlockedValue || trimmed.utf8.contains { $0 >= 0x80 }
+        if mayBeBlocked, blockedValues.contains(trimmed.lowercased()) { return true }
         return trimmed.utf8.allSatisfy { $0 == UInt8(ascii: "0") || $0 == UInt8(ascii: "-") }
     }
 }
 
 extension String {
     func trimmingWhitespace() -> String {
+        // Most values begin and end with a visible ASCII character: nothing to trim.
+        if let first = utf8.first, let last = utf8.last, (0x21...0x7E).contains(first), (0x21...0x7E).contains(last) {
+            return self
+        }
         var scalars = Substring(self)
         while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
         while let last = scalars.last, last.isWhitespace { scalars.removeLast() }

@@ -9,21 +9,39 @@ public struct JSONSyntaxError: Error, Sendable, Equatable, CustomStringConvertib
 }
 
 /// Parses JSON text (RFC 8259) into `JSONValue`s, reporting the line and column of the first error.
+///
+/// Every request body of the collection API passes through it: it reads the bytes without bounds checks
+/// (each read is guarded by the index it follows), gathers an object's fields and an array's elements on
+/// one stack shared by the whole document (each object's array made once, at its size, not grown field by
+/// field), and reads integers without making text of them first.
 public struct JSONParser {
     /// Deeper nesting than this is refused rather than risking the stack.
     public static let maximumDepth = 64
 
-    private let bytes: [UInt8]
+    /// The document, for the objects' source text; read through `buffer`, the same bytes.
+    private let document: [UInt8]
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
+    /// The fields of the objects being parsed, innermost last.
+    private let fieldStack = MovingStack<JSONField>()
+    /// The elements of the arrays being parsed, innermost last.
+    private let elementStack = MovingStack<JSONValue>()
 
     /// Parses one complete JSON document; whitespace may surround it, nothing else.
     public static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
-        var parser = JSONParser(bytes: bytes)
-        parser.skipWhitespace()
-        let value = try parser.parseValue(depth: 0)
-        parser.skipWhitespace()
-        if parser.index < bytes.count { throw parser.error("unexpected text after the JSON value") }
-        return value
+        let result: Result<JSONValue, JSONSyntaxError> = bytes.withUnsafeBufferPointer { buffer in
+            var parser = JSONParser(document: bytes, bytes: buffer)
+            do throws(JSONSyntaxError) {
+                parser.skipWhitespace()
+                let value = try parser.parseValue(depth: 0)
+                parser.skipWhitespace()
+                if parser.index < buffer.count { throw parser.error("unexpected text after the JSON value") }
+                return .success(value)
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
     }
 
     /// Parses a JSON document given as a string.
@@ -31,7 +49,8 @@ public struct JSONParser {
         try parse(Array(text.utf8))
     }
 
-    private init(bytes: [UInt8]) {
+    private init(document: [UInt8], bytes: UnsafeBufferPointer<UInt8>) {
+        self.document = document
         self.bytes = bytes
     }
 
@@ -88,12 +107,12 @@ public struct JSONParser {
         guard depth <= Self.maximumDepth else { throw error("nesting deeper than \(Self.maximumDepth) levels") }
         let start = index
         index += 1
-        var fields: [JSONField] = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
-            return .object(JSONObject(fields: fields, sourceText: bytes[start..<index]))
+            return .object(JSONObject(fields: [], sourceText: document[start..<index]))
         }
+        let mark = fieldStack.count
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
@@ -107,14 +126,14 @@ public struct JSONParser {
             index += 1
             skipWhitespace()
             let value = try parseValue(depth: depth)
-            fields.append(JSONField(key, value))
+            fieldStack.push(JSONField(key, value))
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input inside an object") }
             if bytes[index] == UInt8(ascii: ",") {
                 index += 1
             } else if bytes[index] == UInt8(ascii: "}") {
                 index += 1
-                return .object(JSONObject(fields: fields, sourceText: bytes[start..<index]))
+                return .object(JSONObject(fields: fieldStack.pop(from: mark), sourceText: document[start..<index]))
             } else {
                 throw error("expected ',' or '}' in an object")
             }
@@ -124,22 +143,22 @@ public struct JSONParser {
     private mutating func parseArray(depth: Int) throws(JSONSyntaxError) -> JSONValue {
         guard depth <= Self.maximumDepth else { throw error("nesting deeper than \(Self.maximumDepth) levels") }
         index += 1
-        var elements: [JSONValue] = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
             index += 1
-            return .array(elements)
+            return .array([])
         }
+        let mark = elementStack.count
         while true {
             skipWhitespace()
-            elements.append(try parseValue(depth: depth))
+            elementStack.push(try parseValue(depth: depth))
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input inside an array") }
             if bytes[index] == UInt8(ascii: ",") {
                 index += 1
             } else if bytes[index] == UInt8(ascii: "]") {
                 index += 1
-                return .array(elements)
+                return .array(elementStack.pop(from: mark))
             } else {
                 throw error("expected ',' or ']' in an array")
             }
@@ -154,7 +173,7 @@ public struct JSONParser {
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let s = String(decoding: bytes[contentStart..<index], as: UTF8.self)
+                let s = String(decoding: UnsafeBufferPointer(rebasing: bytes[contentStart..<index]), as: UTF8.self)
                 index += 1
                 return s
             }
@@ -237,13 +256,20 @@ public struct JSONParser {
     private mutating func parseNumber() throws(JSONSyntaxError) -> JSONValue {
         let start = index
         var isInteger = true
-        if bytes[index] == UInt8(ascii: "-") { index += 1 }
+        let negative = bytes[index] == UInt8(ascii: "-")
+        if negative { index += 1 }
         guard index < bytes.count, isDigit(bytes[index]) else { throw error("invalid number", at: start) }
+        let digitsStart = index
+        var magnitude: Int64 = 0  // exact while there are at most 18 digits
         if bytes[index] == UInt8(ascii: "0") {
             index += 1
         } else {
-            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+            while index < bytes.count, isDigit(bytes[index]) {
+                magnitude = magnitude &* 10 &+ Int64(bytes[index] &- UInt8(ascii: "0"))
+                index += 1
+            }
         }
+        let integerEnd = index
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             isInteger = false
             index += 1
@@ -257,7 +283,8 @@ public struct JSONParser {
             guard index < bytes.count, isDigit(bytes[index]) else { throw error("invalid number: digits expected in exponent") }
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
-        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        if isInteger, integerEnd - digitsStart <= 18 { return .int(negative ? -magnitude : magnitude) }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         if isInteger, let integer = Int64(text) { return .int(integer) }
         guard let double = Double(text), double.isFinite else { throw error("number out of range", at: start) }
         return .double(double)
@@ -265,5 +292,45 @@ public struct JSONParser {
 
     private func isDigit(_ byte: UInt8) -> Bool {
         byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
+    }
+}
+
+/// A stack whose top part moves out into an array of its own at once: the values are moved, not copied
+/// (no reference counting), and the array is made at its size.
+private final class MovingStack<Element> {
+    private var base: UnsafeMutablePointer<Element>
+    private var capacity = 16
+    private(set) var count = 0
+
+    init() {
+        base = .allocate(capacity: capacity)
+    }
+
+    deinit {
+        base.deinitialize(count: count)
+        base.deallocate()
+    }
+
+    func push(_ element: consuming Element) {
+        if count == capacity {
+            let larger = UnsafeMutablePointer<Element>.allocate(capacity: capacity * 2)
+            larger.moveInitialize(from: base, count: count)
+            base.deallocate()
+            (base, capacity) = (larger, capacity * 2)
+        }
+        (base + count).initialize(to: element)
+        count += 1
+    }
+
+    /// The values from position `mark` on, in order; the stack keeps those below it.
+    func pop(from mark: Int) -> [Element] {
+        let taken = count - mark
+        guard taken > 0 else { return [] }
+        let values = [Element](unsafeUninitializedCapacity: taken) { buffer, initialized in
+            buffer.baseAddress!.moveInitialize(from: base + mark, count: taken)
+            initialized = taken
+        }
+        count = mark
+        return values
     }
 }
