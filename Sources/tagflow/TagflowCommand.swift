@@ -132,7 +132,7 @@ enum SourceLine {
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (use a release build: swift run -c release tagflow bench ...).",
-        subcommands: [Ingest.self, Engine.self, Expiry.self, Bitmaps.self, Latency.self])
+        subcommands: [Ingest.self, Collect.self, Engine.self, Expiry.self, Bitmaps.self, Latency.self])
 
     static func report(_ result: JSONValue, json: Bool) {
         if json {
@@ -156,6 +156,20 @@ struct Bench: AsyncParsableCommand {
             let data = BenchData(users: users, events: events, days: days)
             let sources = try tags.map(TagFiles.read) ?? [RuleSource(name: "bench.tags", text: BenchData.rules())]
             Bench.report(try EngineBenchmark(data: data, sources: sources).run(), json: json)
+        }
+    }
+
+    struct Collect: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The collection API's work on the bodies `bench ingest` sends (parse, validate, normalise), one core, no HTTP; against Foundation's JSONSerialization in the same run.")
+        @Option(help: "Events (in batches of 100).") var events = 200_000
+        @Option(help: "Distinct users in the traffic.") var users = 20_000
+        @Option(help: "Turns the collection step and the baseline take one after the other; the fastest of each counts.")
+        var rounds = 5
+        @Flag(help: "Print one JSON object.") var json = false
+
+        func run() async throws {
+            Bench.report(try CollectBenchmark(events: events, users: users, rounds: rounds).run(), json: json)
         }
     }
 

@@ -42,6 +42,15 @@ public enum IdentifierExtraction {
     /// one to three: an insertion sort, each priority looked up once.)
     static func strongestFirst(_ identifiers: [Identifier], policy: IdentityPolicy) -> [Identifier] {
         guard identifiers.count > 1 else { return identifiers }
+        // Usually in order already (a user id, then an anonymous id): nothing to build.
+        var previous = policy.priority(of: identifiers[0].type)
+        var inOrder = true
+        for identifier in identifiers.dropFirst() where inOrder {
+            let priority = policy.priority(of: identifier.type)
+            inOrder = priority <= previous
+            previous = priority
+        }
+        if inOrder { return identifiers }
         var ranked = identifiers.map { (priority: policy.priority(of: $0.type), identifier: $0) }
         for i in 1..<ranked.count {
             var j = i

@@ -156,6 +156,8 @@ public struct IdentityGraph: Sendable {
 
     /// Why `adding` cannot join `existing`, or nil when the limits allow it.
     private func conflict(adding: [Identifier], to existing: [Identifier]) -> String? {
+        // Most types have no limit (the anonymous id of a new profile): nothing to count.
+        guard adding.contains(where: { policy.limit(of: $0.type) != Int.max }) else { return nil }
         for type in Set(adding.map(\.type)) {
             let limit = policy.limit(of: type)
             guard limit != Int.max else { continue }

@@ -43,56 +43,10 @@ struct CollectRoutes: Sendable {
             throw APIError(.badRequest, "request_too_large", "the request body is over \(limit) bytes")
         }
         let bytes = try Self.inflateIfNeeded(&body, headers: request.headers, limit: limit)
-        let document: JSONValue
-        do {
-            document = try JSONParser.parse(bytes)
-        } catch {
-            throw APIError(.badRequest, "invalid_json", "the request body is not valid JSON: \(error)")
-        }
-
-        var items: [JSONValue]
-        var envelope = Envelope()
-        var bodyWriteKey: String?
-        if isBatch {
-            switch document {
-            case .array(let array): items = array
-            case .object(let object):
-                guard case .array(let array)? = object["batch"] else {
-                    throw APIError(.badRequest, "invalid_batch", "a batch body needs a `batch` array of messages")
-                }
-                items = array
-                envelope = Envelope(sentAt: object["sentAt"], context: object["context"]?.objectValue,
-                                    integrations: object["integrations"]?.objectValue)
-                bodyWriteKey = object["writeKey"]?.stringValue
-            default:
-                throw APIError(.badRequest, "invalid_batch", "a batch body must be an object with a `batch` array")
-            }
-            guard items.count <= normalizer.limits.maxBatchEvents else {
-                throw APIError(.badRequest, "batch_too_large",
-                               "the batch has \(items.count) messages; the limit is \(normalizer.limits.maxBatchEvents)")
-            }
-            if bodyWriteKey == nil { bodyWriteKey = items.lazy.compactMap { $0["writeKey"]?.stringValue }.first }
-        } else {
-            items = [document]
-            bodyWriteKey = document["writeKey"]?.stringValue
-        }
-
-        let source = try await authenticate(request.headers, bodyWriteKey: bodyWriteKey)
-        var events: [Event] = []
-        var rejections: [QuarantinedMessage] = []
-        events.reserveCapacity(items.count)
-        for (position, item) in items.enumerated() {
-            var message = item
-            if case .object(var object) = message, object["writeKey"] != nil {
-                object["writeKey"] = nil
-                message = .object(object)
-            }
-            switch normalizer.normalize(message, position: position, pathType: pathType, envelope: envelope,
-                                        receivedAt: receivedAt, sourceName: source.name) {
-            case .success(let event): events.append(event)
-            case .failure(let rejection): rejections.append(QuarantinedMessage(rejection: rejection, payload: message))
-            }
-        }
+        let messages = try Self.messages(in: bytes, isBatch: isBatch, limits: normalizer.limits)
+        let source = try await authenticate(request.headers, bodyWriteKey: messages.writeKey)
+        let (events, rejections) = Self.normalize(
+            messages, pathType: pathType, receivedAt: receivedAt, sourceName: source.name, normalizer: normalizer)
         let submission = IngestSubmission(sourceID: source.id, receivedAt: receivedAt, events: events, rejections: rejections)
         do {
             _ = try await queue.submit(submission)
@@ -104,6 +58,67 @@ struct CollectRoutes: Sendable {
                            headers: [.retryAfter: "2"])
         }
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: Self.success))
+    }
+
+    /// A request body's messages, what its batch envelope shares with them, and the write key it carries.
+    struct Messages {
+        var items: [JSONValue]
+        var envelope = Envelope()
+        var writeKey: String?
+    }
+
+    /// Reads a request body: one message, or a batch (an object with a `batch` array, or a bare array).
+    static func messages(in bytes: [UInt8], isBatch: Bool, limits: IngestLimits) throws -> Messages {
+        let document: JSONValue
+        do {
+            document = try JSONParser.parse(bytes)
+        } catch {
+            throw APIError(.badRequest, "invalid_json", "the request body is not valid JSON: \(error)")
+        }
+        guard isBatch else { return Messages(items: [document], writeKey: document["writeKey"]?.stringValue) }
+        var messages: Messages
+        switch document {
+        case .array(let array): messages = Messages(items: array)
+        case .object(let object):
+            guard case .array(let array)? = object["batch"] else {
+                throw APIError(.badRequest, "invalid_batch", "a batch body needs a `batch` array of messages")
+            }
+            messages = Messages(
+                items: array,
+                envelope: Envelope(sentAt: object["sentAt"], context: object["context"]?.objectValue,
+                                   integrations: object["integrations"]?.objectValue),
+                writeKey: object["writeKey"]?.stringValue)
+        default:
+            throw APIError(.badRequest, "invalid_batch", "a batch body must be an object with a `batch` array")
+        }
+        guard messages.items.count <= limits.maxBatchEvents else {
+            throw APIError(.badRequest, "batch_too_large",
+                           "the batch has \(messages.items.count) messages; the limit is \(limits.maxBatchEvents)")
+        }
+        if messages.writeKey == nil { messages.writeKey = messages.items.lazy.compactMap { $0["writeKey"]?.stringValue }.first }
+        return messages
+    }
+
+    /// Each message as an event, or as a rejection kept with its payload for the quarantine.
+    static func normalize(
+        _ messages: Messages, pathType: EventType?, receivedAt: EpochMillis, sourceName: String, normalizer: MessageNormalizer
+    ) -> (events: [Event], rejections: [QuarantinedMessage]) {
+        var events: [Event] = []
+        var rejections: [QuarantinedMessage] = []
+        events.reserveCapacity(messages.items.count)
+        for (position, item) in messages.items.enumerated() {
+            var message = item
+            if case .object(var object) = message, object["writeKey"] != nil {
+                object["writeKey"] = nil
+                message = .object(object)
+            }
+            switch normalizer.normalize(message, position: position, pathType: pathType, envelope: messages.envelope,
+                                        receivedAt: receivedAt, sourceName: sourceName) {
+            case .success(let event): events.append(event)
+            case .failure(let rejection): rejections.append(QuarantinedMessage(rejection: rejection, payload: message))
+            }
+        }
+        return (events, rejections)
     }
 
     /// The body as bytes, gunzipped when it says (or looks) so; never more than `limit` bytes out.

@@ -164,7 +164,7 @@ struct MessageKeys: Sendable {
     private mutating func fileRecent(_ db: Database) throws {
         try add(run: nextRun, level: 0, recent.map { Entry(key: $0.key.key, seq: $0.value) }.sorted(), db)
         try Counters.setToLastEvent("message_keys_filed_seq", db)
-        recent = [:]
+        recent.removeAll(keepingCapacity: true)  // it fills up again: no growing (and rehashing) on the way
     }
 
     /// Writes a run of `entries` (in order) and lists it.

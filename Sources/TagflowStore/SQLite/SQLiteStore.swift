@@ -165,11 +165,15 @@ struct IngestWriter {
     var merges: [(merge: ProfileMerge, at: EpochMillis, eventSeq: Int64?)] = []
     /// The events stored, when an automation forwards events.
     var forwarded: [ForwardedEvent]?
+    /// Whether any tag is defined: without one the engine has nothing to keep (a tag defined later is
+    /// back-filled from the log), and the events are not read for it.
+    let tagsLive: Bool
 
     init(db: Database, engine: TagEngine, forwarding: Bool = false) {
         self.db = db
         self.engine = engine
         forwarded = forwarding ? [] : nil
+        tagsLive = !engine.tagSet.tags.isEmpty
     }
 
     mutating func write(
@@ -222,9 +226,11 @@ struct IngestWriter {
                                      refusal.identifier.type, refusal.identifier.value, refusal.reason])
             }
             receipt.accepted += 1
-            let ruleEvent = RuleEvent(event, seq: seq)
-            engine.apply(ruleEvent, to: profile, now: submission.receivedAt, changes: &tagChanges)
-            forwarded?.append(ForwardedEvent(event: ruleEvent, profile: profile, payload: event.payloadJSON))
+            if tagsLive || forwarded != nil {
+                let ruleEvent = RuleEvent(event, seq: seq)
+                if tagsLive { engine.apply(ruleEvent, to: profile, now: submission.receivedAt, changes: &tagChanges) }
+                forwarded?.append(ForwardedEvent(event: ruleEvent, profile: profile, payload: event.payloadJSON))
+            }
             if !event.traits.isEmpty { try log.traits.set(event.traits, of: profile, at: event.timestamp, db) }
             if let replayOf = submission.replayOf {
                 try db.execute(sql: """

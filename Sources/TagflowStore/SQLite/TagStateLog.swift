@@ -156,9 +156,15 @@ struct TagStateLog: Sendable {
                 case .merge(let from, let into): change.profile == from ? into.rawValue : from.rawValue
                 default: nil
                 }
-                values += [.int(change.profile.rawValue), .text(change.tag), .text(change.old?.jsonText),
-                           .text(change.new?.jsonText), .int(change.at), .text(change.cause.kind), .int(reference),
-                           .int(recordedAt)]
+                // One by one: an array literal here was a temporary array (an allocation) for every change.
+                values.append(.int(change.profile.rawValue))
+                values.append(.text(change.tag))
+                values.append(.text(change.old?.jsonText))
+                values.append(.text(change.new?.jsonText))
+                values.append(.int(change.at))
+                values.append(.text(change.cause.kind))
+                values.append(.int(reference))
+                values.append(.int(recordedAt))
             }
             try statement.execute(db, values)
             // The rows of one statement take consecutive rowids, the last one's last.
