@@ -18,6 +18,7 @@ import Testing
         ("2025-11-23T08:35:00", base),
         ("2025-11-23T08:35Z", base),
         ("2025-11-23", base - 30_900_000),
+        ("2025-11-23T08:35:00Z  ", base),  // trailing spaces, as some exports pad their columns
     ]
 
     @Test(arguments: forms)
@@ -26,7 +27,8 @@ import Testing
     }
 
     @Test(arguments: ["", "yesterday", "2025-13-01T00:00:00Z", "2025-02-30T00:00:00Z", "2025-11-23T25:00:00Z",
-                      "2025-11-23T08:35:00.Z", "2025-11-23T08:35:00.1234567890Z", "2025-11-23T08:35:00Zjunk"])
+                      "2025-11-23T08:35:00.Z", "2025-11-23T08:35:00.1234567890Z", "2025-11-23T08:35:00Zjunk",
+                      " 2025-11-23T08:35:00Z", "   "])
     func refusesWhatIsNotATimestamp(text: String) {
         #expect(Timestamp.parse(text) == nil)
     }

@@ -89,7 +89,9 @@ public struct MessageNormalizer: Sendable {
         if message["type"] != .string(type.rawValue) { message["type"] = .string(type.rawValue) }
 
         // Envelope context and integrations fill in what the message does not say itself.
-        for (key, shared) in [("context", envelope.context), ("integrations", envelope.integrations)] {
+        let sharedFields = envelope.context == nil && envelope.integrations == nil
+            ? [] : [("context", envelope.context), ("integrations", envelope.integrations)]
+        for (key, shared) in sharedFields {
             guard let shared else { continue }
             switch message[key] {
             case nil, .null?: message[key] = .object(shared)

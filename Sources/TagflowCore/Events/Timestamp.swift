@@ -6,8 +6,14 @@ public enum Timestamp {
     /// Parses `2026-11-23T08:15:00Z`, `…T08:15:00.123456+08:00`, `…+0800`, a space instead of `T`,
     /// 0–9 fraction digits, and no zone (read as UTC). Returns nil for anything else.
     public static func parse(_ text: String) -> EpochMillis? {
-        var utf8 = Array(text.utf8)
-        while let last = utf8.last, last == 0x20 { utf8.removeLast() }
+        var text = text
+        return text.withUTF8(parse(utf8:))  // no array of the bytes: every event has a timestamp or two
+    }
+
+    private static func parse(utf8 text: UnsafeBufferPointer<UInt8>) -> EpochMillis? {
+        var end = text.count
+        while end > 0, text[end - 1] == 0x20 { end -= 1 }
+        let utf8 = UnsafeBufferPointer(rebasing: text[..<end])
         var i = 0
         func digits(_ count: Int) -> Int? {
             guard i + count <= utf8.count else { return nil }

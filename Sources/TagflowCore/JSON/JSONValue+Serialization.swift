@@ -10,7 +10,11 @@ extension JSONValue {
 
     /// The value as compact JSON text.
     public var jsonString: String {
-        String(decoding: jsonBytes, as: UTF8.self)
+        // An object unchanged since it was parsed is its source text, with no copy in between.
+        if case .object(let object) = self, let sourceText = object.sourceText {
+            return sourceText.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) }
+        }
+        return String(decoding: jsonBytes, as: UTF8.self)
     }
 
     /// Appends the compact JSON text of this value to `out`.
