@@ -49,6 +49,9 @@ import Testing
         #expect(!policy.isJunk("null"))  // no longer blocked
         policy.blockedValues.insert("a-rather-long-placeholder-value-of-the-crm")
         #expect(policy.isJunk(" A-RATHER-LONG-PLACEHOLDER-VALUE-OF-THE-CRM "))
+        policy.blockedValues.insert(String(repeating: "x", count: 70))
+        #expect(policy.isJunk(String(repeating: "X", count: 70)))
+        #expect(!policy.isJunk(String(repeating: "x", count: 64)))
     }
 
     @Test(arguments: [

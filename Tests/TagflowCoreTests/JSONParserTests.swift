@@ -21,6 +21,20 @@ import Testing
         #expect(try JSONParser.parse(text) == expected)
     }
 
+    @Test func findsTheEndOfAStringWhereverItsSpecialCharacterFallsInAWord() throws {
+        let plain = String(repeating: "a", count: 24)
+        for position in 0...24 {
+            for (escaped, character) in [(#"\""#, "\""), (#"\\"#, "\\"), (#"\n"#, "\n"), (#"\u0001"#, "\u{1}"), (#"\u001f"#, "\u{1F}")] {
+                let prefix = String(plain.prefix(position)), suffix = String(plain.dropFirst(position))
+                #expect(try JSONParser.parse("\"\(prefix)\(escaped)\(suffix)\"") == .string(prefix + character + suffix))
+            }
+            let truncated = "\"" + String(plain.prefix(position))
+            #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(truncated) }
+            let raw = "\"" + String(plain.prefix(position)) + "\u{1}" + String(plain.dropFirst(position)) + "\""
+            #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(raw) }
+        }
+    }
+
     @Test func decodesEscapesAndSurrogatePairs() throws {
         let value = try JSONParser.parse(#""a\"b\\c\/d\n\u00e9\ud83d\ude00\u7389""#)
         #expect(value == .string("a\"b\\c/d\né😀玉"))
@@ -87,9 +101,11 @@ struct TestRandom: RandomNumberGenerator {
 
     mutating func int(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
 
+    /// Up to 40 characters, one in four of them one a string must escape (or a slash, or not ASCII).
     mutating func string() -> String {
-        let alphabet = Array("ab\"\\/\n\t\u{1}玻尿酸😀 z")
-        return String((0..<int(8)).map { _ in alphabet[int(alphabet.count)] })
+        let plain = Array("abcdefghij z0123")
+        let special = Array("\"\\/\n\t\u{1}\u{1F}玻尿酸😀")
+        return String((0..<int(41)).map { _ in int(4) == 0 ? special[int(special.count)] : plain[int(plain.count)] })
     }
 
     mutating func jsonValue(depth: Int) -> JSONValue {

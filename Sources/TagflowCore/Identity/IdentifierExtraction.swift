@@ -6,6 +6,7 @@ public enum IdentifierExtraction {
         in message: JSONObject, userId: String?, anonymousId: String?, sourceName: String, policy: IdentityPolicy
     ) -> [Identifier] {
         var found: [Identifier] = []
+        found.reserveCapacity(4)
         func add(_ type: String, _ raw: String?) {
             guard let raw else { return }
             let value = raw.trimmingWhitespace()

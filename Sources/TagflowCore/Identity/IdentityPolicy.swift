@@ -6,16 +6,21 @@ public struct IdentityPolicy: Sendable, Equatable {
     public var priorities: [String: Int]
     /// Values that are never identifiers (compared lowercased, after trimming).
     public var blockedValues: Set<String> {
-        didSet { longestBlockedValue = blockedValues.map(\.utf8.count).max() ?? 0 }
+        didSet { blockedLengths = Self.lengths(of: blockedValues) }
     }
-    /// The length in bytes of the longest blocked value: a longer one is not looked up.
-    private var longestBlockedValue: Int
+    /// The lengths in bytes of the blocked values, a bit each (the last bit: 63 or more): an ASCII value of
+    /// another length is none of them, and is not lowercased and hashed to be looked up.
+    private var blockedLengths: UInt64
 
     public init(limits: [String: Int], priorities: [String: Int], blockedValues: Set<String>) {
         self.limits = limits
         self.priorities = priorities
         self.blockedValues = blockedValues
-        longestBlockedValue = blockedValues.map(\.utf8.count).max() ?? 0
+        blockedLengths = Self.lengths(of: blockedValues)
+    }
+
+    private static func lengths(of values: Set<String>) -> UInt64 {
+        values.reduce(0) { $0 | 1 << UInt64(min($1.utf8.count, 63)) }
     }
 
     public static let standard = IdentityPolicy(
@@ -35,8 +40,8 @@ public struct IdentityPolicy: Sendable, Equatable {
     /// True for values such as `null`, `undefined`, `-1` or `00000000-0000-0000-0000-000000000000`.
     public func isJunk(_ value: String) -> Bool {
         let trimmed = value.trimmingWhitespace()
-        // ASCII keeps its length when lowercased: longer than every blocked value, it is none of them.
-        let mayBeBlocked = trimmed.utf8.count <= longestBlockedValue || trimmed.utf8.contains { $0 >= 0x80 }
+        // ASCII keeps its length when lowercased.
+        let mayBeBlocked = blockedLengths & 1 << UInt64(min(trimmed.utf8.count, 63)) != 0 || trimmed.utf8.contains { $0 >= 0x80 }
         if mayBeBlocked, blockedValues.contains(trimmed.lowercased()) { return true }
         return trimmed.utf8.allSatisfy { $0 == UInt8(ascii: "0") || $0 == UInt8(ascii: "-") }
     }

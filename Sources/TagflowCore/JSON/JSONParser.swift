@@ -23,14 +23,18 @@ public struct JSONParser {
     private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
     /// The fields of the objects being parsed, innermost last.
-    private let fieldStack = MovingStack<JSONField>()
+    private var fieldStack = MovingStack<JSONField>()
     /// The elements of the arrays being parsed, innermost last.
-    private let elementStack = MovingStack<JSONValue>()
+    private var elementStack = MovingStack<JSONValue>()
 
     /// Parses one complete JSON document; whitespace may surround it, nothing else.
     public static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
         let result: Result<JSONValue, JSONSyntaxError> = bytes.withUnsafeBufferPointer { buffer in
             var parser = JSONParser(document: bytes, bytes: buffer)
+            defer {
+                parser.fieldStack.release()
+                parser.elementStack.release()
+            }
             do throws(JSONSyntaxError) {
                 parser.skipWhitespace()
                 let value = try parser.parseValue(depth: 0)
@@ -169,7 +173,13 @@ public struct JSONParser {
         let start = index
         index += 1
         let contentStart = index
-        // Fast path: no escapes.
+        // Fast path: no escapes. Eight bytes at a time while none of them is a quote, a backslash or a
+        // control character (each tested across the word at once), then byte by byte.
+        while index + 8 <= bytes.count {
+            let word = UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self)
+            guard !Self.hasSpecialByte(word) else { break }
+            index += 8
+        }
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
@@ -235,6 +245,20 @@ public struct JSONParser {
         throw error("unterminated string", at: start)
     }
 
+    /// Whether one of the word's eight bytes is `"`, `\\` or below 0x20 (the bytes a string's plain
+    /// run cannot hold): the classic test for a zero byte, on the word xor each byte, and on the bytes
+    /// below 0x20 (those whose top three bits are clear).
+    @inline(__always)
+    private static func hasSpecialByte(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        func hasZeroByte(_ x: UInt64) -> Bool { (x &- ones) & ~x & highs != 0 }
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let control = word & (ones &* 0xE0)  // zero exactly where a byte is below 0x20
+        return hasZeroByte(quote) || hasZeroByte(backslash) || hasZeroByte(control)
+    }
+
     private mutating func parseHex4() throws(JSONSyntaxError) -> UInt32 {
         guard index + 4 <= bytes.count else { throw error("incomplete \\u escape") }
         var value: UInt32 = 0
@@ -296,8 +320,8 @@ public struct JSONParser {
 }
 
 /// A stack whose top part moves out into an array of its own at once: the values are moved, not copied
-/// (no reference counting), and the array is made at its size.
-private final class MovingStack<Element> {
+/// (no reference counting), and the array is made at its size. Its owner calls ``release()`` when done.
+private struct MovingStack<Element> {
     private var base: UnsafeMutablePointer<Element>
     private var capacity = 16
     private(set) var count = 0
@@ -306,12 +330,13 @@ private final class MovingStack<Element> {
         base = .allocate(capacity: capacity)
     }
 
-    deinit {
+    /// Frees the stack (and whatever an error left on it).
+    func release() {
         base.deinitialize(count: count)
         base.deallocate()
     }
 
-    func push(_ element: consuming Element) {
+    mutating func push(_ element: consuming Element) {
         if count == capacity {
             let larger = UnsafeMutablePointer<Element>.allocate(capacity: capacity * 2)
             larger.moveInitialize(from: base, count: count)
@@ -323,7 +348,7 @@ private final class MovingStack<Element> {
     }
 
     /// The values from position `mark` on, in order; the stack keeps those below it.
-    func pop(from mark: Int) -> [Element] {
+    mutating func pop(from mark: Int) -> [Element] {
         let taken = count - mark
         guard taken > 0 else { return [] }
         let values = [Element](unsafeUninitializedCapacity: taken) { buffer, initialized in
