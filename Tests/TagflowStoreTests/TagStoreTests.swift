@@ -31,6 +31,17 @@ import Testing
                      identifiers: identifiers, payload: payload)
     }
 
+    @Test func aValueIsStoredAsItsJSONText() {
+        var random = SplitMix64(seed: 5)
+        var values: [RuleValue] = [.bool(true), .bool(false), .null, .string("玻尿酸 \"VIP\""), .number(-0.0), .number(9e15),
+                                   .number(-9e15 + 1), .number(.infinity), .time(1_772_400_000_000), .list([.number(1), .string("a")])]
+        for _ in 0..<500 {
+            let raw = Double(Int64(bitPattern: random.next()) >> Int64(random.next() % 64))
+            values += [.number(raw), .number(raw / 8), .number(raw / 3)]
+        }
+        for value in values { #expect(value.jsonText == value.json.jsonString, "\(value)") }
+    }
+
     @Test func aDryRunChangesNothingAndApplyingRecordsDefinitionChanges() async throws {
         let directory = TemporaryDirectory()
         let t0: EpochMillis = 1_772_400_000_000

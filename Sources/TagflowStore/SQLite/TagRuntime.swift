@@ -147,6 +147,7 @@ extension RuleValue {
         switch self {
         case .bool(true): "true"
         case .bool(false): "false"
+        case .number(let n) where n.rounded() == n && abs(n) < 9e15: String(Int64(n))  // as `json` writes it
         default: json.jsonString
         }
     }
