@@ -134,6 +134,13 @@ struct Bench: AsyncParsableCommand {
         abstract: "Benchmarks (use a release build: swift run -c release tagflow bench ...).",
         subcommands: [Ingest.self, Collect.self, Engine.self, Expiry.self, Bitmaps.self, Latency.self])
 
+    /// Refuses a count below one, naming the option.
+    static func requirePositive(_ options: KeyValuePairs<String, Int>) throws {
+        for (name, value) in options where value < 1 {
+            throw ValidationError("\(name) must be at least 1, not \(value)")
+        }
+    }
+
     static func report(_ result: JSONValue, json: Bool) {
         if json {
             say(result.jsonString)
@@ -153,6 +160,7 @@ struct Bench: AsyncParsableCommand {
         @Flag(help: "Print one JSON object.") var json = false
 
         func run() async throws {
+            try Bench.requirePositive(["--events": events, "--users": users, "--days": days])
             let data = BenchData(users: users, events: events, days: days)
             let sources = try tags.map(TagFiles.read) ?? [RuleSource(name: "bench.tags", text: BenchData.rules())]
             Bench.report(try EngineBenchmark(data: data, sources: sources).run(), json: json)
@@ -169,6 +177,7 @@ struct Bench: AsyncParsableCommand {
         @Flag(help: "Print one JSON object.") var json = false
 
         func run() async throws {
+            try Bench.requirePositive(["--events": events, "--users": users, "--rounds": rounds])
             Bench.report(try CollectBenchmark(events: events, users: users, rounds: rounds).run(), json: json)
         }
     }
@@ -214,6 +223,7 @@ struct Bench: AsyncParsableCommand {
         @Flag(help: "Print one JSON object.") var json = false
 
         func run() async throws {
+            try Bench.requirePositive(["--profiles": profiles, "--spread": spread])
             Bench.report(try await ExpiryBenchmark(profiles: profiles, spreadSeconds: spread).run(), json: json)
         }
     }
@@ -234,6 +244,7 @@ struct Bench: AsyncParsableCommand {
             guard let level = Durability(rawValue: durability) else {
                 throw ValidationError("--durability must be full or normal, not \(durability)")
             }
+            try Bench.requirePositive(["--events": events, "--clients": clients, "--batch-size": batchSize, "--users": users])
             guard (0...100).contains(identifyPercent) else {
                 throw ValidationError("--identify-percent must be from 0 to 100, not \(identifyPercent)")
             }
