@@ -40,7 +40,7 @@ public enum IdentifierExtraction {
     }
 
     /// The identifiers by priority, highest first; equal priorities keep their order. (A message names
-    /// one to three: an insertion sort, each priority looked up once.)
+    /// one to three: an insertion sort.)
     static func strongestFirst(_ identifiers: [Identifier], policy: IdentityPolicy) -> [Identifier] {
         guard identifiers.count > 1 else { return identifiers }
         // Usually in order already (a user id, then an anonymous id): nothing to build.

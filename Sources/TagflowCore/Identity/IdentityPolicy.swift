@@ -41,7 +41,8 @@ public struct IdentityPolicy: Sendable, Equatable {
     public func isJunk(_ value: String) -> Bool {
         let trimmed = value.trimmingWhitespace()
         // ASCII keeps its length when lowercased.
-        let mayBeBlocked = blockedLengths & 1 << UInt64(min(trimmed.utf8.count, 63)) != 0 || trimmed.utf8.contains { $0 >= 0x80 }
+        let mayBeBlocked = blockedLengths & 1 << UInt64(min(trimmed.utf8.count, 63)) != 0
+            || trimmed.utf8.contains { $0 >= 0x80 }
         if mayBeBlocked, blockedValues.contains(trimmed.lowercased()) { return true }
         return trimmed.utf8.allSatisfy { $0 == UInt8(ascii: "0") || $0 == UInt8(ascii: "-") }
     }

@@ -13,12 +13,13 @@ public struct JSONSyntaxError: Error, Sendable, Equatable, CustomStringConvertib
 /// Every request body of the collection API passes through it: it reads the bytes without bounds checks
 /// (each read is guarded by the index it follows), gathers an object's fields and an array's elements on
 /// one stack shared by the whole document (each object's array made once, at its size, not grown field by
-/// field), and reads integers without making text of them first.
+/// field), reads integers without making text of them first, and scans a string's plain run eight bytes
+/// at a time.
 public struct JSONParser {
     /// Deeper nesting than this is refused rather than risking the stack.
     public static let maximumDepth = 64
 
-    /// The document, for the objects' source text; read through `buffer`, the same bytes.
+    /// The document, for the objects' source text; the parse reads it through `bytes`.
     private let document: [UInt8]
     private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
@@ -245,7 +246,7 @@ public struct JSONParser {
         throw error("unterminated string", at: start)
     }
 
-    /// Whether one of the word's eight bytes is `"`, `\\` or below 0x20 (the bytes a string's plain
+    /// Whether one of the word's eight bytes is `"`, `\` or below 0x20 (the bytes a string's plain
     /// run cannot hold): the classic test for a zero byte, on the word xor each byte, and on the bytes
     /// below 0x20 (those whose top three bits are clear).
     @inline(__always)
