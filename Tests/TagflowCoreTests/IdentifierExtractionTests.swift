@@ -22,6 +22,15 @@ import Testing
         ])
     }
 
+    @Test func readsAMobileNumberBesideAPhoneNumberOnceEach() throws {
+        let both = try identifiers(#"{"traits":{"phone":"13800138000","mobile":"+86 139 0013 9000"}}"#, anonymousId: "a")
+        #expect(both == [Identifier("phone", "13800138000"), Identifier("phone", "13900139000"), Identifier("anonymous_id", "a")])
+        let same = try identifiers(#"{"traits":{"phone":"13800138000","mobile":"138-0013-8000"}}"#, anonymousId: "a")
+        #expect(same == [Identifier("phone", "13800138000"), Identifier("anonymous_id", "a")])
+        let mobileOnly = try identifiers(#"{"context":{"traits":{"mobile":"13800138000"}}}"#, anonymousId: "a")
+        #expect(mobileOnly == [Identifier("phone", "13800138000"), Identifier("anonymous_id", "a")])
+    }
+
     @Test func scopesAnOpenidWithoutAppIdBySource() throws {
         let found = try identifiers(#"{"context":{"wechat":{"openid":"oX1"}}}"#, anonymousId: "a")
         #expect(found.contains(Identifier("wechat_openid", "source:mp/oX1")))

@@ -20,9 +20,8 @@ public enum IdentifierExtraction {
         add(Identifier.userID, userId)
         add(Identifier.anonymousID, anonymousId)
         add(Identifier.deviceID, scalarString(context["device"]?["id"]))
-        for candidate in [traits["phone"], traits["mobile"]] {
-            add(Identifier.phone, scalarString(candidate).flatMap(normalizedPhone))
-        }
+        add(Identifier.phone, scalarString(traits["phone"]).flatMap(normalizedPhone))
+        add(Identifier.phone, scalarString(traits["mobile"]).flatMap(normalizedPhone))
         add(Identifier.email, scalarString(traits["email"]).flatMap(normalizedEmail))
         let openid = scalarString(traits["wechat_openid"]) ?? scalarString(wechat["openid"])
         if let openid, !policy.isJunk(openid) {
