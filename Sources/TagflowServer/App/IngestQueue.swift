@@ -31,11 +31,14 @@ public final class IngestQueue: Service, Sendable {
         var closed = false
     }
 
-    /// How the writer has spent its time: commits, messages written, time inside commits.
+    /// How the writer has spent its time: commits, messages written, time inside commits, and the CPU time
+    /// its thread used in them (the work itself, which a machine shared with others slows less than the
+    /// wall clock).
     public struct CommitCounters: Sendable {
         public var commits = 0
         public var messages = 0
         public var busy: Duration = .zero
+        public var cpu: Duration = .zero
     }
 
     private let store: SQLiteStore
@@ -127,6 +130,7 @@ public final class IngestQueue: Service, Sendable {
 
     private func commit(_ jobs: [Job]) {
         let began = ContinuousClock.now
+        let cpuBefore = threadCPUTime()
         let messages = jobs.reduce(0) { $0 + $1.submission.messageCount }
         do {
             let receipts = try store.ingest(jobs.map(\.submission))
@@ -137,10 +141,19 @@ public final class IngestQueue: Service, Sendable {
         }
         state.withLock { $0.waitingEvents -= messages }
         let elapsed = ContinuousClock.now - began
+        let cpu = threadCPUTime() - cpuBefore
         counters.withLock {
             $0.commits += 1
             $0.messages += messages
             $0.busy += elapsed
+            $0.cpu += cpu
         }
     }
+}
+
+/// The CPU time the calling thread has used.
+func threadCPUTime() -> Duration {
+    var time = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+    return .seconds(time.tv_sec) + .nanoseconds(time.tv_nsec)
 }

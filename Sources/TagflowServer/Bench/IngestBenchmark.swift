@@ -52,7 +52,9 @@ public struct IngestBenchmark: Sendable {
             // Baseline in the same run: the same clients and connections against /healthz (no parsing, no disk).
             let baseline = try await drive(url: url + "/healthz", method: .GET, bodies: Array(baselineBodies))
             let writerBefore = tagflow.queue.commitCounters
+            let processBefore = processCPUTime()
             let measured = try await drive(url: url + "/v1/batch", method: .POST, bodies: bodies)
+            let processCPU = processCPUTime() - processBefore
             let writer = tagflow.queue.commitCounters
             let busy = writer.busy - writerBefore.busy
             let busySeconds = busy.seconds
@@ -61,6 +63,9 @@ public struct IngestBenchmark: Sendable {
                 throw ConfigError("benchmark lost events: sent \(bodies.count * batchSize), stored \(stats.eventsAccepted)")
             }
             let eventsPerSecond = Double(bodies.count * batchSize) / measured.seconds
+            func microsecondsPerEvent(_ time: Duration) -> JSONValue {
+                .double((time.seconds / Double(bodies.count * batchSize) * 1e7).rounded() / 10)
+            }
             let result: JSONValue = [
                 "benchmark": "ingest",
                 "events": .int(Int64(bodies.count * batchSize)),
@@ -80,6 +85,8 @@ public struct IngestBenchmark: Sendable {
                 "events_per_commit": .double((Double(writer.messages - writerBefore.messages)
                     / Double(max(1, writer.commits - writerBefore.commits))).rounded()),
                 "writer_busy_fraction": .double((busySeconds / measured.seconds * 1000).rounded() / 1000),
+                "writer_cpu_us_per_event": microsecondsPerEvent(writer.cpu - writerBefore.cpu),
+                "process_cpu_us_per_event": microsecondsPerEvent(processCPU),
                 "events_stored": .int(stats.eventsAccepted),
                 "profiles": .int(stats.profiles),
                 "tag_changes": .int(try await tagflow.store.tagChangesRecorded()),
@@ -199,6 +206,13 @@ final class Counter: Sendable {
             return v
         }
     }
+}
+
+/// The CPU time the whole process has used, every thread, user and system.
+func processCPUTime() -> Duration {
+    var time = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+    return .seconds(time.tv_sec) + .nanoseconds(time.tv_nsec)
 }
 
 /// The process's peak resident set (VmHWM), in bytes; 0 where /proc is missing.
