@@ -89,10 +89,8 @@ public struct MessageNormalizer: Sendable {
         if message["type"] != .string(type.rawValue) { message["type"] = .string(type.rawValue) }
 
         // Envelope context and integrations fill in what the message does not say itself.
-        let sharedFields = envelope.context == nil && envelope.integrations == nil
-            ? [] : [("context", envelope.context), ("integrations", envelope.integrations)]
-        for (key, shared) in sharedFields {
-            guard let shared else { continue }
+        func fillIn(_ key: String, from shared: JSONObject?) {
+            guard let shared else { return }
             switch message[key] {
             case nil, .null?: message[key] = .object(shared)
             case .object(var own)?:
@@ -101,6 +99,8 @@ public struct MessageNormalizer: Sendable {
             default: break
             }
         }
+        fillIn("context", from: envelope.context)
+        fillIn("integrations", from: envelope.integrations)
 
         for key in ["properties", "traits", "context", "integrations"] {
             if let field = message[key], !field.isNull, field.objectValue == nil {

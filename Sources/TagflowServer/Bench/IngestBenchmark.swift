@@ -52,9 +52,9 @@ public struct IngestBenchmark: Sendable {
             // Baseline in the same run: the same clients and connections against /healthz (no parsing, no disk).
             let baseline = try await drive(url: url + "/healthz", method: .GET, bodies: Array(baselineBodies))
             let writerBefore = tagflow.queue.commitCounters
-            let processBefore = processCPUTime()
+            let processBefore = cpuTime(CLOCK_PROCESS_CPUTIME_ID)
             let measured = try await drive(url: url + "/v1/batch", method: .POST, bodies: bodies)
-            let processCPU = processCPUTime() - processBefore
+            let processCPU = cpuTime(CLOCK_PROCESS_CPUTIME_ID) - processBefore
             let writer = tagflow.queue.commitCounters
             let busy = writer.busy - writerBefore.busy
             let busySeconds = busy.seconds
@@ -206,13 +206,6 @@ final class Counter: Sendable {
             return v
         }
     }
-}
-
-/// The CPU time the whole process has used, every thread, user and system.
-func processCPUTime() -> Duration {
-    var time = timespec()
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
-    return .seconds(time.tv_sec) + .nanoseconds(time.tv_nsec)
 }
 
 /// The process's peak resident set (VmHWM), in bytes; 0 where /proc is missing.
