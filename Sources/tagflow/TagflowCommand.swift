@@ -9,6 +9,11 @@ struct TagflowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tagflow", abstract: "Tagflow: real-time user tagging platform (标签数据平台).",
         subcommands: [Serve.self, Demo.self, Sources.self, Tags.self, Segments.self, Bench.self])
+
+    static func main() async {
+        Allocator.preferJemalloc()
+        await main(nil)
+    }
 }
 
 struct ServerOptions: ParsableArguments {
@@ -141,7 +146,13 @@ struct Bench: AsyncParsableCommand {
         }
     }
 
+    /// Prints a benchmark's figures, with the allocator they were measured on.
     static func report(_ result: JSONValue, json: Bool) {
+        var result = result
+        if case .object(var object) = result {
+            object["allocator"] = .string(Allocator.active)
+            result = .object(object)
+        }
         if json {
             say(result.jsonString)
         } else if case .object(let object) = result {

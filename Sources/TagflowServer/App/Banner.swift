@@ -9,7 +9,8 @@ public func say(_ text: String) {
 public enum Banner {
     public static func text(host: String, port: Int, data: String, bootstrap: Bootstrap?) -> String {
         let shownHost = host == "0.0.0.0" ? "127.0.0.1" : host
-        var lines = ["Tagflow listening on http://\(shownHost):\(port)", "  data directory: \(data)"]
+        var lines = ["Tagflow listening on http://\(shownHost):\(port)", "  data directory: \(data)",
+                     "  allocator:      \(Allocator.active)"]
         if let bootstrap { lines.append(credentials(bootstrap)) }
         return lines.joined(separator: "\n")
     }

@@ -1,4 +1,7 @@
 import Dispatch
+#if canImport(CDispatch)
+import CDispatch  // where `timespec` comes from once a file of this module calls `execve` (Glibc's unistd.h)
+#endif
 import Foundation
 import Logging
 import ServiceLifecycle
