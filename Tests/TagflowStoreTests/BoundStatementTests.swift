@@ -1,4 +1,6 @@
+import Foundation
 import GRDB
+import GRDBSQLite
 import Testing
 @testable import TagflowStore
 
@@ -15,6 +17,37 @@ import Testing
             #expect(rows.map { $0[0] as String } == ["玻尿酸 \"quoted\"", ""])
             #expect(rows.map { $0[1] as Int64 } == [-42, Int64.max])
             #expect(rows.allSatisfy { $0[2] == nil })
+        }
+    }
+
+    /// Texts and blobs are lent to SQLite, not copied: each must still be what was bound when the row is
+    /// written — short ones (kept inside the string), long ones, ones made for the call — and nothing of
+    /// them may stay bound once the call returns.
+    @Test func lentTextsAndBlobsArriveWholeAndStayNoLongerThanTheCall() throws {
+        let queue = try DatabaseQueue()
+        try queue.write { db in
+            try db.execute(sql: "CREATE TABLE t(a TEXT, b BLOB, c TEXT, d TEXT, e BLOB)")
+            let sql = "INSERT INTO t(a, b, c, d, e) VALUES (?, ?, ?, ?, ?)"
+            let insert = BoundStatement(try db.cachedStatement(sql: sql))
+            var expected: [[String]] = []
+            for n in 0..<200 {
+                let long = String(repeating: "热玛吉-\(n)-", count: n % 7 * 9)
+                let blob = (0..<(n % 5 * 40)).map { UInt8(truncatingIfNeeded: $0 &* n) }
+                try insert.execute(db, .text("s\(n)"), .blob(blob), .text(long), .text(String(n) + "\u{301}é"), .blob([]))
+                expected.append(["s\(n)", blob.map(String.init).joined(separator: ","), long, String(n) + "\u{301}é"])
+            }
+            let rows = try Row.fetchAll(db, sql: "SELECT a, b, c, d, length(e) FROM t ORDER BY rowid")
+            #expect(rows.map { [$0[0] as String, [UInt8]($0[1] as Data? ?? Data()).map(String.init).joined(separator: ","),
+                                $0[2] as String, $0[3] as String] } == expected)
+            #expect(rows.allSatisfy { $0[4] as Int? == 0 })
+
+            // The same statement run again with nothing bound: every parameter was cleared, none points at
+            // bytes that are gone.
+            let handle = try db.cachedStatement(sql: sql).sqliteStatement
+            #expect(sqlite3_step(handle) == SQLITE_DONE)
+            sqlite3_reset(handle)
+            let last = try Row.fetchOne(db, sql: "SELECT a, b, c, d, e FROM t ORDER BY rowid DESC LIMIT 1")
+            #expect((0..<5).allSatisfy { last?[$0] == nil })
         }
     }
 

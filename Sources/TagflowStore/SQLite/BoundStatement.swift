@@ -17,34 +17,48 @@ struct BoundStatement {
         try execute(db, values)
     }
 
-    /// Binds `values` to the parameters, in order, and runs the statement once.
+    /// Binds `values` to the parameters, in order, and runs the statement once. Texts and blobs are bound
+    /// where they are, not copied (SQLite copied each one into memory of its own, ~6 % of the writer with
+    /// tags live): each is bound inside the call that lends its bytes, the next ones inside that, the
+    /// statement runs innermost — and its parameters are cleared before the bytes go.
     func execute(_ db: Database, _ values: [BoundValue]) throws {
-        for (i, value) in values.enumerated() {
-            let index = Int32(i + 1)
-            let code: Int32 = switch value {
-            case .null: sqlite3_bind_null(handle, index)
-            case .int(let n): sqlite3_bind_int64(handle, index, n)
-            case .double(let x): sqlite3_bind_double(handle, index, x)
-            case .text(let text): Self.bind(text, at: index, of: handle)
-            case .blob(let bytes) where bytes.isEmpty: sqlite3_bind_zeroblob(handle, index, 0)
-            case .blob(let bytes):
-                bytes.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), Self.transient) }
-            }
-            guard code == SQLITE_OK else { throw error(code, db) }
+        defer {
+            sqlite3_reset(handle)
+            sqlite3_clear_bindings(handle)
         }
-        let code = sqlite3_step(handle)
-        sqlite3_reset(handle)
-        guard code == SQLITE_DONE else { throw error(code, db) }
+        try values.withUnsafeBufferPointer { try bindAndStep($0, from: 0, db) }
     }
 
-    private static func bind(_ text: String, at index: Int32, of handle: OpaquePointer) -> Int32 {
-        guard !text.isEmpty else { return sqlite3_bind_text(handle, index, "", 0, Self.transient) }
-        var text = text
-        return text.withUTF8 { bytes in
-            bytes.withMemoryRebound(to: CChar.self) { chars in
-                sqlite3_bind_text(handle, index, chars.baseAddress, Int32(chars.count), Self.transient)
+    private func bindAndStep(_ values: UnsafeBufferPointer<BoundValue>, from i: Int, _ db: Database) throws {
+        guard i < values.count else {
+            let code = sqlite3_step(handle)
+            guard code == SQLITE_DONE else { throw error(code, db) }
+            return
+        }
+        let index = Int32(i + 1)
+        func check(_ code: Int32) throws {
+            guard code == SQLITE_OK else { throw error(code, db) }
+        }
+        switch values[i] {
+        case .null: try check(sqlite3_bind_null(handle, index))
+        case .int(let n): try check(sqlite3_bind_int64(handle, index, n))
+        case .double(let x): try check(sqlite3_bind_double(handle, index, x))
+        case .text(let text) where text.isEmpty: try check(sqlite3_bind_text(handle, index, "", 0, Self.transient))
+        case .text(var text):
+            return try text.withUTF8 { bytes in
+                try bytes.withMemoryRebound(to: CChar.self) { chars in
+                    try check(sqlite3_bind_text(handle, index, chars.baseAddress, Int32(chars.count), Self.lent))
+                }
+                try bindAndStep(values, from: i + 1, db)
+            }
+        case .blob(let bytes) where bytes.isEmpty: try check(sqlite3_bind_zeroblob(handle, index, 0))
+        case .blob(let bytes):
+            return try bytes.withUnsafeBytes { raw in
+                try check(sqlite3_bind_blob(handle, index, raw.baseAddress, Int32(raw.count), Self.lent))
+                try bindAndStep(values, from: i + 1, db)
             }
         }
+        try bindAndStep(values, from: i + 1, db)
     }
 
     /// The rowid of the last row inserted on `db`'s connection (GRDB's `lastInsertedRowID`, without its
@@ -55,6 +69,8 @@ struct BoundStatement {
 
     /// SQLITE_TRANSIENT: SQLite copies the bytes before the binding call returns.
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+    /// SQLITE_STATIC: SQLite reads the bytes where they are, until the parameter is bound again or cleared.
+    private static let lent: sqlite3_destructor_type? = nil
 
     private func error(_ code: Int32, _ db: Database) -> DatabaseError {
         DatabaseError(
