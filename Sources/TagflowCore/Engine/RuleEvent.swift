@@ -31,7 +31,7 @@ public final class RuleEvent: Sendable {
         propertiesStorage = unsafeBitCast(properties.fields, to: UInt.self)
     }
 
-    public convenience init(_ event: Event, seq: Int64) {
+    public convenience init(_ event: borrowing Event, seq: Int64) {
         self.init(
             seq: seq, name: event.type == .track ? event.name ?? "track" : event.type.rawValue,
             timestamp: event.timestamp, payload: event.payload, traits: event.traits,

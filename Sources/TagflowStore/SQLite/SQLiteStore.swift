@@ -185,58 +185,7 @@ struct IngestWriter {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """))
         for event in submission.events {
-            // A message already stored (a client's retry) changes nothing: not even identities, whose links,
-            // merges and refusals it made the first time.
-            let message = event.messageId.map { log.messages.message($0, source: submission.sourceID) }
-            if let message, try log.messages.holds(message, db) {
-                receipt.deduplicated += 1
-                continue
-            }
-            var identifiers = event.identifiers
-            if let previousId = event.previousId { identifiers.append(graph.aliasIdentifier(previousId)) }
-            let resolution = graph.resolve(identifiers)
-            let profile = resolution.profile
-            if resolution.created {
-                try BoundStatement(db.cachedStatement(sql: "INSERT INTO profiles(id, created_at) VALUES (?, ?)"))
-                    .execute(db, .int(profile.rawValue), .int(submission.receivedAt))
-            }
-            for identifier in resolution.linked {
-                // Only identifiers new to the graph are linked: the table is appended to.
-                try BoundStatement(db.cachedStatement(sql: """
-                    INSERT INTO identifiers(type, value, profile_id, linked_at) VALUES (?, ?, ?, ?)
-                    """)).execute(db, .text(identifier.type), .text(identifier.value), .int(profile.rawValue), .int(event.timestamp))
-            }
-            try insertEvent.execute(
-                db, .text(event.messageId), .int(submission.sourceID), .text(event.type.rawValue), .text(event.name),
-                .int(profile.rawValue), .int(event.timestamp), .int(event.receivedAt),
-                .int(event.clampedFromFuture ? 1 : 0), .text(event.payloadJSON))
-            let seq = BoundStatement.lastInsertedRowID(db)
-            log.events.inserted(seq: seq, of: profile)
-            if let message { log.messages.inserted(message, seq: seq) }
-            for merge in resolution.merges {
-                try apply(merge, at: event.timestamp, eventSeq: seq, log: &log)
-                merges.append((merge, event.timestamp, seq))
-                engine.merge(merge.loser, into: merge.survivor, now: submission.receivedAt, changes: &tagChanges)
-            }
-            for refusal in resolution.refusals {
-                try db.execute(sql: """
-                    INSERT INTO merges(at, event_seq, survivor, loser, identifier_type, identifier_value, accepted, reason)
-                    VALUES (?, ?, ?, ?, ?, ?, 0, ?)
-                    """, arguments: [event.timestamp, seq, refusal.profile.rawValue, refusal.other?.rawValue,
-                                     refusal.identifier.type, refusal.identifier.value, refusal.reason])
-            }
-            receipt.accepted += 1
-            if tagsLive || forwarded != nil {
-                let ruleEvent = RuleEvent(event, seq: seq)
-                if tagsLive { engine.apply(ruleEvent, to: profile, now: submission.receivedAt, changes: &tagChanges) }
-                forwarded?.append(ForwardedEvent(event: ruleEvent, profile: profile, payload: event.payloadJSON))
-            }
-            if !event.traits.isEmpty { try log.traits.set(event.traits, of: profile, at: event.timestamp, db) }
-            if let replayOf = submission.replayOf {
-                try db.execute(sql: """
-                    UPDATE quarantine SET status = 'replayed', resolved_at = ?, replayed_seq = ? WHERE id = ?
-                    """, arguments: [submission.receivedAt, seq, replayOf])
-            }
+            try write(event, of: submission, insertEvent, into: &receipt, graph: &graph, log: &log)
         }
         for rejected in submission.rejections {
             let r = rejected.rejection
@@ -251,6 +200,66 @@ struct IngestWriter {
         deduplicated += Int64(receipt.deduplicated)
         quarantined += Int64(receipt.quarantined)
         return receipt
+    }
+
+    /// Writes one event of `submission`: its identities, its row, its place in the files, what it does to
+    /// the tags and traits.
+    private mutating func write(
+        _ event: Event, of submission: IngestSubmission, _ insertEvent: BoundStatement, into receipt: inout IngestReceipt,
+        graph: inout IdentityGraph, log: inout LogFiling
+    ) throws {
+        // A message already stored (a client's retry) changes nothing: not even identities, whose links,
+        // merges and refusals it made the first time.
+        let message = event.messageId.map { log.messages.message($0, source: submission.sourceID) }
+        if let message, try log.messages.holds(message, db) {
+            receipt.deduplicated += 1
+            return
+        }
+        var identifiers = event.identifiers
+        if let previousId = event.previousId { identifiers.append(graph.aliasIdentifier(previousId)) }
+        let resolution = graph.resolve(identifiers)
+        let profile = resolution.profile
+        if resolution.created {
+            try BoundStatement(db.cachedStatement(sql: "INSERT INTO profiles(id, created_at) VALUES (?, ?)"))
+                .execute(db, .int(profile.rawValue), .int(submission.receivedAt))
+        }
+        for identifier in resolution.linked {
+            // Only identifiers new to the graph are linked: the table is appended to.
+            try BoundStatement(db.cachedStatement(sql: """
+                INSERT INTO identifiers(type, value, profile_id, linked_at) VALUES (?, ?, ?, ?)
+                """)).execute(db, .text(identifier.type), .text(identifier.value), .int(profile.rawValue), .int(event.timestamp))
+        }
+        try insertEvent.execute(
+            db, .text(event.messageId), .int(submission.sourceID), .text(event.type.rawValue), .text(event.name),
+            .int(profile.rawValue), .int(event.timestamp), .int(event.receivedAt),
+            .int(event.clampedFromFuture ? 1 : 0), .text(event.payloadJSON))
+        let seq = BoundStatement.lastInsertedRowID(db)
+        log.events.inserted(seq: seq, of: profile)
+        if let message { log.messages.inserted(message, seq: seq) }
+        for merge in resolution.merges {
+            try apply(merge, at: event.timestamp, eventSeq: seq, log: &log)
+            merges.append((merge, event.timestamp, seq))
+            engine.merge(merge.loser, into: merge.survivor, now: submission.receivedAt, changes: &tagChanges)
+        }
+        for refusal in resolution.refusals {
+            try db.execute(sql: """
+                INSERT INTO merges(at, event_seq, survivor, loser, identifier_type, identifier_value, accepted, reason)
+                VALUES (?, ?, ?, ?, ?, ?, 0, ?)
+                """, arguments: [event.timestamp, seq, refusal.profile.rawValue, refusal.other?.rawValue,
+                                 refusal.identifier.type, refusal.identifier.value, refusal.reason])
+        }
+        receipt.accepted += 1
+        if tagsLive || forwarded != nil {
+            let ruleEvent = RuleEvent(event, seq: seq)
+            if tagsLive { engine.apply(ruleEvent, to: profile, now: submission.receivedAt, changes: &tagChanges) }
+            forwarded?.append(ForwardedEvent(event: ruleEvent, profile: profile, payload: event.payloadJSON))
+        }
+        if !event.traits.isEmpty { try log.traits.set(event.traits, of: profile, at: event.timestamp, db) }
+        if let replayOf = submission.replayOf {
+            try db.execute(sql: """
+                UPDATE quarantine SET status = 'replayed', resolved_at = ?, replayed_seq = ? WHERE id = ?
+                """, arguments: [submission.receivedAt, seq, replayOf])
+        }
     }
 
     /// Folds `merge.loser` into `merge.survivor`: identifiers, history and traits (newest wins).
