@@ -87,11 +87,8 @@ extension SQLiteStore {
             next = OutboxMessage.waiting  // a replayed dead letter went ahead of it meanwhile
         }
         let result = outcome.succeeded ? "success" : outcome.skipped ? "skipped" : "failure"
-        let bump = try db.cachedStatement(sql: """
-            INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value
-            """)
-        try bump.execute(arguments: ["delivery_\(result):\(message.destination)", 1])
-        if !outcome.skipped { try bump.execute(arguments: ["delivery_latency_ms:\(message.destination)", outcome.latencyMs]) }
+        try Counters.add(1, to: "delivery_\(result):\(message.destination)", db)
+        if !outcome.skipped { try Counters.add(outcome.latencyMs, to: "delivery_latency_ms:\(message.destination)", db) }
         try db.execute(sql: """
             UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_status = ?, last_error = ?,
                    finished_at = CASE WHEN ?1 = 'pending' THEN NULL ELSE ?7 END

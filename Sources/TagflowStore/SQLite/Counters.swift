@@ -12,9 +12,18 @@ enum Counters {
         try set(name, try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM events") ?? 0, db)
     }
 
+    /// Prepared once a connection (every commit sets the tag clock: preparing it each time cost more than
+    /// running it).
     static func set(_ name: String, _ value: Int64, _ db: Database) throws {
-        try db.execute(sql: """
+        try BoundStatement(db.cachedStatement(sql: """
             INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value
-            """, arguments: [name, value])
+            """)).execute(db, .text(name), .int(value))
+    }
+
+    /// Adds `amount` to `name` (from zero when it is not there yet).
+    static func add(_ amount: Int64, to name: String, _ db: Database) throws {
+        try BoundStatement(db.cachedStatement(sql: """
+            INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value
+            """)).execute(db, .text(name), .int(amount))
     }
 }

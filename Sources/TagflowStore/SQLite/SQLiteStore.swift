@@ -283,9 +283,7 @@ struct IngestWriter {
     func finish() throws {
         for (name, value) in [("events_accepted", accepted), ("events_deduplicated", deduplicated),
                               ("events_quarantined", quarantined)] where value > 0 {
-            try db.execute(sql: """
-                INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value
-                """, arguments: [name, value])
+            try Counters.add(value, to: name, db)
         }
     }
 }
