@@ -48,6 +48,10 @@ public enum Allocator {
     /// The allocator this process runs on: `jemalloc` when its control function is loaded (nil: look in
     /// every object loaded), else `system`.
     public static var active: String {
+        #if os(Linux)
         dlsym(nil, "mallctl") != nil ? "jemalloc" : "system"
+        #else
+        "system"  // Tagflow preloads jemalloc only on Linux
+        #endif
     }
 }
