@@ -7,7 +7,7 @@ import Testing
     let installed = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 
     @Test func withJemallocInstalledTagflowStartsAgainWithItPreloadedAndFreedMemoryGivenBack() throws {
-        let next = try #require(Allocator.restart(environment: ["PATH": "/usr/bin"], isInstalled: { $0 == installed }))
+        let next = try #require(try Allocator.restart(environment: ["PATH": "/usr/bin"], isInstalled: { $0 == installed }))
 
         #expect(next["LD_PRELOAD"] == installed)
         #expect(next["MALLOC_CONF"] == Allocator.settings)
@@ -16,19 +16,29 @@ import Testing
     }
 
     @Test func whatTheOperatorSetIsKeptBesideIt() throws {
-        let next = try #require(Allocator.restart(
+        let next = try #require(try Allocator.restart(
             environment: ["LD_PRELOAD": "/opt/trace.so", "MALLOC_CONF": "narenas:4"], isInstalled: { $0 == installed }))
 
         #expect(next["LD_PRELOAD"] == installed + ":/opt/trace.so")
         #expect(next["MALLOC_CONF"] == "narenas:4")
     }
 
-    @Test func noRestartWithoutJemallocWhenRefusedWhenPreloadedOrWhenAlreadyRestarted() {
+    @Test func noRestartWithoutJemallocWhenRefusedWhenPreloadedOrWhenAlreadyRestarted() throws {
         let anywhere: (String) -> Bool = { _ in true }
-        #expect(Allocator.restart(environment: [:], isInstalled: { _ in false }) == nil)
-        #expect(Allocator.restart(environment: ["TAGFLOW_ALLOCATOR": "system"], isInstalled: anywhere) == nil)
-        #expect(Allocator.restart(environment: ["LD_PRELOAD": "/usr/lib/libjemalloc.so.2"], isInstalled: anywhere) == nil)
-        #expect(Allocator.restart(environment: [Allocator.marker: installed], isInstalled: anywhere) == nil)
+        #expect(try Allocator.restart(environment: [:], isInstalled: { _ in false }) == nil)
+        #expect(try Allocator.restart(environment: ["TAGFLOW_ALLOCATOR": "system"], isInstalled: anywhere) == nil)
+        #expect(try Allocator.restart(environment: ["LD_PRELOAD": "/usr/lib/libjemalloc.so.2"], isInstalled: anywhere) == nil)
+        #expect(try Allocator.restart(environment: [Allocator.marker: installed], isInstalled: anywhere) == nil)
+        #expect(try Allocator.restart(environment: ["TAGFLOW_ALLOCATOR": "jemalloc"], isInstalled: anywhere) != nil)
+    }
+
+    @Test func anUnknownChoiceOrJemallocWhereItIsMissingIsRefusedByName() {
+        #expect { try Allocator.restart(environment: ["TAGFLOW_ALLOCATOR": "glibc"], isInstalled: { _ in true }) } throws: {
+            "\($0)".contains("must be `system` or `jemalloc` (or unset), not `glibc`")
+        }
+        #expect { try Allocator.restart(environment: ["TAGFLOW_ALLOCATOR": "jemalloc"], isInstalled: { _ in false }) } throws: {
+            "\($0)".contains("jemalloc is not installed") && "\($0)".contains("apt-get install libjemalloc2")
+        }
     }
 
     /// The real executable: on jemalloc when this machine has it installed, on the system's malloc when told so.

@@ -8,7 +8,8 @@ import Foundation
 /// the engine take the memory they take on glibc's malloc (given back at once, every free pays a system call
 /// and the gain is gone; kept ten seconds, the default, a profile took a third more).
 ///
-/// `TAGFLOW_ALLOCATOR=system` keeps the system's malloc; a `MALLOC_CONF` already set is left as it is.
+/// `TAGFLOW_ALLOCATOR=system` keeps the system's malloc (`jemalloc` insists on it: refused where it is not
+/// installed); a `MALLOC_CONF` already set is left as it is.
 public enum Allocator {
     /// Where distributions install jemalloc's shared library.
     static let candidates = [
@@ -19,12 +20,28 @@ public enum Allocator {
     static let marker = "TAGFLOW_ALLOCATOR_CHOSEN"
     static let settings = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0"
 
+    /// Why `TAGFLOW_ALLOCATOR` cannot be followed.
+    struct Refusal: Error, CustomStringConvertible {
+        let description: String
+    }
+
     /// The environment to start again with, jemalloc preloaded; nil to go on as we are: jemalloc not found,
     /// already preloaded, refused with `TAGFLOW_ALLOCATOR=system`, or this process is the one started again.
-    static func restart(environment: [String: String], isInstalled: (String) -> Bool) -> [String: String]? {
+    /// `TAGFLOW_ALLOCATOR` other than `system` or `jemalloc`, or `jemalloc` where it is not installed, is refused.
+    static func restart(environment: [String: String], isInstalled: (String) -> Bool) throws(Refusal) -> [String: String]? {
+        let asked = environment["TAGFLOW_ALLOCATOR"]
+        let library = candidates.first(where: isInstalled)
+        switch asked {
+        case nil, "system": break
+        case "jemalloc" where library == nil:
+            throw Refusal(description: "TAGFLOW_ALLOCATOR=jemalloc, but jemalloc is not installed (looked for "
+                + candidates.joined(separator: ", ") + "; on Debian and Ubuntu: apt-get install libjemalloc2)")
+        case "jemalloc": break
+        case let other?:
+            throw Refusal(description: "TAGFLOW_ALLOCATOR must be `system` or `jemalloc` (or unset), not `\(other)`")
+        }
         let preloaded = environment["LD_PRELOAD"] ?? ""
-        guard environment[marker] == nil, environment["TAGFLOW_ALLOCATOR"] != "system", !preloaded.contains("jemalloc"),
-              let library = candidates.first(where: isInstalled) else { return nil }
+        guard environment[marker] == nil, asked != "system", !preloaded.contains("jemalloc"), let library else { return nil }
         var next = environment
         next["LD_PRELOAD"] = preloaded.isEmpty ? library : library + ":" + preloaded
         if next["MALLOC_CONF"] == nil { next["MALLOC_CONF"] = settings }
@@ -33,11 +50,19 @@ public enum Allocator {
     }
 
     /// Starts this program again on jemalloc when ``restart(environment:isInstalled:)`` says so; returns
-    /// (on the allocator it has) otherwise, or when the new start fails.
+    /// (on the allocator it has) otherwise, or when the new start fails. Exits with the reason when
+    /// `TAGFLOW_ALLOCATOR` cannot be followed.
     public static func preferJemalloc() {
         #if os(Linux)
-        guard let environment = restart(environment: ProcessInfo.processInfo.environment,
-                                        isInstalled: { FileManager.default.isReadableFile(atPath: $0) }) else { return }
+        let next: [String: String]?
+        do {
+            next = try restart(environment: ProcessInfo.processInfo.environment,
+                               isInstalled: { FileManager.default.isReadableFile(atPath: $0) })
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            exit(2)
+        }
+        guard let environment = next else { return }
         let strings = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { strings.forEach { free($0) } }
         execve("/proc/self/exe", CommandLine.unsafeArgv, strings)
