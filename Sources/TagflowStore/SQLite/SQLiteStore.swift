@@ -36,9 +36,6 @@ public final class SQLiteStore: Sendable {
     public let calendar: WorkspaceCalendar
     public let path: String
     private let checkpointer: Checkpointer
-    /// The CPU time the tag engine's workers spent beside the writer (``EngineFeed``).
-    let engineThreadCPU = CPUTotal()
-    public var tagEngineWorkerCPU: Duration { engineThreadCPU.value }
 
     /// Opens (creating if needed) `tagflow.sqlite` in `directory` and loads the identity graph.
     public init(
@@ -117,7 +114,7 @@ extension SQLiteStore {
                 try self.graph.withLock { graph in
                     try self.tagRuntime.withLock { runtime in
                         try self.logFiling.withLock { log in
-                            try self.write(make(db), graph: &graph, runtime: &runtime, log: &log, db)
+                            try Self.write(make(db), graph: &graph, runtime: &runtime, log: &log, db)
                         }
                     }
                 }
@@ -137,13 +134,11 @@ extension SQLiteStore {
 extension SQLiteStore {
     /// One commit: the events, their identities and where they are filed, the tag changes they make and the
     /// outbox messages those make.
-    private func write(
+    private static func write(
         _ submissions: [IngestSubmission], graph: inout IdentityGraph, runtime: inout TagRuntime, log: inout LogFiling,
         _ db: Database
     ) throws -> [IngestReceipt] {
-        var writer = IngestWriter(
-            db: db, engine: runtime.engine, engineCPU: engineThreadCPU, forwarding: runtime.automations.forwardsEvents)
-        defer { _ = writer.tags?.finish() }  // a failed commit: the worker must be done before the engine is rebuilt
+        var writer = IngestWriter(db: db, engine: runtime.engine, forwarding: runtime.automations.forwardsEvents)
         var receipts: [IngestReceipt] = []
         for submission in submissions {
             receipts.append(try writer.write(submission, graph: &graph, log: &log))
@@ -152,7 +147,7 @@ extension SQLiteStore {
         try log.fileIfDue(db)
         runtime.enqueued += try runtime.automations.enqueue(writer.forwarded ?? [], db)
         runtime.enqueued += try runtime.automations.enqueue(writer.merges, db)
-        try runtime.record(writer.tags?.finish() ?? [], clock: runtime.engine.now, db)
+        try runtime.record(writer.tagChanges, clock: runtime.engine.now, db)
         return receipts
     }
 }
@@ -161,21 +156,24 @@ extension SQLiteStore {
 /// read from the events themselves (``EventFiling``), so merges and late events keep them right.
 struct IngestWriter {
     let db: Database
-    /// The tag engine, fed beside the writer; nil when no tag is defined: the engine has nothing to keep
-    /// then (a tag defined later is back-filled from the log), and the events are not read for it.
-    let tags: EngineFeed?
+    let engine: TagEngine
     var accepted: Int64 = 0
     var deduplicated: Int64 = 0
     var quarantined: Int64 = 0
+    var tagChanges: [TagChange] = []
     /// The merges made, for `profile.merged` automations.
     var merges: [(merge: ProfileMerge, at: EpochMillis, eventSeq: Int64?)] = []
     /// The events stored, when an automation forwards events.
     var forwarded: [ForwardedEvent]?
+    /// Whether any tag is defined: without one the engine has nothing to keep (a tag defined later is
+    /// back-filled from the log), and the events are not read for it.
+    let tagsLive: Bool
 
-    init(db: Database, engine: TagEngine, engineCPU: CPUTotal, forwarding: Bool = false) {
+    init(db: Database, engine: TagEngine, forwarding: Bool = false) {
         self.db = db
+        self.engine = engine
         forwarded = forwarding ? [] : nil
-        tags = engine.tagSet.tags.isEmpty ? nil : EngineFeed(engine: engine, workerCPU: engineCPU)
+        tagsLive = !engine.tagSet.tags.isEmpty
     }
 
     mutating func write(
@@ -241,7 +239,7 @@ struct IngestWriter {
         for merge in resolution.merges {
             try apply(merge, at: event.timestamp, eventSeq: seq, log: &log)
             merges.append((merge, event.timestamp, seq))
-            tags?.merge(merge.loser, into: merge.survivor, now: submission.receivedAt)
+            engine.merge(merge.loser, into: merge.survivor, now: submission.receivedAt, changes: &tagChanges)
         }
         for refusal in resolution.refusals {
             try db.execute(sql: """
@@ -251,9 +249,9 @@ struct IngestWriter {
                                  refusal.identifier.type, refusal.identifier.value, refusal.reason])
         }
         receipt.accepted += 1
-        if tags != nil || forwarded != nil {
+        if tagsLive || forwarded != nil {
             let ruleEvent = RuleEvent(event, seq: seq)
-            tags?.apply(ruleEvent, to: profile, now: submission.receivedAt)
+            if tagsLive { engine.apply(ruleEvent, to: profile, now: submission.receivedAt, changes: &tagChanges) }
             forwarded?.append(ForwardedEvent(event: ruleEvent, profile: profile, payload: event.payloadJSON))
         }
         if !event.traits.isEmpty { try log.traits.set(event.traits, of: profile, at: event.timestamp, db) }
