@@ -39,14 +39,18 @@ public struct Event: Sendable, Equatable {
     /// The message as stored: what was sent, with the batch envelope's context merged in and the type its
     /// path named. Corrected time, receive time and the clamp flag are kept beside it, not in it.
     public let payload: JSONObject
-    /// `payload` as JSON text, written once: what the log stores.
-    public let payloadJSON: String
+    /// `payload` as JSON text in UTF-8, written once (or the text it was parsed from, not copied): what the
+    /// log stores.
+    public let payloadUTF8: ArraySlice<UInt8>
+
+    /// `payload` as JSON text.
+    public var payloadJSON: String { String(decoding: payloadUTF8, as: UTF8.self) }
 
     public init(
         messageId: String? = nil, type: EventType, name: String? = nil, userId: String? = nil,
         anonymousId: String? = nil, previousId: String? = nil, timestamp: EpochMillis, receivedAt: EpochMillis,
         clampedFromFuture: Bool = false, identifiers: [Identifier], traits: JSONObject = JSONObject(),
-        payload: JSONObject = JSONObject(), payloadJSON: String? = nil
+        payload: JSONObject = JSONObject(), payloadUTF8: ArraySlice<UInt8>? = nil
     ) {
         self.messageId = messageId
         self.type = type
@@ -60,7 +64,7 @@ public struct Event: Sendable, Equatable {
         self.identifiers = identifiers
         self.traits = traits
         self.payload = payload
-        self.payloadJSON = payloadJSON ?? JSONValue.object(payload).jsonString
+        self.payloadUTF8 = payloadUTF8 ?? JSONValue.object(payload).jsonUTF8
     }
 }
 

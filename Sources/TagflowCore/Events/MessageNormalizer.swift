@@ -203,8 +203,8 @@ public struct MessageNormalizer: Sendable {
                          "every identifier of the message is a placeholder such as \"null\", \"undefined\" or \"0\"")
         }
 
-        let text = JSONValue.object(message).jsonString
-        let size = text.utf8.count
+        let text = JSONValue.object(message).jsonUTF8
+        let size = text.count
         guard size <= limits.maxEventBytes else {
             throw reject("event_too_large", nil, "the message is \(size) bytes; the limit is \(limits.maxEventBytes)")
         }
@@ -214,6 +214,6 @@ public struct MessageNormalizer: Sendable {
             messageId: messageId, type: type, name: name, userId: userId, anonymousId: anonymousId,
             previousId: previousId.flatMap { policy.isJunk($0) ? nil : $0 }, timestamp: timestamp,
             receivedAt: receivedAt, clampedFromFuture: clamped, identifiers: identifiers, traits: traits,
-            payload: message, payloadJSON: text)
+            payload: message, payloadUTF8: text)
     }
 }

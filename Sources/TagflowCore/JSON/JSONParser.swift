@@ -28,8 +28,12 @@ public struct JSONParser {
     /// The elements of the arrays being parsed, innermost last.
     private var elementStack = MovingStack<JSONValue>()
 
-    /// Parses one complete JSON document; whitespace may surround it, nothing else.
-    public static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
+    /// Parses one complete JSON document; whitespace may surround it, nothing else. A document that is not
+    /// well-formed UTF-8 is read with each ill-formed sequence replaced by U+FFFD (as a string's would be), so
+    /// the text objects keep of it (``JSONObject``) is well-formed and is stored and sent as it is.
+    public static func parse(_ document: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
+        let bytes = document.withUnsafeBufferPointer(UTF8Validation.isValid)
+            ? document : Array(String(decoding: document, as: UTF8.self).utf8)
         let result: Result<JSONValue, JSONSyntaxError> = bytes.withUnsafeBufferPointer { buffer in
             var parser = JSONParser(document: bytes, bytes: buffer)
             defer {

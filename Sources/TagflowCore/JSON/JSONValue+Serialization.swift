@@ -8,13 +8,16 @@ extension JSONValue {
         return out
     }
 
+    /// The value as compact JSON text in UTF-8; an object unchanged since it was parsed is the text it was
+    /// parsed from, not a copy.
+    public var jsonUTF8: ArraySlice<UInt8> {
+        if case .object(let object) = self, let sourceText = object.sourceText { return sourceText }
+        return jsonBytes[...]
+    }
+
     /// The value as compact JSON text.
     public var jsonString: String {
-        // An object unchanged since it was parsed is its source text, with no copy in between.
-        if case .object(let object) = self, let sourceText = object.sourceText {
-            return sourceText.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) }
-        }
-        return String(decoding: jsonBytes, as: UTF8.self)
+        jsonUTF8.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Appends the compact JSON text of this value to `out`.

@@ -51,6 +51,13 @@ struct BoundStatement {
                 }
                 try bindAndStep(values, from: i + 1, db)
             }
+        case .utf8(let bytes) where bytes.isEmpty: try check(sqlite3_bind_text(handle, index, "", 0, Self.transient))
+        case .utf8(let bytes):
+            return try bytes.withUnsafeBytes { raw in
+                let chars = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
+                try check(sqlite3_bind_text(handle, index, chars, Int32(raw.count), Self.lent))
+                try bindAndStep(values, from: i + 1, db)
+            }
         case .blob(let bytes) where bytes.isEmpty: try check(sqlite3_bind_zeroblob(handle, index, 0))
         case .blob(let bytes):
             return try bytes.withUnsafeBytes { raw in
@@ -85,6 +92,8 @@ enum BoundValue {
     case int(Int64)
     case double(Double)
     case text(String)
+    /// Text given as its UTF-8 bytes, which must be well-formed.
+    case utf8(ArraySlice<UInt8>)
     case blob([UInt8])
 
     static func text(_ text: String?) -> BoundValue { text.map(BoundValue.text) ?? .null }

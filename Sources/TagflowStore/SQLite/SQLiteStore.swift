@@ -232,7 +232,7 @@ struct IngestWriter {
         try insertEvent.execute(
             db, .text(event.messageId), .int(submission.sourceID), .text(event.type.rawValue), .text(event.name),
             .int(profile.rawValue), .int(event.timestamp), .int(event.receivedAt),
-            .int(event.clampedFromFuture ? 1 : 0), .text(event.payloadJSON))
+            .int(event.clampedFromFuture ? 1 : 0), .utf8(event.payloadUTF8))
         let seq = BoundStatement.lastInsertedRowID(db)
         log.events.inserted(seq: seq, of: profile)
         if let message { log.messages.inserted(message, seq: seq) }
