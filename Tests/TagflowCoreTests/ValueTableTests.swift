@@ -80,6 +80,9 @@ import Testing
         #expect(table.count == held.count + 1)
         #expect(table.value(fresh) == .string("new order"))
         #expect(table.pack(.string("order-3")) == packed[3], "a held value keeps its entry")
+        for i in [1, 2, 4, 998] {  // freed values, packed again, are entries of their own
+            #expect(table.value(table.pack(.string("order-\(i)"))) == .string("order-\(i)"))
+        }
     }
 }
 

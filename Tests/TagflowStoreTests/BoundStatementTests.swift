@@ -33,8 +33,13 @@ import Testing
             for n in 0..<200 {
                 let long = String(repeating: "热玛吉-\(n)-", count: n % 7 * 9)
                 let blob = (0..<(n % 5 * 40)).map { UInt8(truncatingIfNeeded: $0 &* n) }
-                try insert.execute(db, .text("s\(n)"), .blob(blob), .text(long), .text(String(n) + "\u{301}é"), .blob([]))
-                expected.append(["s\(n)", blob.map(String.init).joined(separator: ","), long, String(n) + "\u{301}é"])
+                // Text given as bytes too: a slice in the middle of a larger array, and an empty one.
+                let d = String(n) + "\u{301}é"
+                let framed = Array("<<\(d)>>".utf8)
+                let a: BoundValue = n.isMultiple(of: 9) ? .utf8([]) : .text("s\(n)")
+                try insert.execute(db, a, .blob(blob), .text(long), n.isMultiple(of: 2) ? .text(d) : .utf8(framed[2..<framed.count - 2]),
+                                   .blob([]))
+                expected.append([n.isMultiple(of: 9) ? "" : "s\(n)", blob.map(String.init).joined(separator: ","), long, d])
             }
             let rows = try Row.fetchAll(db, sql: "SELECT a, b, c, d, length(e) FROM t ORDER BY rowid")
             #expect(rows.map { [$0[0] as String, [UInt8]($0[1] as Data? ?? Data()).map(String.init).joined(separator: ","),

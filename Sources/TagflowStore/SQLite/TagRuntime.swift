@@ -142,13 +142,14 @@ enum TagReplay {
 }
 
 extension RuleValue {
-    /// The value as stored: JSON text (`true` for a boolean tag, most of them, without building any).
-    var jsonText: String {
+    /// The value as stored: JSON text (`true` for a boolean tag, most of them, without building any; other
+    /// text as bytes, not decoded into a `String`).
+    var storedJSON: BoundValue {
         switch self {
-        case .bool(true): "true"
-        case .bool(false): "false"
-        case .number(let n) where n.rounded() == n && abs(n) < 9e15: String(Int64(n))  // as `json` writes it
-        default: json.jsonString
+        case .bool(true): .text("true")
+        case .bool(false): .text("false")
+        case .number(let n) where n.rounded() == n && abs(n) < 9e15: .text(String(Int64(n)))  // as `json` writes it
+        default: .utf8(json.jsonUTF8)
         }
     }
 }

@@ -159,8 +159,8 @@ struct TagStateLog: Sendable {
                 // One by one: an array literal here was a temporary array (an allocation) for every change.
                 values.append(.int(change.profile.rawValue))
                 values.append(.text(change.tag))
-                values.append(.text(change.old?.jsonText))
-                values.append(.text(change.new?.jsonText))
+                values.append(change.old?.storedJSON ?? .null)
+                values.append(change.new?.storedJSON ?? .null)
                 values.append(.int(change.at))
                 values.append(.text(change.cause.kind))
                 values.append(.int(reference))
