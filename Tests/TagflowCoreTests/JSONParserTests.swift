@@ -35,6 +35,20 @@ import Testing
         }
     }
 
+    @Test func fieldNamesMatchByTheirBytesAsJSONComparesThem() throws {
+        // Given an object with two names that are canonically equivalent but spelled differently, and the
+        // same name twice
+        let object = try #require(try JSONParser.parse(#"{"caf\u00e9": 1, "cafe\u0301": 2, "项目": "a", "项目": "b"}"#).objectValue)
+        // then each spelling finds its own field (RFC 8259 §8.3), and a repeated name its last
+        #expect(object["caf\u{E9}"] == 1)
+        #expect(object["cafe\u{301}"] == 2)
+        #expect(object["项目"] == "b")
+        #expect(object["cafe"] == nil && object["caf"] == nil && object["项"] == nil)
+        var changed = object
+        changed["cafe\u{301}"] = 3
+        #expect(changed["caf\u{E9}"] == 1 && changed["cafe\u{301}"] == 3 && changed.fields.count == 4)
+    }
+
     @Test func decodesEscapesAndSurrogatePairs() throws {
         let value = try JSONParser.parse(#""a\"b\\c\/d\n\u00e9\ud83d\ude00\u7389""#)
         #expect(value == .string("a\"b\\c/d\né😀玉"))

@@ -86,12 +86,12 @@ public struct JSONObject: Sendable, Hashable {
             var i = fields.count
             while i > 0 {
                 i -= 1
-                if fields[i].key == key { return fields[i].value }
+                if Self.sameName(fields[i].key, key) { return fields[i].value }
             }
             return nil
         }
         set {
-            if let index = fields.lastIndex(where: { $0.key == key }) {
+            if let index = fields.lastIndex(where: { Self.sameName($0.key, key) }) {
                 if let newValue {
                     fields[index].value = newValue
                 } else {
@@ -105,6 +105,14 @@ public struct JSONObject: Sendable, Hashable {
 
     public var isEmpty: Bool { fields.isEmpty }
     public var keys: [String] { fields.map(\.key) }
+
+    /// Whether two field names are the same as JSON compares them: the same UTF-8 bytes (RFC 8259 §8.3), not
+    /// the canonical equivalence `String`'s `==` tests — which took a slow comparison for nearly every field
+    /// a lookup passed over (~2 % of ingestion). The lengths are compared first.
+    @inline(__always)
+    static func sameName(_ a: String, _ b: String) -> Bool {
+        a.utf8.count == b.utf8.count && a.utf8.elementsEqual(b.utf8)
+    }
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
