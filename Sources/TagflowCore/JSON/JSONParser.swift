@@ -32,8 +32,16 @@ public struct JSONParser {
     /// well-formed UTF-8 is read with each ill-formed sequence replaced by U+FFFD (as a string's would be), so
     /// the text objects keep of it (``JSONObject``) is well-formed and is stored and sent as it is.
     public static func parse(_ document: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
-        let bytes = document.withUnsafeBufferPointer(UTF8Validation.isValid)
-            ? document : Array(String(decoding: document, as: UTF8.self).utf8)
+        try parse(wellFormed: document.withUnsafeBufferPointer(UTF8Validation.isValid)
+            ? document : Array(String(decoding: document, as: UTF8.self).utf8))
+    }
+
+    /// Parses a JSON document given as a string (well-formed UTF-8 already: not checked again).
+    public static func parse(_ text: String) throws(JSONSyntaxError) -> JSONValue {
+        try parse(wellFormed: Array(text.utf8))
+    }
+
+    private static func parse(wellFormed bytes: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
         let result: Result<JSONValue, JSONSyntaxError> = bytes.withUnsafeBufferPointer { buffer in
             var parser = JSONParser(document: bytes, bytes: buffer)
             defer {
@@ -51,11 +59,6 @@ public struct JSONParser {
             }
         }
         return try result.get()
-    }
-
-    /// Parses a JSON document given as a string.
-    public static func parse(_ text: String) throws(JSONSyntaxError) -> JSONValue {
-        try parse(Array(text.utf8))
     }
 
     private init(document: [UInt8], bytes: UnsafeBufferPointer<UInt8>) {

@@ -43,21 +43,10 @@ struct BoundStatement {
         case .null: try check(sqlite3_bind_null(handle, index))
         case .int(let n): try check(sqlite3_bind_int64(handle, index, n))
         case .double(let x): try check(sqlite3_bind_double(handle, index, x))
-        case .text(let text) where text.isEmpty: try check(sqlite3_bind_text(handle, index, "", 0, Self.transient))
         case .text(var text):
-            return try text.withUTF8 { bytes in
-                try bytes.withMemoryRebound(to: CChar.self) { chars in
-                    try check(sqlite3_bind_text(handle, index, chars.baseAddress, Int32(chars.count), Self.lent))
-                }
-                try bindAndStep(values, from: i + 1, db)
-            }
-        case .utf8(let bytes) where bytes.isEmpty: try check(sqlite3_bind_text(handle, index, "", 0, Self.transient))
+            return try text.withUTF8 { try bindText(UnsafeRawBufferPointer($0), at: index, thenStep: values, from: i + 1, db) }
         case .utf8(let bytes):
-            return try bytes.withUnsafeBytes { raw in
-                let chars = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
-                try check(sqlite3_bind_text(handle, index, chars, Int32(raw.count), Self.lent))
-                try bindAndStep(values, from: i + 1, db)
-            }
+            return try bytes.withUnsafeBytes { try bindText($0, at: index, thenStep: values, from: i + 1, db) }
         case .blob(let bytes) where bytes.isEmpty: try check(sqlite3_bind_zeroblob(handle, index, 0))
         case .blob(let bytes):
             return try bytes.withUnsafeBytes { raw in
@@ -66,6 +55,21 @@ struct BoundStatement {
             }
         }
         try bindAndStep(values, from: i + 1, db)
+    }
+
+    /// Binds text lent as its UTF-8 bytes (an empty text as SQLite's own empty string), then the values from
+    /// `next` on, and runs the statement — all while the bytes are lent.
+    private func bindText(
+        _ bytes: UnsafeRawBufferPointer, at index: Int32, thenStep values: UnsafeBufferPointer<BoundValue>, from next: Int,
+        _ db: Database
+    ) throws {
+        let code = if let base = bytes.baseAddress, !bytes.isEmpty {
+            sqlite3_bind_text(handle, index, base.assumingMemoryBound(to: CChar.self), Int32(bytes.count), Self.lent)
+        } else {
+            sqlite3_bind_text(handle, index, "", 0, Self.transient)
+        }
+        guard code == SQLITE_OK else { throw error(code, db) }
+        try bindAndStep(values, from: next, db)
     }
 
     /// The rowid of the last row inserted on `db`'s connection (GRDB's `lastInsertedRowID`, without its
