@@ -161,6 +161,12 @@ struct IngestWriter {
     var deduplicated: Int64 = 0
     var quarantined: Int64 = 0
     var tagChanges: [TagChange] = []
+    /// The commit's events not yet given to the engine: they go in runs (``applyHeldEvents()``), so that the
+    /// engine asks for the memory of the profiles a few events ahead while it works on one — between two
+    /// events the writer's SQLite work has pushed a profile's state out of the cache. In the same order as
+    /// one by one: a merge applies the events before it first, and the commit all of them before its changes
+    /// are recorded.
+    private var heldEvents: [EngineInput] = []
     /// The merges made, for `profile.merged` automations.
     var merges: [(merge: ProfileMerge, at: EpochMillis, eventSeq: Int64?)] = []
     /// The events stored, when an automation forwards events.
@@ -239,6 +245,7 @@ struct IngestWriter {
         for merge in resolution.merges {
             try apply(merge, at: event.timestamp, eventSeq: seq, log: &log)
             merges.append((merge, event.timestamp, seq))
+            applyHeldEvents()
             engine.merge(merge.loser, into: merge.survivor, now: submission.receivedAt, changes: &tagChanges)
         }
         for refusal in resolution.refusals {
@@ -251,7 +258,7 @@ struct IngestWriter {
         receipt.accepted += 1
         if tagsLive || forwarded != nil {
             let ruleEvent = RuleEvent(event, seq: seq)
-            if tagsLive { engine.apply(ruleEvent, to: profile, now: submission.receivedAt, changes: &tagChanges) }
+            if tagsLive { heldEvents.append(EngineInput(ruleEvent, to: profile, now: submission.receivedAt)) }
             forwarded?.append(ForwardedEvent(event: ruleEvent, profile: profile, payload: event.payloadJSON))
         }
         if !event.traits.isEmpty { try log.traits.set(event.traits, of: profile, at: event.timestamp, db) }
@@ -279,8 +286,16 @@ struct IngestWriter {
             """, arguments: [time, eventSeq, survivor, loser, merge.via.type, merge.via.value])
     }
 
-    /// Adds the commit's counts to the global counters.
-    func finish() throws {
+    /// Gives the engine the events held back, in order.
+    private mutating func applyHeldEvents() {
+        guard !heldEvents.isEmpty else { return }
+        engine.apply(heldEvents[...], changes: &tagChanges)
+        heldEvents.removeAll(keepingCapacity: true)
+    }
+
+    /// Applies the events held back and adds the commit's counts to the global counters.
+    mutating func finish() throws {
+        applyHeldEvents()
         for (name, value) in [("events_accepted", accepted), ("events_deduplicated", deduplicated),
                               ("events_quarantined", quarantined)] where value > 0 {
             try Counters.add(value, to: name, db)
