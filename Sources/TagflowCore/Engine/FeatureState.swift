@@ -144,7 +144,7 @@ final class FeatureLogic {
         }
         switch spec.kind {
         case .trait(let path):
-            guard let value = RuleEvent.lookup(path, in: event.traits).map(RuleValue.init), !value.isNull else { return nil }
+            guard let value = RuleEvent.lookup(path, in: event.traits), !value.isNull else { return nil }
             return entry(value)
         case .identifier(let type):
             guard let id = event.identifiers.last(where: { $0.type == type }) else { return nil }

@@ -41,21 +41,39 @@ public final class RuleEvent: Sendable {
     /// A property as rules name it: `project` is `properties.project`; a name the properties do not have is
     /// looked up from the top of the message, so `context.campaign.source` and `name` work too.
     public func property(_ path: [String]) -> RuleValue {
-        if let value = Self.lookup(path, in: properties) { return RuleValue(value) }
-        return Self.lookup(path, in: payload).map(RuleValue.init) ?? .null
+        Self.lookup(path, in: properties) ?? Self.lookup(path, in: payload) ?? .null
     }
 
     private static func properties(of payload: JSONObject) -> JSONObject {
         payload["properties"]?.objectValue ?? JSONObject()
     }
 
-    static func lookup(_ path: [String], in object: JSONObject) -> JSONValue? {
-        guard let first = path.first, var value = object[first] else { return nil }
-        for key in path.dropFirst() {
-            guard case .object(let next) = value, let inner = next[key] else { return nil }
-            value = inner
+    /// The value at `path` inside `object` (the last field of each name, as JSON reads it), or nil when a
+    /// step is missing or not an object. The objects on the way are read in place: returning each step's
+    /// value, as a subscript does, counted a reference to it and back (rules read several an event).
+    static func lookup(_ path: [String], in object: JSONObject) -> RuleValue? {
+        guard !path.isEmpty else { return nil }
+        return object.fields.withUnsafeBufferPointer { lookup(path[...], in: $0) }
+    }
+
+    private static func lookup(_ path: ArraySlice<String>, in fields: UnsafeBufferPointer<JSONField>) -> RuleValue? {
+        let key = path[path.startIndex]
+        var i = fields.count
+        while i > 0 {
+            i -= 1
+            guard JSONObject.sameName(fields[i].key, key) else { continue }
+            switch fields[i].value {
+            case .object(let next) where path.count > 1:
+                return next.fields.withUnsafeBufferPointer { lookup(path.dropFirst(), in: $0) }
+            case _ where path.count > 1: return nil
+            case .bool(let b): return .bool(b)
+            case .int(let n): return .number(Double(n))
+            case .double(let d): return .number(d)
+            case .string(let s): return .string(s)
+            case .null, .object, .array: return RuleValue(fields[i].value)
+            }
         }
-        return value
+        return nil
     }
 }
 

@@ -2,10 +2,12 @@
 /// third of their memory empty on average. These grow them by a quarter and give room back once most of
 /// it is empty.
 extension Array {
-    /// Makes room for `extra` more elements, growing by a quarter (and at least by one) when full.
+    /// Makes room for `extra` more elements, growing by a quarter (and at least by 32 bytes, as
+    /// ``SmallBuffer`` does: a sequence's window grew by one entry at every event while small) when full.
     @inline(__always) mutating func reserveSlowly(_ extra: Int = 1) {
         let needed = count &+ extra
-        if needed > capacity { reserveCapacity(Swift.max(needed, count &+ count / 4)) }
+        let least = Swift.max(1, 32 / MemoryLayout<Element>.stride)
+        if needed > capacity { reserveCapacity(Swift.max(needed, count &+ Swift.max(count / 4, least))) }
     }
 
     /// Gives back room when more than a third of it is empty.

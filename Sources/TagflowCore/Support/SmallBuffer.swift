@@ -6,7 +6,7 @@ import CPrefetch
 ///
 /// A profile keeps a few of these, millions of profiles at once: against an `Array` each saves the 32-byte
 /// header of its storage, and reading one needs no reference count or uniqueness check. Grows by a quarter
-/// (by one below eight elements) and gives room back when over half of it is empty, as
+/// (by at least 32 bytes) and gives room back when over half of it is empty, as
 /// ``Swift/Array/reserveSlowly(_:)`` does for arrays.
 struct SmallBuffer<Element>: ~Copyable {
     private var base: UnsafeMutablePointer<Element>?
