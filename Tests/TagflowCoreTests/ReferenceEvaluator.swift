@@ -51,11 +51,21 @@ struct ReferenceEvaluator {
         return filter.referenceValue(in: &context).isTrue
     }
 
+    /// The value at `path` inside `object`, read through the object's own subscripts (not the engine's lookup).
+    static func value(at path: [String], in object: JSONObject) -> RuleValue? {
+        var value: JSONValue? = .object(object)
+        for key in path {
+            guard case .object(let inner)? = value else { return nil }
+            value = inner[key]
+        }
+        return value.map(RuleValue.init)
+    }
+
     func feature(_ spec: FeatureSpec, events: [RuleEvent], at t: EpochMillis) -> RuleValue {
         switch spec.kind {
         case .trait(let path):
-            let carrying = events.filter { RuleEvent.lookup(path, in: $0.traits).map(RuleValue.init).map { !$0.isNull } ?? false }
-            return carrying.last.flatMap { RuleEvent.lookup(path, in: $0.traits) }.map(RuleValue.init) ?? .null
+            let carrying = events.filter { Self.value(at: path, in: $0.traits).map { !$0.isNull } ?? false }
+            return carrying.last.flatMap { Self.value(at: path, in: $0.traits) } ?? .null
         case .identifier(let type):
             let carrying = events.filter { $0.identifiers.contains { $0.type == type } }
             return carrying.last.flatMap { e in e.identifiers.last { $0.type == type } }.map { .string($0.value) } ?? .null

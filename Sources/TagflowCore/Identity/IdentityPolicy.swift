@@ -39,12 +39,20 @@ public struct IdentityPolicy: Sendable, Equatable {
 
     /// True for values such as `null`, `undefined`, `-1` or `00000000-0000-0000-0000-000000000000`.
     public func isJunk(_ value: String) -> Bool {
-        let trimmed = value.trimmingWhitespace()
+        var trimmed = value.trimmingWhitespace()
+        // Read as bytes in place (every message's ids pass here; a UTF-8 view's iterator is slow).
+        let (isASCII, onlyZerosAndDashes) = trimmed.withUTF8 { bytes in
+            var (ascii, zeros) = (true, true)
+            for byte in bytes {
+                ascii = ascii && byte < 0x80
+                zeros = zeros && (byte == UInt8(ascii: "0") || byte == UInt8(ascii: "-"))
+            }
+            return (ascii, zeros)
+        }
         // ASCII keeps its length when lowercased.
-        let mayBeBlocked = blockedLengths & 1 << UInt64(min(trimmed.utf8.count, 63)) != 0
-            || trimmed.utf8.contains { $0 >= 0x80 }
+        let mayBeBlocked = !isASCII || blockedLengths & 1 << UInt64(min(trimmed.utf8.count, 63)) != 0
         if mayBeBlocked, blockedValues.contains(trimmed.lowercased()) { return true }
-        return trimmed.utf8.allSatisfy { $0 == UInt8(ascii: "0") || $0 == UInt8(ascii: "-") }
+        return onlyZerosAndDashes
     }
 }
 
