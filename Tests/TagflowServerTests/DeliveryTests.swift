@@ -101,6 +101,13 @@ import Testing
                 #expect(metrics.contains(#"tagflow_delivery_attempts_total{destination="ma",result="failure"} 12"#))
                 #expect(metrics.contains(#"tagflow_outbox_pending{destination="ma"} 0"#))
                 #expect(metrics.contains(#"tagflow_tag_members{tag="views"} 2"#))
+                // The writer's CPU time, and the tag engine's part of it (it evaluated `views` six times).
+                func seconds(_ name: String) -> Double? {
+                    metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) }
+                }
+                let writer = try #require(seconds("tagflow_writer_cpu_seconds_total"))
+                let engine = try #require(seconds("tagflow_tag_engine_cpu_seconds_total"))
+                #expect(engine > 0 && engine < writer, "engine \(engine) s of the writer's \(writer) s")
                 #expect(try await client.execute(uri: "/metrics", method: .get).status == .unauthorized)
             }
         }

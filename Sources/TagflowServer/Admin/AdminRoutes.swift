@@ -37,7 +37,9 @@ struct AdminRoutes: Sendable {
         // Prometheus scrapes with the admin token (`authorization: {credentials: <token>}` in its config).
         router.group("metrics").add(middleware: AdminAuthMiddleware(store: store)).get { _, _ in
             let page = MetricsPage.render(
-                stats: try await store.stats(), queueWaiting: queue.waitingEvents, tags: try await store.tagDefinitions(),
+                stats: try await store.stats(), queueWaiting: queue.waitingEvents,
+                writer: WriterTime(commits: queue.commitCounters.cpu, tagEngine: store.tagEngineCPUTime),
+                tags: try await store.tagDefinitions(),
                 segments: try store.segmentDefinitions(), destinations: try store.deliveryMetrics())
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(string: page)))

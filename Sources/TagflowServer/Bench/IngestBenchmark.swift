@@ -52,10 +52,12 @@ public struct IngestBenchmark: Sendable {
             // Baseline in the same run: the same clients and connections against /healthz (no parsing, no disk).
             let baseline = try await drive(url: url + "/healthz", method: .GET, bodies: Array(baselineBodies))
             let writerBefore = tagflow.queue.commitCounters
+            let engineBefore = tagflow.store.tagEngineCPUTime
             let processBefore = cpuTime(CLOCK_PROCESS_CPUTIME_ID)
             let measured = try await drive(url: url + "/v1/batch", method: .POST, bodies: bodies)
             let processCPU = cpuTime(CLOCK_PROCESS_CPUTIME_ID) - processBefore
             let writer = tagflow.queue.commitCounters
+            let engineCPU = tagflow.store.tagEngineCPUTime - engineBefore
             let busy = writer.busy - writerBefore.busy
             let busySeconds = busy.seconds
             let stats = try await tagflow.store.stats()
@@ -86,6 +88,7 @@ public struct IngestBenchmark: Sendable {
                     / Double(max(1, writer.commits - writerBefore.commits))).rounded()),
                 "writer_busy_fraction": .double((busySeconds / measured.seconds * 1000).rounded() / 1000),
                 "writer_cpu_us_per_event": microsecondsPerEvent(writer.cpu - writerBefore.cpu),
+                "tag_engine_cpu_us_per_event": microsecondsPerEvent(engineCPU),
                 "process_cpu_us_per_event": microsecondsPerEvent(processCPU),
                 "events_stored": .int(stats.eventsAccepted),
                 "profiles": .int(stats.profiles),

@@ -27,6 +27,9 @@ public final class SQLiteStore: Sendable {
     /// Where each profile's events are (``EventFiling``); changed only inside ingestion commits.
     /// What the writer keeps of the log's tail until it is filed in bulk.
     let logFiling: Mutex<LogFiling>
+    /// The CPU time the writer's thread has spent in the tag engine during ingestion commits, in nanoseconds:
+    /// beside the writer's own CPU time, the share of ingestion the tags take (`/metrics`, `bench ingest`).
+    private let tagEngineNanoseconds = Atomic<Int>(0)
     /// Moves on every commit that put messages in the outbox: the dispatcher watches it.
     public let outboxCommits = Atomic<Int>(0)
     /// Moves on every change to a destination: the dispatcher keeps them in memory until it moves.
@@ -114,7 +117,10 @@ extension SQLiteStore {
                 try self.graph.withLock { graph in
                     try self.tagRuntime.withLock { runtime in
                         try self.logFiling.withLock { log in
-                            try Self.write(make(db), graph: &graph, runtime: &runtime, log: &log, db)
+                            var engineTime = Duration.zero
+                            defer { self.tagEngineNanoseconds.add(Int(engineTime / .nanoseconds(1)), ordering: .relaxed) }
+                            return try Self.write(make(db), graph: &graph, runtime: &runtime, log: &log,
+                                                  engineTime: &engineTime, db)
                         }
                     }
                 }
@@ -132,17 +138,21 @@ extension SQLiteStore {
 }
 
 extension SQLiteStore {
+    /// The CPU time the writer has spent in the tag engine during ingestion commits since Tagflow started.
+    public var tagEngineCPUTime: Duration { .nanoseconds(tagEngineNanoseconds.load(ordering: .relaxed)) }
+
     /// One commit: the events, their identities and where they are filed, the tag changes they make and the
-    /// outbox messages those make.
+    /// outbox messages those make. `engineTime` grows by the CPU time the tag engine took.
     private static func write(
         _ submissions: [IngestSubmission], graph: inout IdentityGraph, runtime: inout TagRuntime, log: inout LogFiling,
-        _ db: Database
+        engineTime: inout Duration, _ db: Database
     ) throws -> [IngestReceipt] {
         var writer = IngestWriter(db: db, engine: runtime.engine, forwarding: runtime.automations.forwardsEvents)
         var receipts: [IngestReceipt] = []
         for submission in submissions {
             receipts.append(try writer.write(submission, graph: &graph, log: &log))
         }
+        defer { engineTime += writer.engineTime }
         try writer.finish()
         try log.fileIfDue(db)
         runtime.enqueued += try runtime.automations.enqueue(writer.forwarded ?? [], db)
@@ -167,6 +177,8 @@ struct IngestWriter {
     /// one by one: a merge applies the events before it first, and the commit all of them before its changes
     /// are recorded.
     private var heldEvents: [EngineInput] = []
+    /// The CPU time this thread has spent in the engine during the commit.
+    private(set) var engineTime = Duration.zero
     /// The merges made, for `profile.merged` automations.
     var merges: [(merge: ProfileMerge, at: EpochMillis, eventSeq: Int64?)] = []
     /// The events stored, when an automation forwards events.
@@ -246,7 +258,7 @@ struct IngestWriter {
             try apply(merge, at: event.timestamp, eventSeq: seq, log: &log)
             merges.append((merge, event.timestamp, seq))
             applyHeldEvents()
-            engine.merge(merge.loser, into: merge.survivor, now: submission.receivedAt, changes: &tagChanges)
+            timingEngine { $0.merge(merge.loser, into: merge.survivor, now: submission.receivedAt, changes: &$1) }
         }
         for refusal in resolution.refusals {
             try db.execute(sql: """
@@ -289,8 +301,16 @@ struct IngestWriter {
     /// Gives the engine the events held back, in order.
     private mutating func applyHeldEvents() {
         guard !heldEvents.isEmpty else { return }
-        engine.apply(heldEvents[...], changes: &tagChanges)
+        let events = heldEvents[...]
+        timingEngine { $0.apply(events, changes: &$1) }
         heldEvents.removeAll(keepingCapacity: true)
+    }
+
+    /// Runs `body` with the engine and the commit's changes, counting the CPU time it takes.
+    private mutating func timingEngine(_ body: (TagEngine, inout [TagChange]) -> Void) {
+        let before = cpuTime(CLOCK_THREAD_CPUTIME_ID)
+        body(engine, &tagChanges)
+        engineTime += cpuTime(CLOCK_THREAD_CPUTIME_ID) - before
     }
 
     /// Applies the events held back and adds the commit's counts to the global counters.
