@@ -14,6 +14,14 @@ import Testing
         #expect(MemoryLayout<ProfileState>.stride == 96)
     }
 
+    /// Every event in flight is a tree of these, and a rule's property lookup reads an object's fields one
+    /// by one: a field was a whole cache line (64 bytes) while an object kept its source text as a slice.
+    @Test func jsonValuesKeepTheirSizes() {
+        #expect(MemoryLayout<JSONObject>.size == 24)
+        #expect(MemoryLayout<JSONValue>.stride == 32)
+        #expect(MemoryLayout<JSONField>.stride == 48)
+    }
+
     @Test func theArraysSummariesKeepAreFoundWhereTheEngineLooks() {
         // The engine reads where a summary's tally or a sequence's steps are from the summary's memory, to ask
         // for them a visit ahead; were Swift to lay these types out otherwise, it would silently stop.

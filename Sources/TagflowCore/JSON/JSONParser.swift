@@ -122,7 +122,7 @@ public struct JSONParser {
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
-            return .object(JSONObject(fields: [], sourceText: document[start..<index]))
+            return .object(JSONObject(fields: [], parsedFrom: document, at: start..<index))
         }
         let mark = fieldStack.count
         while true {
@@ -145,7 +145,7 @@ public struct JSONParser {
                 index += 1
             } else if bytes[index] == UInt8(ascii: "}") {
                 index += 1
-                return .object(JSONObject(fields: fieldStack.pop(from: mark), sourceText: document[start..<index]))
+                return .object(JSONObject(fields: fieldStack.pop(from: mark), parsedFrom: document, at: start..<index))
             } else {
                 throw error("expected ',' or '}' in an object")
             }
