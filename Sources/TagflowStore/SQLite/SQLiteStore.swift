@@ -118,7 +118,9 @@ extension SQLiteStore {
                     try self.tagRuntime.withLock { runtime in
                         try self.logFiling.withLock { log in
                             var engineTime = Duration.zero
-                            defer { self.tagEngineNanoseconds.add(Int(engineTime / .nanoseconds(1)), ordering: .relaxed) }
+                            defer {
+                                self.tagEngineNanoseconds.add(Int(engineTime / .nanoseconds(1)), ordering: .relaxed)
+                            }
                             return try Self.write(make(db), graph: &graph, runtime: &runtime, log: &log,
                                                   engineTime: &engineTime, db)
                         }
@@ -202,8 +204,11 @@ struct IngestWriter {
             INSERT INTO events(message_id, source_id, type, name, profile_id, ts, received_at, flags, payload)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """))
-        for event in submission.events {
-            try write(event, of: submission, insertEvent, into: &receipt, graph: &graph, log: &log)
+        try submission.events.withUnsafeBufferPointer { events in
+            for i in events.indices {
+                try write(
+                    events.baseAddress! + i, of: submission, insertEvent, into: &receipt, graph: &graph, log: &log)
+            }
         }
         for rejected in submission.rejections {
             let r = rejected.rejection
@@ -221,20 +226,21 @@ struct IngestWriter {
     }
 
     /// Writes one event of `submission`: its identities, its row, its place in the files, what it does to
-    /// the tags and traits.
+    /// the tags and traits. The event is read where it lies (a copy of one counted a reference to each of its
+    /// ten parts, and back, for every event of every commit).
     private mutating func write(
-        _ event: Event, of submission: IngestSubmission, _ insertEvent: BoundStatement, into receipt: inout IngestReceipt,
-        graph: inout IdentityGraph, log: inout LogFiling
+        _ event: UnsafePointer<Event>, of submission: IngestSubmission, _ insertEvent: BoundStatement,
+        into receipt: inout IngestReceipt, graph: inout IdentityGraph, log: inout LogFiling
     ) throws {
         // A message already stored (a client's retry) changes nothing: not even identities, whose links,
         // merges and refusals it made the first time.
-        let message = event.messageId.map { log.messages.message($0, source: submission.sourceID) }
+        let message = event.pointee.messageId.map { log.messages.message($0, source: submission.sourceID) }
         if let message, try log.messages.holds(message, db) {
             receipt.deduplicated += 1
             return
         }
-        var identifiers = event.identifiers
-        if let previousId = event.previousId { identifiers.append(graph.aliasIdentifier(previousId)) }
+        var identifiers = event.pointee.identifiers
+        if let previousId = event.pointee.previousId { identifiers.append(graph.aliasIdentifier(previousId)) }
         let resolution = graph.resolve(identifiers)
         let profile = resolution.profile
         if resolution.created {
@@ -245,18 +251,21 @@ struct IngestWriter {
             // Only identifiers new to the graph are linked: the table is appended to.
             try BoundStatement(db.cachedStatement(sql: """
                 INSERT INTO identifiers(type, value, profile_id, linked_at) VALUES (?, ?, ?, ?)
-                """)).execute(db, .text(identifier.type), .text(identifier.value), .int(profile.rawValue), .int(event.timestamp))
+                """)).execute(
+                    db, .text(identifier.type), .text(identifier.value), .int(profile.rawValue),
+                    .int(event.pointee.timestamp))
         }
         try insertEvent.execute(
-            db, .text(event.messageId), .int(submission.sourceID), .text(event.type.rawValue), .text(event.name),
-            .int(profile.rawValue), .int(event.timestamp), .int(event.receivedAt),
-            .int(event.clampedFromFuture ? 1 : 0), .utf8(event.payloadUTF8))
+            db, .text(event.pointee.messageId), .int(submission.sourceID), .text(event.pointee.type.rawValue),
+            .text(event.pointee.name), .int(profile.rawValue), .int(event.pointee.timestamp),
+            .int(event.pointee.receivedAt), .int(event.pointee.clampedFromFuture ? 1 : 0),
+            .utf8(event.pointee.payloadUTF8))
         let seq = BoundStatement.lastInsertedRowID(db)
         log.events.inserted(seq: seq, of: profile)
         if let message { log.messages.inserted(message, seq: seq) }
         for merge in resolution.merges {
-            try apply(merge, at: event.timestamp, eventSeq: seq, log: &log)
-            merges.append((merge, event.timestamp, seq))
+            try apply(merge, at: event.pointee.timestamp, eventSeq: seq, log: &log)
+            merges.append((merge, event.pointee.timestamp, seq))
             applyHeldEvents()
             timingEngine { $0.merge(merge.loser, into: merge.survivor, now: submission.receivedAt, changes: &$1) }
         }
@@ -264,16 +273,18 @@ struct IngestWriter {
             try db.execute(sql: """
                 INSERT INTO merges(at, event_seq, survivor, loser, identifier_type, identifier_value, accepted, reason)
                 VALUES (?, ?, ?, ?, ?, ?, 0, ?)
-                """, arguments: [event.timestamp, seq, refusal.profile.rawValue, refusal.other?.rawValue,
+                """, arguments: [event.pointee.timestamp, seq, refusal.profile.rawValue, refusal.other?.rawValue,
                                  refusal.identifier.type, refusal.identifier.value, refusal.reason])
         }
         receipt.accepted += 1
         if tagsLive || forwarded != nil {
-            let ruleEvent = RuleEvent(event, seq: seq)
+            let ruleEvent = RuleEvent(event.pointee, seq: seq)
             if tagsLive { heldEvents.append(EngineInput(ruleEvent, to: profile, now: submission.receivedAt)) }
-            forwarded?.append(ForwardedEvent(event: ruleEvent, profile: profile, payload: event.payloadJSON))
+            forwarded?.append(ForwardedEvent(event: ruleEvent, profile: profile, payload: event.pointee.payloadJSON))
         }
-        if !event.traits.isEmpty { try log.traits.set(event.traits, of: profile, at: event.timestamp, db) }
+        if !event.pointee.traits.isEmpty {
+            try log.traits.set(event.pointee.traits, of: profile, at: event.pointee.timestamp, db)
+        }
         if let replayOf = submission.replayOf {
             try db.execute(sql: """
                 UPDATE quarantine SET status = 'replayed', resolved_at = ?, replayed_seq = ? WHERE id = ?
