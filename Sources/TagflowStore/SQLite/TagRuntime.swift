@@ -51,8 +51,8 @@ struct TagRuntime: @unchecked Sendable {
                    automations: AutomationIndex())
     }
 
-    /// Records tag changes (``TagStateLog``), applies them to the membership bitmaps, and puts the ones
-    /// automations send into the outbox — all in the caller's transaction.
+    /// Records tag changes (``TagStateLog``), hands them to the membership bitmaps (``index``, applied in
+    /// bulk), and puts the ones automations send into the outbox — all in the caller's transaction.
     mutating func record(_ changes: [TagChange], clock: EpochMillis, _ db: Database) throws {
         try stateLog.record(changes, clock: clock, current: engine.tags(of:), db)
         pendingMembership.append(contentsOf: changes)
