@@ -63,4 +63,21 @@ import TagflowStore
         configured.applyEnvironment(["TAGFLOW_ADMIN_TOKEN": "env-token"])
         #expect(configured.adminToken == "file-token")
     }
+
+    @Test func aPortAnotherTagflowHoldsIsAClearError() async throws {
+        // Given a Tagflow listening
+        let first = TestDirectory()
+        let second = TestDirectory()
+        let running = try await makeTestTagflow(first)
+        try await running.whileServing { port in
+            // when a second one is started on its port
+            let late = try await makeTestTagflow(second) { $0.port = port }
+            let error = await #expect(throws: ConfigError.self) { try await late.whileServing { _ in } }
+
+            // then it is refused with the address and what to do, not a socket call's errno.
+            #expect(error?.description.contains("127.0.0.1:\(port) is already in use") == true, "\(String(describing: error))")
+            #expect(error?.description.contains("--port") == true)
+            try late.store.close()
+        }
+    }
 }

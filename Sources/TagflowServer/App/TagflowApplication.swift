@@ -27,7 +27,7 @@ public struct Tagflow: Sendable {
 
     /// Serves until SIGTERM or SIGINT, then drains the write queue and closes the store.
     public func run() async throws {
-        try await application.runService()
+        try await config.explainingAddressInUse { try await application.runService() }
         try store.close()
     }
 
@@ -46,9 +46,23 @@ public struct Tagflow: Sendable {
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: application), .init(service: client, successTerminationBehavior: .gracefullyShutdownGroup)],
             logger: Logger(label: "tagflow")))
-        try await group.run()
+        try await config.explainingAddressInUse { try await group.run() }
         guard let result = outcome.withLock({ $0 }) else { throw ConfigError("the server stopped before it listened") }
         return try result.get()
+    }
+}
+
+extension TagflowConfig {
+    /// Runs `serving`, which listens on this configuration's address: when another process holds the port,
+    /// the error says so and what to do, not only which socket call failed.
+    func explainingAddressInUse<T>(_ serving: () async throws -> T) async throws -> T {
+        do {
+            return try await serving()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            throw ConfigError(
+                "\(host):\(port) is already in use (is another Tagflow running?): stop it, or choose another port "
+                    + "with --port or `port` in the configuration file")
+        }
     }
 }
 

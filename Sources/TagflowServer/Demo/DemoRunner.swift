@@ -38,7 +38,7 @@ public struct DemoRunner: Sendable {
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: Logger(label: "tagflow-demo")))
-        try await group.run()
+        try await config.explainingAddressInUse { try await group.run() }
         try tagflow.store.close()
     }
 
