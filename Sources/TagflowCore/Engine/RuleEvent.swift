@@ -62,6 +62,8 @@ public final class RuleEvent: Sendable {
         while i > 0 {
             i -= 1
             guard JSONObject.sameName(fields[i].key, key) else { continue }
+            // The scalars are made into rule values here, as `RuleValue.init(_:)` would, reading the field in
+            // place: passing it to that initialiser copied it first (a reference counted and back, even inlined).
             switch fields[i].value {
             case .object(let next) where path.count > 1:
                 return next.fields.withUnsafeBufferPointer { lookup(path.dropFirst(), in: $0) }

@@ -15,11 +15,14 @@ enum MetricsPage {
                        segments: [TagDefinitionRecord], destinations: [DestinationMetrics]) -> String {
         var out = ""
         func metric(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: Int64)]) {
+            metric(name, type, help, samples.map { ($0.labels, String($0.value)) })
+        }
+        func metric(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: String)]) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
             for sample in samples { out += "\(name)\(sample.labels) \(sample.value)\n" }
         }
         func seconds(_ name: String, _ help: String, _ time: Duration) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) counter\n\(name) \(String(format: "%.6f", time.seconds))\n"
+            metric(name, "counter", help, [("", String(format: "%.6f", time.seconds))])
         }
         func label(_ key: String, _ value: String, _ more: String = "") -> String {
             let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")

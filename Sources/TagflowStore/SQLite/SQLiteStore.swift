@@ -117,12 +117,7 @@ extension SQLiteStore {
                 try self.graph.withLock { graph in
                     try self.tagRuntime.withLock { runtime in
                         try self.logFiling.withLock { log in
-                            var engineTime = Duration.zero
-                            defer {
-                                self.tagEngineNanoseconds.add(Int(engineTime / .nanoseconds(1)), ordering: .relaxed)
-                            }
-                            return try Self.write(make(db), graph: &graph, runtime: &runtime, log: &log,
-                                                  engineTime: &engineTime, db)
+                            try self.write(make(db), graph: &graph, runtime: &runtime, log: &log, db)
                         }
                     }
                 }
@@ -144,17 +139,17 @@ extension SQLiteStore {
     public var tagEngineCPUTime: Duration { .nanoseconds(tagEngineNanoseconds.load(ordering: .relaxed)) }
 
     /// One commit: the events, their identities and where they are filed, the tag changes they make and the
-    /// outbox messages those make. `engineTime` grows by the CPU time the tag engine took.
-    private static func write(
+    /// outbox messages those make; the CPU time the tag engine took is counted (``tagEngineCPUTime``).
+    private func write(
         _ submissions: [IngestSubmission], graph: inout IdentityGraph, runtime: inout TagRuntime, log: inout LogFiling,
-        engineTime: inout Duration, _ db: Database
+        _ db: Database
     ) throws -> [IngestReceipt] {
         var writer = IngestWriter(db: db, engine: runtime.engine, forwarding: runtime.automations.forwardsEvents)
+        defer { tagEngineNanoseconds.add(Int(writer.engineTime / .nanoseconds(1)), ordering: .relaxed) }
         var receipts: [IngestReceipt] = []
         for submission in submissions {
             receipts.append(try writer.write(submission, graph: &graph, log: &log))
         }
-        defer { engineTime += writer.engineTime }
         try writer.finish()
         try log.fileIfDue(db)
         runtime.enqueued += try runtime.automations.enqueue(writer.forwarded ?? [], db)
