@@ -53,21 +53,24 @@ public final class RuleEvent: Sendable {
     /// value, as a subscript does, counted a reference to it and back (rules read several an event).
     static func lookup(_ path: [String], in object: JSONObject) -> RuleValue? {
         guard !path.isEmpty else { return nil }
-        return object.fields.withUnsafeBufferPointer { lookup(path[...], in: $0) }
+        return object.fields.withUnsafeBufferPointer { lookup(path, from: 0, in: $0) }
     }
 
-    private static func lookup(_ path: ArraySlice<String>, in fields: UnsafeBufferPointer<JSONField>) -> RuleValue? {
-        let key = path[path.startIndex]
+    /// The value at `path[depth...]` among `fields`. (The path is passed whole with a depth: a slice of it
+    /// at each step counted a reference to the array and back.)
+    private static func lookup(_ path: [String], from depth: Int, in fields: UnsafeBufferPointer<JSONField>) -> RuleValue? {
+        let key = path[depth]
         var i = fields.count
         while i > 0 {
             i -= 1
             guard JSONObject.sameName(fields[i].key, key) else { continue }
+            guard depth == path.count - 1 else {
+                guard case .object(let next) = fields[i].value else { return nil }
+                return next.fields.withUnsafeBufferPointer { lookup(path, from: depth + 1, in: $0) }
+            }
             // The scalars are made into rule values here, as `RuleValue.init(_:)` would, reading the field in
             // place: passing it to that initialiser copied it first (a reference counted and back, even inlined).
             switch fields[i].value {
-            case .object(let next) where path.count > 1:
-                return next.fields.withUnsafeBufferPointer { lookup(path.dropFirst(), in: $0) }
-            case _ where path.count > 1: return nil
             case .bool(let b): return .bool(b)
             case .int(let n): return .number(Double(n))
             case .double(let d): return .number(d)

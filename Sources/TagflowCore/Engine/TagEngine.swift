@@ -492,9 +492,23 @@ public final class TagEngine {
             let (changed, old) = state.pointee.setTag(
                 Int32(index), value, at: moment, due: isTimeDependent[index] ? context.until : nil)
             guard changed else { continue }
-            changes.append(TagChange(
-                profile: profile, tag: tagIDs[index], old: unpacked(old), new: unpacked(value), at: moment, cause: cause))
+            appendChange(to: &changes, profile: profile, tag: index, old: old, new: value, at: moment, cause: cause)
             referringTags.forEach(in: index) { pending.mark($0) }
+        }
+    }
+
+    /// Appends a change, its parts written where it lies: `append` of a change built first copied it (a
+    /// reference counted for its tag and for each value, and back) and destroyed the original.
+    private func appendChange(
+        to changes: inout [TagChange], profile: ProfileID, tag index: Int, old: PackedValue, new: PackedValue,
+        at moment: EpochMillis, cause: TagChangeCause
+    ) {
+        changes.append(TagChange(profile: profile, tag: "", old: nil, new: nil, at: moment, cause: cause))
+        let last = changes.count - 1
+        changes.withUnsafeMutableBufferPointer { changes in
+            changes[last].tag = tagIDs[index]
+            changes[last].old = unpacked(old)
+            changes[last].new = unpacked(new)
         }
     }
 

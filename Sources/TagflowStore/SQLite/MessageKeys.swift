@@ -8,7 +8,7 @@ import TagflowCore
 /// Clients send random message ids (UUIDs), so a unique index on them had a page rewritten at a random place
 /// for nearly every event of every commit: over half of ingestion's time. Instead the ids of the events after
 /// the counter `message_keys_filed_seq` are kept in memory (``recent``: the log after the counter gives them
-/// back at a restart), and every ``fileAfter`` of them are written at once as a *run*: their 64-bit keys
+/// back at a restart) by key alone, and every ``fileAfter`` of them are written at once as a *run*: their 64-bit keys
 /// (a hash of source and id) with the events' sequence numbers, in key order, packed ``pageEntries`` to a row
 /// of `message_keys`, and a ``KeyFilter`` of them in `message_key_runs`. A message is looked for in memory,
 /// then in each run whose filter says "perhaps" — the event found is compared on its own source and id, so
@@ -25,7 +25,11 @@ struct MessageKeys: Sendable {
     var pageEntries = 250
     /// Keys are hashes masked with this; tests narrow it to make keys collide.
     var keyMask = UInt64.max {
-        didSet { recent = Dictionary(uniqueKeysWithValues: recent.map { (message($0.key.id, source: $0.key.source), $0.value) }) }
+        didSet {
+            let all = Array(recent.values) + recentSharingKeys
+            (recent, recentSharingKeys) = ([:], [])
+            for entry in all { note(entry) }
+        }
     }
 
     struct Run: Sendable {
@@ -37,8 +41,20 @@ struct MessageKeys: Sendable {
 
     /// The runs lookups search, in the order they were made.
     private(set) var runs: [Run] = []
-    /// The messages after the counter: source and id to sequence number.
-    private(set) var recent: [Message: Int64] = [:]
+    /// The messages after the counter, by key: each one's hash and event. A message found here is compared
+    /// with its event's source and id, as one found in a run is — so no id is kept in memory (keeping them,
+    /// each a string made by a request and freed by the writer, was most of the cost of de-duplication).
+    private var recent: [Int64: Recent] = [:]
+    /// The recent messages whose key another one in ``recent`` has (with full 64-bit keys, practically none).
+    private var recentSharingKeys: [Recent] = []
+    /// How many messages after the counter the keys hold.
+    var recentCount: Int { recent.count + recentSharingKeys.count }
+
+    /// A recent message: its key before masking (``keyMask``) and its event.
+    private struct Recent: Sendable {
+        let hash: UInt64
+        let seq: Int64
+    }
     private var merge: Merge?
     /// The run a merge is writing.
     var building: Int64? { merge?.output }
@@ -46,14 +62,13 @@ struct MessageKeys: Sendable {
     private(set) var retired: [Int64] = []
     private var nextRun: Int64 = 1
 
-    /// A message id within its source, and its key (which stands for both in a dictionary's hash).
-    struct Message: Hashable, Sendable {
+    /// A message id within its source, and its key.
+    struct Message: Sendable {
+        /// The key before masking.
+        let hash: UInt64
         let key: Int64
         let source: Int64
         let id: String
-
-        func hash(into hasher: inout Hasher) { hasher.combine(key) }
-        static func == (a: Message, b: Message) -> Bool { a.key == b.key && a.source == b.source && a.id == b.id }
     }
 
     /// The keys as the database has them: the runs, and the log's messages after the counter.
@@ -76,7 +91,7 @@ struct MessageKeys: Sendable {
         let rows = try Row.fetchCursor(db, sql: """
             SELECT source_id, message_id, seq FROM events WHERE seq > ? AND message_id IS NOT NULL
             """, arguments: [try Counters.value("message_keys_filed_seq", db) ?? 0])
-        while let row = try rows.next() { keys.recent[keys.message(row[1], source: row[0])] = row[2] }
+        while let row = try rows.next() { keys.inserted(keys.message(row[1], source: row[0]), seq: row[2]) }
         return keys
     }
 
@@ -112,21 +127,31 @@ struct MessageKeys: Sendable {
         }
         var id = id
         id.withUTF8 { for byte in $0 { h = (h ^ UInt64(byte)) &* 0x100_0000_01B3 } }
-        return Message(key: Int64(bitPattern: SplitMix64.mix(h) & keyMask), source: source, id: id)
+        let hash = SplitMix64.mix(h)
+        return Message(hash: hash, key: Int64(bitPattern: hash & keyMask), source: source, id: id)
     }
 
     /// Whether the log holds `message`.
     func holds(_ message: Message, _ db: Database) throws -> Bool {
-        if recent[message] != nil { return true }
+        if let entry = recent[message.key] {
+            if try Self.event(entry.seq, is: message, db) { return true }
+            for other in recentSharingKeys where Int64(bitPattern: other.hash & keyMask) == message.key {
+                if try Self.event(other.seq, is: message, db) { return true }
+            }
+        }
         for run in runs.reversed() where run.filter.mayContain(message.key) {
-            for seq in try Self.seqs(of: message.key, in: run.id, db) {
-                let same = try Bool.fetchOne(db.cachedStatement(sql: """
-                    SELECT 1 FROM events WHERE seq = ? AND source_id = ? AND message_id = ?
-                    """), arguments: [seq, message.source, message.id])
-                if same == true { return true }
+            for seq in try Self.seqs(of: message.key, in: run.id, db) where try Self.event(seq, is: message, db) {
+                return true
             }
         }
         return false
+    }
+
+    /// Whether event `seq` is `message`: its source and id, not only its key.
+    private static func event(_ seq: Int64, is message: Message, _ db: Database) throws -> Bool {
+        try Bool.fetchOne(db.cachedStatement(sql: """
+            SELECT 1 FROM events WHERE seq = ? AND source_id = ? AND message_id = ?
+            """), arguments: [seq, message.source, message.id]) == true
     }
 
     /// The sequence numbers a run has under `key`: in the pages from the last one that starts before the key
@@ -141,12 +166,20 @@ struct MessageKeys: Sendable {
 
     /// Notes a message just written to the log.
     mutating func inserted(_ message: Message, seq: Int64) {
-        recent[message] = seq
+        note(Recent(hash: message.hash, seq: seq))
+    }
+
+    private mutating func note(_ entry: Recent) {
+        let key = Int64(bitPattern: entry.hash & keyMask)
+        if let first = recent.updateValue(entry, forKey: key) {  // one lookup in the usual case
+            recent[key] = first
+            recentSharingKeys.append(entry)
+        }
     }
 
     /// At the end of a commit: files the recent keys when enough have come, then a step of merging and deleting.
     mutating func maintain(_ db: Database) throws {
-        if recent.count >= fileAfter { try fileRecent(db) }
+        if recentCount >= fileAfter { try fileRecent(db) }
         var budget = stepRows
         if merge == nil { merge = startMerge() }
         if var step = merge {
@@ -162,9 +195,12 @@ struct MessageKeys: Sendable {
 
     /// Writes the recent keys as a run of level 0.
     private mutating func fileRecent(_ db: Database) throws {
-        try add(run: nextRun, level: 0, recent.map { Entry(key: $0.key.key, seq: $0.value) }.sorted(), db)
+        let entries = recent.map { Entry(key: $0.key, seq: $0.value.seq) }
+            + recentSharingKeys.map { Entry(key: Int64(bitPattern: $0.hash & keyMask), seq: $0.seq) }
+        try add(run: nextRun, level: 0, entries.sorted(), db)
         try Counters.setToLastEvent("message_keys_filed_seq", db)
         recent.removeAll(keepingCapacity: true)  // it fills up again: no growing (and rehashing) on the way
+        recentSharingKeys.removeAll()
     }
 
     /// Writes a run of `entries` (in order) and lists it.
