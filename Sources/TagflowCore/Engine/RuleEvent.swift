@@ -31,11 +31,13 @@ public final class RuleEvent: Sendable {
         propertiesStorage = unsafeBitCast(properties.fields, to: UInt.self)
     }
 
-    public convenience init(_ event: borrowing Event, seq: Int64) {
+    /// The event `event` points to: its parts are read where they lie (passing the event itself copied all
+    /// ten of them, a reference counted for each and back, for every event the writer stores).
+    public convenience init(_ event: UnsafePointer<Event>, seq: Int64) {
         self.init(
-            seq: seq, name: event.type == .track ? event.name ?? "track" : event.type.rawValue,
-            timestamp: event.timestamp, payload: event.payload, traits: event.traits,
-            identifiers: event.identifiers)
+            seq: seq, name: event.pointee.type == .track ? event.pointee.name ?? "track" : event.pointee.type.rawValue,
+            timestamp: event.pointee.timestamp, payload: event.pointee.payload, traits: event.pointee.traits,
+            identifiers: event.pointee.identifiers)
     }
 
     /// A property as rules name it: `project` is `properties.project`; a name the properties do not have is

@@ -273,7 +273,7 @@ struct IngestWriter {
         }
         receipt.accepted += 1
         if tagsLive || forwarded != nil {
-            let ruleEvent = RuleEvent(event.pointee, seq: seq)
+            let ruleEvent = RuleEvent(event, seq: seq)
             if tagsLive { heldEvents.append(EngineInput(ruleEvent, to: profile, now: submission.receivedAt)) }
             forwarded?.append(ForwardedEvent(event: ruleEvent, profile: profile, payload: event.pointee.payloadJSON))
         }
