@@ -50,8 +50,6 @@ public final class IngestQueue: Service, Sendable {
     private let logger: Logger
     private let state = Mutex(State())
     private let counters = Mutex(CommitCounters())
-    /// Where a commit's submissions are let go.
-    private static let disposal = DispatchQueue(label: "tagflow-ingest-disposal", qos: .utility)
     /// Signalled for every submission and on close; the writer sleeps on it when there is nothing to do.
     private let wakeUp = DispatchSemaphore(value: 0)
 
@@ -145,9 +143,6 @@ public final class IngestQueue: Service, Sendable {
             for job in jobs { job.continuation.resume(throwing: error) }
         }
         state.withLock { $0.waitingEvents -= messages }
-        // The submissions' events were parsed by the requests; freeing them (a tree of JSON values each) is
-        // left to another thread, off the writer, which limits ingestion.
-        Self.disposal.async { withExtendedLifetime(jobs) {} }
         let elapsed = ContinuousClock.now - began
         let cpu = cpuTime(CLOCK_THREAD_CPUTIME_ID) - cpuBefore
         counters.withLock {
