@@ -17,7 +17,7 @@ struct ClinicScenario {
     /// Monday 2026-03-02 10:00 in Shanghai.
     var now: EpochMillis = Timestamp.parse("2026-03-02T10:00:00+08:00") ?? 0
     var seq: Int64 = 0
-    var changes: [TagChange] = []
+    var changes = TagChanges()
 
     init(tagSet: TagSet? = nil) throws {
         engine = TagEngine(tagSet: try tagSet ?? Self.exampleTagSet(), calendar: .shanghai, now: now)

@@ -40,7 +40,7 @@ extension TagEnginePropertyTests {
                 let profile = ProfileID(Int64(scenario.int(1...(scenario.chance(50) ? 3 : 40))))
                 inputs.append(EngineInput(scenario.event(seq: seq, now: now), to: profile, now: now))
             }
-            var oneByOne: [TagChange] = [], inBatches: [TagChange] = []
+            var oneByOne = TagChanges(), inBatches = TagChanges()
             for input in inputs { one.apply(input.event, to: input.profile, now: input.now, changes: &oneByOne) }
             var start = 0
             while start < inputs.count {
@@ -192,7 +192,7 @@ struct RandomScenario {
         var eventsOf: [ProfileID: [RuleEvent]] = [:]
         var now = start
         var seq: Int64 = 0
-        var changes: [TagChange] = []
+        var changes = TagChanges()
         let profileCount = int(1...4)
         for step in 0..<int(20...120) {
             let operation = int(0...9)
@@ -235,7 +235,7 @@ struct RandomScenario {
 
     /// Each change time made happened at its exact moment: the reference has the old value a millisecond
     /// before and the new value at it.
-    func checkTiming(_ changes: [TagChange], _ reference: ReferenceEvaluator, _ eventsOf: [ProfileID: [RuleEvent]]) -> String? {
+    func checkTiming(_ changes: TagChanges, _ reference: ReferenceEvaluator, _ eventsOf: [ProfileID: [RuleEvent]]) -> String? {
         for change in changes {
             guard change.cause == .time else { return "a change while only time passed is not caused by time: \(change)" }
             let events = eventsOf[change.profile] ?? []

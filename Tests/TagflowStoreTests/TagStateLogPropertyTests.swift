@@ -63,7 +63,7 @@ import Testing
         var at: EpochMillis = 1_772_400_000_000
         for step in 0..<(20 + random.below(40)) {
             // Given a commit of a few changes (now and then a restart, perhaps in the middle of a save),
-            var changes: [TagChange] = []
+            var changes = TagChanges()
             // (now and then more than a statement of history rows takes: `TagStateLog.rowsAStatement`)
             for _ in 0..<(1 + random.below(random.below(4) == 0 ? 50 : 8)) {
                 let profile = ProfileID(Int64(1 + random.below(6))), tag = tags[random.below(tags.count)]

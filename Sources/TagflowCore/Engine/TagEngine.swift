@@ -19,6 +19,8 @@ public final class TagEngine {
     // The parts of the tag set the hot paths read, held directly (no copies of whole definitions).
     private let rules: CompiledRules
     private let tagIDs: [String]
+    /// The same, as the changes the engine reports name their tags.
+    private let tagNames: TagChanges.TagNames
     private let isBoolean: [Bool]
     let patterns: [RulePattern]
     private var slots = ProfileSlots()
@@ -86,6 +88,7 @@ public final class TagEngine {
         rules.packCaseValues(in: values)
         self.rules = rules
         tagIDs = tagSet.tags.map(\.id)
+        tagNames = TagChanges.TagNames(tagIDs)
         isBoolean = tagSet.tags.map { if case .boolean = $0.rule { true } else { false } }
         patterns = tagSet.patterns
         featureCache = .allocate(capacity: tagSet.features.count)
@@ -136,7 +139,7 @@ public final class TagEngine {
     // MARK: - Inputs
 
     /// Folds one event of `profile` in, at the engine's moment `now`, and reports the tags it changed.
-    public func apply(_ event: RuleEvent, to profile: ProfileID, now: EpochMillis, changes: inout [TagChange]) {
+    public func apply(_ event: RuleEvent, to profile: ProfileID, now: EpochMillis, changes: inout TagChanges) {
         advanceClock(to: now)
         let (slot, isNew) = slot(for: profile)
         guard let state = profiles[slot] else { return }
@@ -184,7 +187,7 @@ public final class TagEngine {
     /// ahead, its state four ahead, its arrays two ahead, the arrays its summaries keep one ahead (each once
     /// the one before has arrived); the event four ahead, its properties two ahead. Among millions of
     /// profiles each is a miss to main memory, which a lone event waits for.
-    public func apply(_ inputs: ArraySlice<EngineInput>, changes: inout [TagChange]) {
+    public func apply(_ inputs: ArraySlice<EngineInput>, changes: inout TagChanges) {
         inputs.withUnsafeBufferPointer { inputs in
             guard let first = inputs.baseAddress else { return }
             for i in inputs.indices {
@@ -214,7 +217,7 @@ public final class TagEngine {
 
     /// Merges profile `source` into `target`: their features combine, `source` disappears (losing its
     /// tags), and every tag of `target` is re-evaluated.
-    public func merge(_ source: ProfileID, into target: ProfileID, now: EpochMillis, changes: inout [TagChange]) {
+    public func merge(_ source: ProfileID, into target: ProfileID, now: EpochMillis, changes: inout TagChanges) {
         advanceClock(to: now)
         guard source != target, let sourceSlot = slots[source], let sourceState = profiles[sourceSlot] else { return }
         fireDue(sourceState, upTo: self.now, changes: &changes)
@@ -259,7 +262,7 @@ public final class TagEngine {
 
     /// Moves the clock to `moment`, firing every profile whose tags time changes on the way, each at the
     /// exact moment it was due.
-    public func advance(to moment: EpochMillis, changes: inout [TagChange]) {
+    public func advance(to moment: EpochMillis, changes: inout TagChanges) {
         advanceClock(to: moment)
         // All that is due, taken off the timer queue first: then the memory of the profiles a few places ahead can
         // be asked for while one fires (its state four ahead, its arrays two ahead, once the state is there).
@@ -447,7 +450,7 @@ public final class TagEngine {
     /// Re-evaluates, at each due moment up to `moment`, the tags that were due then — and the tags that refer
     /// to those that changed. The profile's `due` moves on; the timer queue is the caller's to update, once
     /// for the whole visit (``schedule(_:slot:from:)``).
-    private func fireDue(_ state: ProfileRef, upTo moment: EpochMillis, changes: inout [TagChange]) {
+    private func fireDue(_ state: ProfileRef, upTo moment: EpochMillis, changes: inout TagChanges) {
         let fired = state.pointee.due <= moment
         while state.pointee.due <= moment {
             let at = state.pointee.due
@@ -480,7 +483,7 @@ public final class TagEngine {
     /// Evaluates the pending tags (in dependency order) at `moment`, records what changed and when each
     /// time-dependent one can next change. Tags referring to a tag that changed are evaluated too.
     private func reevaluate(
-        _ state: ProfileRef, at moment: EpochMillis, cause: TagChangeCause, changes: inout [TagChange]
+        _ state: ProfileRef, at moment: EpochMillis, cause: TagChangeCause, changes: inout TagChanges
     ) {
         defer { clearFeatureCache() }
         let profile = state.pointee.id
@@ -492,23 +495,9 @@ public final class TagEngine {
             let (changed, old) = state.pointee.setTag(
                 Int32(index), value, at: moment, due: isTimeDependent[index] ? context.until : nil)
             guard changed else { continue }
-            appendChange(to: &changes, profile: profile, tag: index, old: old, new: value, at: moment, cause: cause)
+            changes.append(
+                profile: profile, tag: Int32(index), of: tagNames, old: old, new: value, in: values, at: moment, cause: cause)
             referringTags.forEach(in: index) { pending.mark($0) }
-        }
-    }
-
-    /// Appends a change, its parts written where it lies: `append` of a change built first copied it (a
-    /// reference counted for its tag and for each value, and back) and destroyed the original.
-    private func appendChange(
-        to changes: inout [TagChange], profile: ProfileID, tag index: Int, old: PackedValue, new: PackedValue,
-        at moment: EpochMillis, cause: TagChangeCause
-    ) {
-        changes.append(TagChange(profile: profile, tag: "", old: nil, new: nil, at: moment, cause: cause))
-        let last = changes.count - 1
-        changes.withUnsafeMutableBufferPointer { changes in
-            changes[last].tag = tagIDs[index]
-            changes[last].old = unpacked(old)
-            changes[last].new = unpacked(new)
         }
     }
 
@@ -535,11 +524,6 @@ public final class TagEngine {
             if window >= 0, !logic.timeOnlyLowers(state.pointee.windows[window]) { return nil }
             return value.numberValue ?? -.infinity
         }
-    }
-
-    /// A tag's value as a change reports it: nil when the profile does not have the tag.
-    private func unpacked(_ packed: PackedValue) -> RuleValue? {
-        packed == .null ? nil : values.value(packed)
     }
 
     /// Forgets the feature values read while evaluating one profile at one moment. (Whatever reads features

@@ -16,7 +16,7 @@ public struct EngineBenchmark: Sendable {
         let tagSet = try RuleCompiler.compileOrThrow(sources)
         let baselineResident = residentBytesAfterTrim()
         let engine = TagEngine(tagSet: tagSet, calendar: .shanghai, now: data.startMillis)
-        var changes: [TagChange] = []
+        var changes = TagChanges()
         changes.reserveCapacity(1 << 16)
         var changeCount = 0
         var timeChanges = 0
@@ -42,14 +42,14 @@ public struct EngineBenchmark: Sendable {
                     engine.advance(to: batch.last!.now, changes: &changes)
                     if changes.count > 60_000 {
                         changeCount += changes.count
-                        timeChanges += changes.lazy.filter { $0.cause == .time }.count
+                        timeChanges += changes.indices.lazy.filter { changes.cause(at: $0) == .time }.count
                         changes.removeAll(keepingCapacity: true)
                     }
                 }
             }
         }
         changeCount += changes.count
-        timeChanges += changes.lazy.filter { $0.cause == .time }.count
+        timeChanges += changes.indices.lazy.filter { changes.cause(at: $0) == .time }.count
         let seconds = elapsed.seconds
         // What the engine holds, not the benchmark's own buffers: those go back to the system first.
         inputs = []

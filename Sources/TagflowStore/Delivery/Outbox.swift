@@ -29,7 +29,7 @@ struct AutomationIndex: Sendable {
     }
 
     /// Writes one outbox message per (change, matching automation), in change order.
-    func enqueue(_ changes: [TagChange], tagSet: TagSet, _ db: Database) throws -> Int {
+    func enqueue(_ changes: TagChanges, tagSet: TagSet, _ db: Database) throws -> Int {
         guard !bySubject.isEmpty else { return 0 }
         var written = 0
         let now = EpochMillis((Date().timeIntervalSince1970 * 1000).rounded())

@@ -14,7 +14,7 @@ extension SQLiteStore {
         defer { announceOutbox() }
         return try pool.write { db in
             try self.tagRuntime.withLock { runtime in
-                var changes: [TagChange] = []
+                var changes = TagChanges()
                 runtime.engine.advance(to: now, changes: &changes)
                 try runtime.record(changes, clock: runtime.engine.now, db)
                 return changes.count

@@ -167,7 +167,7 @@ struct IngestWriter {
     var accepted: Int64 = 0
     var deduplicated: Int64 = 0
     var quarantined: Int64 = 0
-    var tagChanges: [TagChange] = []
+    var tagChanges = TagChanges()
     /// The commit's events not yet given to the engine: they go in runs (``applyHeldEvents()``), so that the
     /// engine asks for the memory of the profiles a few events ahead while it works on one — between two
     /// events the writer's SQLite work has pushed a profile's state out of the cache. In the same order as
@@ -313,7 +313,7 @@ struct IngestWriter {
     }
 
     /// Runs `body` with the engine and the commit's changes, counting the CPU time it takes.
-    private mutating func timingEngine(_ body: (TagEngine, inout [TagChange]) -> Void) {
+    private mutating func timingEngine(_ body: (TagEngine, inout TagChanges) -> Void) {
         let before = cpuTime(CLOCK_THREAD_CPUTIME_ID)
         body(engine, &tagChanges)
         engineTime += cpuTime(CLOCK_THREAD_CPUTIME_ID) - before

@@ -22,7 +22,7 @@ struct TagPlanner {
         _ change: TagDefinitionChange, actor: String, now: EpochMillis, apply: Bool, into runtime: inout TagRuntime
     ) throws -> TagPlan {
         // Bring the live state up to `now` first: what time changed until now is real, plan or not.
-        var timeChanges: [TagChange] = []
+        var timeChanges = TagChanges()
         runtime.engine.advance(to: now, changes: &timeChanges)
         try runtime.record(timeChanges, clock: runtime.engine.now, db)
 
@@ -96,7 +96,7 @@ struct TagPlanner {
             }
         }
         var entries: [TagPlan.Entry] = []
-        var changes: [TagChange] = []
+        var changes = TagChanges()
         for (id, action) in actions.sorted(by: { $0.key < $1.key }) {
             let version = action == "unchanged" ? current[id]?.version ?? 1 : (current[id]?.version ?? 0) + 1
             var entry = TagPlan.Entry(

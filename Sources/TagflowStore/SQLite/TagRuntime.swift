@@ -53,7 +53,7 @@ struct TagRuntime: @unchecked Sendable {
 
     /// Records tag changes (``TagStateLog``), hands them to the membership bitmaps (``index``, applied in
     /// bulk), and puts the ones automations send into the outbox — all in the caller's transaction.
-    mutating func record(_ changes: [TagChange], clock: EpochMillis, _ db: Database) throws {
+    mutating func record(_ changes: TagChanges, clock: EpochMillis, _ db: Database) throws {
         try stateLog.record(changes, clock: clock, current: engine.tags(of:), db)
         pendingMembership.append(contentsOf: changes)
         if pendingMembership.count >= Self.membershipBulk { applyPendingMembership() }
@@ -101,7 +101,7 @@ struct TagRuntime: @unchecked Sendable {
         let engine = try TagReplay.rebuild(db, tagSet: tagSet, calendar: calendar, policy: policy, until: clock)
         var stateLog = TagStateLog()
         let stored = try stateLog.loadStored(db)
-        var corrections: [TagChange] = []
+        var corrections = TagChanges()
         let profiles = Set(stored.keys).union(engine.profileIDsInEngine)
         for profile in profiles.sorted() {
             let rebuilt = Dictionary(uniqueKeysWithValues: engine.tags(of: profile).map { ($0.tag, $0.value) })
@@ -143,7 +143,7 @@ enum TagReplay {
         let sourceNames = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT id, name FROM sources").map {
             ($0[0] as Int64, $0[1] as String)
         })
-        var ignored: [TagChange] = []
+        var ignored = TagChanges()
         // In batches: the engine asks for the memory of the profiles a few events ahead while it works.
         var batch: [EngineInput] = []
         batch.reserveCapacity(512)
@@ -190,7 +190,7 @@ extension RuleValue {
 extension TagEngine {
     /// Dates each value the changes gave by the moment they record (a back-fill found the value in the
     /// past, but the profile has it from the change on), so the engine and the stored history agree.
-    func dateValues(as changes: [TagChange]) {
+    func dateValues(as changes: TagChanges) {
         for change in changes {
             if let value = change.new { restoreSince(change.at, of: change.tag, for: change.profile, value: value) }
         }

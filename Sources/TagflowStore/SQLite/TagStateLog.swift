@@ -41,7 +41,7 @@ struct TagStateLog: Sendable {
     /// `clock` is the engine's moment, stored with them; `current` gives a profile's tags as they are now,
     /// the changes included (the engine's).
     mutating func record(
-        _ changes: [TagChange], clock: EpochMillis, current: (ProfileID) -> [TagState], _ db: Database
+        _ changes: TagChanges, clock: EpochMillis, current: (ProfileID) -> [TagState], _ db: Database
     ) throws {
         guard !changes.isEmpty else { return }
         try appendHistory(changes, db)
@@ -140,7 +140,7 @@ struct TagStateLog: Sendable {
 
     /// Appends the changes to `tag_history`, noting each row for the files and the next save. Rows go
     /// ``rowsAStatement`` to a statement (SQLite's work for each statement run was a third of a row's).
-    private mutating func appendHistory(_ changes: [TagChange], _ db: Database) throws {
+    private mutating func appendHistory(_ changes: TagChanges, _ db: Database) throws {
         // When Tagflow wrote it down, beside when it happened: their difference is the tag clock's lateness.
         let recordedAt = EpochMillis((Date().timeIntervalSince1970 * 1000).rounded())
         var values: [BoundValue] = []
