@@ -34,12 +34,16 @@ import Testing
             var changes = TagChanges()
             changes.append(contentsOf: expected)
 
-            // then each reads back as it was (a NaN as the same bits), its cause readable alone too.
+            // then each reads back as it was (a NaN as the same bits), its cause, profile and tag alone too.
             #expect(changes.count == expected.count)
             for (change, original) in zip(changes, expected) {
                 #expect(Self.same(change, original), "seed \(seed): \(change) is not \(original)")
             }
-            for i in changes.indices { #expect(changes.cause(at: i) == expected[i].cause) }
+            for i in changes.indices {
+                #expect(changes.cause(at: i) == expected[i].cause)
+                #expect(changes.profile(at: i) == expected[i].profile)
+                #expect(changes.tag(at: i) == expected[i].tag)
+            }
             changes.removeAll(keepingCapacity: true)
             #expect(changes.isEmpty)
         }

@@ -57,6 +57,12 @@ public struct TagChanges: RandomAccessCollection, Sendable, Equatable, Expressib
     /// The cause of change `position`, read without making the change.
     public func cause(at position: Int) -> TagChangeCause { cause(of: records[position]) }
 
+    /// The profile of change `position`, read without making the change.
+    public func profile(at position: Int) -> ProfileID { ProfileID(records[position].profile) }
+
+    /// The tag of change `position`, read without making the change.
+    public func tag(at position: Int) -> String { names!.ids[Int(records[position].tag)] }
+
     public static func == (a: TagChanges, b: TagChanges) -> Bool { a.elementsEqual(b) }
 
     public var description: String { Array(self).description }

@@ -169,10 +169,10 @@ struct TagStateLog: Sendable {
             try statement.execute(db, values)
             // The rows of one statement take consecutive rowids, the last one's last.
             var id = BoundStatement.lastInsertedRowID(db) - Int64(rows)
-            for change in changes[start..<start + rows] {
+            for i in start..<start + rows {
                 id += 1
-                files.appended(id: id, profile: change.profile, tag: change.tag)
-                unsaved.append(change.profile)
+                files.appended(id: id, profile: changes.profile(at: i), tag: changes.tag(at: i))
+                unsaved.append(changes.profile(at: i))
             }
             start += rows
         }
