@@ -33,8 +33,10 @@ struct AutomationIndex: Sendable {
         guard !bySubject.isEmpty else { return 0 }
         var written = 0
         let now = EpochMillis((Date().timeIntervalSince1970 * 1000).rounded())
-        for change in changes {
-            guard let automations = bySubject[change.tag] else { continue }
+        for i in changes.indices {
+            // Most changes are of tags no automation sends: those are not made into a `TagChange`.
+            guard let automations = bySubject[changes.tag(at: i)] else { continue }
+            let change = changes[i]
             let definition = tagSet[change.tag]
             let isSegment = definition?.isSegment ?? false
             for automation in automations where automation.trigger.matches(change, isSegment: isSegment) {

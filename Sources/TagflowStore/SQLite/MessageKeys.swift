@@ -128,14 +128,19 @@ struct MessageKeys: Sendable {
         var id = id
         id.withUTF8 { for byte in $0 { h = (h ^ UInt64(byte)) &* 0x100_0000_01B3 } }
         let hash = SplitMix64.mix(h)
-        return Message(hash: hash, key: Int64(bitPattern: hash & keyMask), source: source, id: id)
+        return Message(hash: hash, key: key(of: hash), source: source, id: id)
+    }
+
+    /// The key of a message with this hash: the hash masked with ``keyMask``.
+    private func key(of hash: UInt64) -> Int64 {
+        Int64(bitPattern: hash & keyMask)
     }
 
     /// Whether the log holds `message`.
     func holds(_ message: Message, _ db: Database) throws -> Bool {
         if let entry = recent[message.key] {
             if try Self.event(entry.seq, is: message, db) { return true }
-            for other in recentSharingKeys where Int64(bitPattern: other.hash & keyMask) == message.key {
+            for other in recentSharingKeys where key(of: other.hash) == message.key {
                 if try Self.event(other.seq, is: message, db) { return true }
             }
         }
@@ -170,7 +175,7 @@ struct MessageKeys: Sendable {
     }
 
     private mutating func note(_ entry: Recent) {
-        let key = Int64(bitPattern: entry.hash & keyMask)
+        let key = key(of: entry.hash)
         if let first = recent.updateValue(entry, forKey: key) {  // one lookup in the usual case
             recent[key] = first
             recentSharingKeys.append(entry)
@@ -196,7 +201,7 @@ struct MessageKeys: Sendable {
     /// Writes the recent keys as a run of level 0.
     private mutating func fileRecent(_ db: Database) throws {
         let entries = recent.map { Entry(key: $0.key, seq: $0.value.seq) }
-            + recentSharingKeys.map { Entry(key: Int64(bitPattern: $0.hash & keyMask), seq: $0.seq) }
+            + recentSharingKeys.map { Entry(key: key(of: $0.hash), seq: $0.seq) }
         try add(run: nextRun, level: 0, entries.sorted(), db)
         try Counters.setToLastEvent("message_keys_filed_seq", db)
         recent.removeAll(keepingCapacity: true)  // it fills up again: no growing (and rehashing) on the way
