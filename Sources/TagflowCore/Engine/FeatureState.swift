@@ -178,6 +178,29 @@ final class FeatureLogic {
         }
     }
 
+    /// Folds the steps `event` matches into a sequence's state; true when that can change whether the
+    /// sequence completes. Only a step added after every kept one can be left out: the runs it could be part
+    /// of all end at a later step, and none is kept — unless it is the last step, or the window is a range
+    /// (its entries enter later). Such a fold changes nothing a rule reads, and the tags reading the feature
+    /// need no evaluation: the entries that left the window at `now` are dropped here instead, as a read
+    /// would (a profile viewing every day and never buying keeps a window's worth of steps, no more).
+    func foldSteps(of event: RuleEvent, into state: inout FeatureState?, now: EpochMillis) -> Bool {
+        var folded = false
+        var mayComplete = isRange
+        let last = Int64(spec.steps.count - 1)
+        forEachStep(matching: event) { entry in
+            folded = fold(entry, into: &state) || folded
+            if entry.key.numberValue == Double(last) { mayComplete = true }
+        }
+        guard folded, !mayComplete, case .entries(var window)? = state else { return folded }
+        let end = window.count - 1
+        guard window.time(end) == event.timestamp, window.seq(end) == event.seq else { return true }  // a late event
+        state = nil  // `window` holds the only reference to its rows: changed in place
+        window.drop(before: horizon(at: now))
+        state = .entries(window)
+        return false
+    }
+
     private func passes(step: Int, _ event: RuleEvent) -> Bool {
         let root = stepFilterRoots[step]
         guard root >= 0 else { return true }

@@ -437,11 +437,8 @@ public final class TagEngine {
         let index = Int32(logic.index)
         if logic.isSequence {
             guard logic.mayBeStep(event, now: now) else { return false }
-            return state.pointee.withFeature(index, creating: true) { feature in
-                var changed = false
-                logic.forEachStep(matching: event) { changed = logic.fold($0, into: &feature) || changed }
-                return changed  // a slot made for no step stays empty and is dropped
-            }
+            // A slot made for no step stays empty and is dropped.
+            return state.pointee.withFeature(index, creating: true) { logic.foldSteps(of: event, into: &$0, now: now) }
         }
         guard let entry = logic.contribution(of: event, now: now) else { return false }
         return state.pointee.withFeature(index, creating: true) { logic.fold(entry, into: &$0) }
