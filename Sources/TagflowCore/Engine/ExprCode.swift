@@ -235,29 +235,6 @@ struct CompiledRules: Sendable {
         packedCaseValues.forEach(body)
     }
 
-    /// Which case of tag `index`'s rule its value `value` (packed) shows — `k` for case `k`'s value, the
-    /// number of cases for none of them (the `else` value, or no value); a boolean tag's one case is having
-    /// it. Nil for a valued tag, or a value two places give (the same value for two cases, or for a case and
-    /// `else`), or no value where `else` gives one.
-    func caseHeld(by index: Int, value: PackedValue) -> Int? {
-        switch rules[index] {
-        case .boolean: return value == .null ? 1 : 0
-        case .valued: return nil
-        case .cases(let first, let count, let otherwise):
-            if value == .null { return otherwise < 0 ? Int(count) : nil }
-            var held: Int?
-            for c in first..<first + count where packedCaseValues[Int(c)] == value {
-                guard held == nil else { return nil }
-                held = Int(c - first)
-            }
-            if otherwise >= 0, packedCaseValues[Int(otherwise)] == value {
-                guard held == nil else { return nil }
-                held = Int(count)
-            }
-            return held
-        }
-    }
-
     /// Tag `index`'s value for a profile, packed in `table` (after ``packCaseValues(in:)`` with it): `.null`
     /// when the profile does not have the tag.
     func packedValue<Context: RuleContext>(of index: Int, in context: inout Context, table: ValueTable) -> PackedValue {

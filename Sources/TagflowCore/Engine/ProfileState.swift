@@ -196,10 +196,7 @@ struct ProfileState: ~Copyable {
     func hasTag(_ index: Int32) -> Bool { hasTag(inSlot: tagSlot(of: index)) }
 
     /// Whether the tag kept in `slot` (from ``tagSlot(of:)``; nil: none) has a value.
-    func hasTag(inSlot slot: Int?) -> Bool { tagValue(inSlot: slot) != .null }
-
-    /// The value of the tag kept in `slot` (from ``tagSlot(of:)``; nil: none), packed; `.null`: none.
-    func tagValue(inSlot slot: Int?) -> PackedValue { slot.map { tagSlots[$0].value } ?? .null }
+    func hasTag(inSlot slot: Int?) -> Bool { slot.map { tagSlots[$0].value != .null } ?? false }
 
     func tagValue(_ index: Int32, in table: ValueTable) -> RuleValue? {
         tagState(index, in: table)?.value

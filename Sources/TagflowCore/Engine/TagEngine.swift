@@ -29,8 +29,9 @@ public final class TagEngine {
     private var isTimeDependent: [Bool]
     /// Per feature: a `between … ago` window, which events enter as well as leave.
     private let isRangeWindow: [Bool]
-    /// Per feature, the tags reading it (with what its rising keeps of them), and the tags referring to each tag.
-    private let tagsByFeature: FeatureReaders
+    /// Per feature, the tags reading it, each as `tag << 2 | polarity` (how its condition moves with the
+    /// feature's figure: ``TagPolarity``); and the tags referring to each tag.
+    private let tagsByFeature: FlatLists
     private let referringTags: FlatLists
     private let gates: TagGates
 
@@ -49,8 +50,8 @@ public final class TagEngine {
     /// profile has (`not exists(...)`, an `else` case) and every tag referring to those. Every other tag
     /// of an empty profile has no value, as it had before the profile existed.
     private var newProfileTags: [Int] = []
-    /// The features an event changed: a feature's index when its figure rose
-    /// (``FeatureLogic/rises(with:inOrder:hadFigure:)``), its complement (`~index`) otherwise.
+    /// The features an event changed: a feature's index when its figure rose (``FeatureLogic/rises(with:inOrder:)``),
+    /// its complement (`~index`) otherwise.
     private var touched: [Int] = []
     /// The windowed features counting the event, and the same as `touched` has them.
     private var counting: [Int] = []
@@ -81,7 +82,16 @@ public final class TagEngine {
             FeatureLogic(spec: $1, index: $0, layout: layout, table: values, calendar: calendar, patterns: tagSet.patterns)
         }
         logicRefs = logic.map { Unmanaged.passUnretained($0) }
-        tagsByFeature = FeatureReaders(tagSet: tagSet, logic: logic)
+        let logic = logic
+        tagsByFeature = FlatLists(tagSet.tagsByFeature.enumerated().map { feature, tags in
+            tags.map { tag in
+                var polarity = TagPolarity.either
+                if case .boolean(let condition) = tagSet.tags[tag].rule {
+                    polarity = TagPolarity.of(condition, in: feature, logic: logic) ?? .either
+                }
+                return tag << 2 | Int(polarity.rawValue)
+            }
+        })
         referringTags = FlatLists(tagSet.referringTags)
         gates = TagGates(tags: tagSet.tags, logic: logic)
         isRangeWindow = tagSet.features.map { if case .range = $0.window { true } else { false } }
@@ -165,7 +175,7 @@ public final class TagEngine {
                     if logic.valueSlot >= 0 { eventValues[logic.valueSlot] = values.pack(entry.value) }
                     if logic.keySlot >= 0 { eventValues[logic.keySlot] = values.pack(entry.key) }
                     counting.append(index)
-                    countingTouched.append(logic.rises(with: entry, inOrder: inOrder, hadFigure: true) ? index : ~index)
+                    countingTouched.append(logic.rises(with: entry, inOrder: inOrder) ? index : ~index)
                 } else {
                     switch update(state, feature: logic, with: event) {
                     case .rose: touched.append(index)
@@ -181,9 +191,9 @@ public final class TagEngine {
         }
         for item in touched {
             if item >= 0 {
-                tagsByFeature.forEach(in: item) { pending.mark($0, keeping: $1) }
+                tagsByFeature.forEach(in: item) { pending.mark($0 &>> 2, TagPolarity(rawValue: UInt8($0 & 3))!) }
             } else {
-                tagsByFeature.forEach(in: ~item) { tag, _ in pending.mark(tag) }
+                tagsByFeature.forEach(in: ~item) { pending.mark($0 &>> 2) }
             }
         }
         if isNew {
@@ -461,11 +471,8 @@ public final class TagEngine {
             return folded ? .rose : .unchanged
         }
         guard let entry = logic.contribution(of: event, now: now) else { return .unchanged }
-        return state.pointee.withFeature(index, creating: true) { feature in
-            let hadFigure = feature != nil
-            guard logic.fold(entry, into: &feature) else { return .unchanged }
-            return logic.rises(with: entry, inOrder: false, hadFigure: hadFigure) ? .rose : .changed
-        }
+        guard state.pointee.withFeature(index, creating: true, { logic.fold(entry, into: &$0) }) else { return .unchanged }
+        return logic.rises(with: entry, inOrder: false) ? .rose : .changed
     }
 
     /// Re-evaluates, at each due moment up to `moment`, the tags that were due then — and the tags that refer
@@ -508,12 +515,11 @@ public final class TagEngine {
     ) {
         defer { clearFeatureCache() }
         let profile = state.pointee.id
-        while let (index, keeps) = pending.next() {
-            // Marked only by figures that rose, which keep the value it has: it stays, and the moment it is
-            // due is still a safe one (``TagPolarity``).
+        while let (index, polarity) = pending.next() {
+            // Marked only by figures that rose, which the condition rises with (falls with): a tag the profile
+            // has (lacks) stays, and the moment it is due is still a safe one (``TagPolarity``).
             let slot = state.pointee.tagSlot(of: Int32(index))
-            if keeps != 0, let held = rules.caseHeld(by: index, value: state.pointee.tagValue(inSlot: slot)),
-               keeps & (1 &<< UInt64(held)) != 0 { continue }
+            if polarity != .either, state.pointee.hasTag(inSlot: slot) == (polarity == .rises) { continue }
             if slot == nil, gates.hasGates(index), isHeldBack(index, state, at: moment) { continue }
             tagEvaluations += 1
             var context = ProfileEvaluation(engine: self, state: state, time: moment)

@@ -1,17 +1,18 @@
-/// How a condition moves when one of its features' figures rises: it `rises` with the figure
-/// (`count(…) >= 3`, `exists(…)`, `sessions … > 2`, and those joined by `and`/`or`), `falls` with it
-/// (`not exists(…)`, `count(…) < 2`, `days_since(last_time(…)) >= 7` as the latest event gets later), or
-/// either (`= 3`, a figure inside arithmetic or another function).
+/// How a boolean tag's condition moves when one of its features' figures rises: the condition `rises` with
+/// the figure (`count(…) >= 3`, `exists(…)`, `sessions … > 2`, and those joined by `and`/`or`), `falls` with
+/// it (`not exists(…)`, `count(…) < 2`), or either (`= 3`, a figure inside arithmetic or a function).
 ///
-/// So an event that only raises figures cannot change some tag values (``FeatureReaders``): a condition
-/// that rises with them and held still holds; one that falls with them and did not hold still does not.
-/// The moment such a tag is next due stays a safe one: the figures it reads are, at every later moment, at
-/// least what they were without the event (the event stays in each window until its end), so the value
-/// lasts at least as long as it would have — firing at the old moment evaluates the tag and finds its next.
-enum TagPolarity: Equatable {
-    case either
-    case rises
-    case falls
+/// An event that only raises figures a tag's condition rises with cannot take away a tag the profile has;
+/// one that only raises figures it falls with cannot give it one the profile lacks. Such an evaluation
+/// would change nothing, and the moment the tag is next due stays a safe one: the figures it reads are, at
+/// every later moment, at least what they were without the event (the event stays in each window until its
+/// end), so the tag holds at least as long (or stays absent at least as long) as it would have — firing at
+/// the old moment evaluates it then and finds its true next one.
+enum TagPolarity: UInt8 {
+    /// The figure may move the condition either way: the tag must be evaluated.
+    case either = 0
+    case rises = 1
+    case falls = 2
 
     /// The polarity of `condition` in `feature`; nil when the condition does not read it.
     static func of(_ condition: RuleExpr, in feature: Int, logic: [FeatureLogic]) -> TagPolarity? {
@@ -22,34 +23,22 @@ enum TagPolarity: Equatable {
             return of(inner, in: feature, logic: logic).map(\.flipped)
         case .feature(feature) where logic[feature].function == .exists || logic[feature].function == .sequence:
             return .rises
-        case .compare(let op, let figure, .literal(.number)):
-            return polarity(of: figure, op, feature, logic) ?? (condition.reads(feature: feature) ? .either : nil)
-        case .compare(let op, .literal(.number), let figure):
-            return polarity(of: figure, op, feature, logic)?.flipped ?? (condition.reads(feature: feature) ? .either : nil)
+        case .compare(let op, .feature(feature), .literal(.number)):
+            return polarity(of: op, logic[feature])
+        case .compare(let op, .literal(.number), .feature(feature)):
+            return polarity(of: op, logic[feature]).flipped
         default:
             return condition.reads(feature: feature) ? .either : nil
         }
     }
 
-    /// `figure op number`: the feature itself (a largest figure starts as null, which holds no comparison:
-    /// from null to a number, `max(…) < 50` goes from false to true), or the days since an all-time latest
-    /// moment (which only moves later: the days fall). Nil for any other operand.
-    private static func polarity(
-        of figure: RuleExpr, _ op: ComparisonOperator, _ feature: Int, _ logic: [FeatureLogic]
-    ) -> TagPolarity? {
-        let rising: TagPolarity
+    /// A largest figure starts as null, which holds no comparison: from null to a number, `max(…) < 50`
+    /// goes from false to true.
+    private static func polarity(of op: ComparisonOperator, _ logic: FeatureLogic) -> TagPolarity {
         switch op {
-        case .greater, .greaterOrEqual: rising = .rises
-        case .less, .lessOrEqual: rising = .falls
-        case .equal, .notEqual: rising = .either
-        }
-        switch figure {
-        case .feature(feature):
-            return rising == .falls && logic[feature].function == .max ? .either : rising
-        case .function(.daysSince, let args) where args == [.feature(feature)] && logic[feature].isAllTimeLatest:
-            return rising.flipped
-        default:
-            return nil
+        case .greater, .greaterOrEqual: .rises
+        case .less, .lessOrEqual: logic.function == .max ? .either : .falls
+        case .equal, .notEqual: .either
         }
     }
 
@@ -68,76 +57,19 @@ enum TagPolarity: Equatable {
     }
 }
 
-/// Per feature, the tags reading it, each with the values an event that raises the feature's figure
-/// (``FeatureLogic/rises(with:inOrder:hadFigure:)``) cannot take it from: a bit per case of the tag's
-/// rule — bit `k` for the value of case `k`, bit `cases` for none of them (the `else` value, or no value).
-/// A boolean tag is one case: bit 0, the profile has it; bit 1, it does not.
-///
-/// The value of case `k` is kept when every earlier case's condition falls with the figure (or does not read
-/// it) and its own rises (or does not read it); no case's value, when every condition falls.
-struct FeatureReaders {
-    private var starts: [Int32] = [0]
-    private var tags: [Int32] = []
-    private var keeps: [UInt64] = []
-
-    init(tagSet: TagSet, logic: [FeatureLogic]) {
-        for (feature, readers) in tagSet.tagsByFeature.enumerated() {
-            for tag in readers {
-                tags.append(Int32(tag))
-                keeps.append(Self.valuesKept(by: tagSet.tags[tag].rule, rising: feature, logic: logic))
-            }
-            starts.append(Int32(tags.count))
-        }
-    }
-
-    private static func valuesKept(by rule: TagRule, rising feature: Int, logic: [FeatureLogic]) -> UInt64 {
-        let conditions: [RuleExpr]
-        switch rule {
-        case .boolean(let condition): conditions = [condition]
-        case .cases(let cases, _): conditions = cases.map(\.condition)
-        case .valued: return 0
-        }
-        guard conditions.count < 63 else { return 0 }
-        var kept: UInt64 = 0
-        var earlierFall = true
-        for (k, condition) in conditions.enumerated() {
-            let polarity = TagPolarity.of(condition, in: feature, logic: logic)
-            if earlierFall, polarity == nil || polarity == .rises { kept |= 1 << UInt64(k) }
-            earlierFall = earlierFall && (polarity == nil || polarity == .falls)
-        }
-        if earlierFall { kept |= 1 << UInt64(conditions.count) }
-        return kept
-    }
-
-    /// Calls `body` with each tag reading `feature` and the values of it the feature's rising keeps.
-    @inline(__always) func forEach(in feature: Int, _ body: (Int, UInt64) -> Void) {
-        var i = Int(starts[feature])
-        let end = Int(starts[feature &+ 1])
-        while i < end {
-            body(Int(tags[i]), keeps[i])
-            i &+= 1
-        }
-    }
-}
-
 extension FeatureLogic {
     /// Whether `entry`, folded in, leaves the feature's figure at every later moment at least what it would
     /// have been: a count, a distinct count, whether any matched, a largest figure, a sequence's completion;
     /// a sum when the amount is not negative; sessions only for an event after every other of the profile
-    /// (`inOrder`: a late one may join two sessions into one); an all-time latest moment that it had
-    /// (`hadFigure`: from none, the days since it go from null to a number).
-    func rises(with entry: FeatureEntry?, inOrder: Bool, hadFigure: Bool) -> Bool {
+    /// (`inOrder`: a late one may join two sessions into one).
+    func rises(with entry: FeatureEntry?, inOrder: Bool) -> Bool {
         switch function {
         case .count, .distinct, .exists, .max, .sequence: return true
         case .sessions: return inOrder
         case .sum: return (entry?.value.numberValue).map { $0 >= 0 } ?? true
-        case .lastTime: return hadFigure && isAllTimeLatest
         default: return false
         }
     }
-
-    /// The moment of the latest matching event ever (`last_time(…)` over all time).
-    var isAllTimeLatest: Bool { function == .lastTime && spec.window == .allTime }
 }
 
 extension RuleExpr {
