@@ -53,11 +53,6 @@ struct ProfileEvents: ~Copyable {
         return time < t || (time == t && seq < self.seq(position))
     }
 
-    /// Whether an event at `time` with number `seq` comes after every one kept (none kept: it does).
-    func followsAll(_ time: EpochMillis, _ seq: Int64) -> Bool {
-        count == 0 || !precedes(time, seq, count &- 1)
-    }
-
     /// No feature counts the event at `position` any more.
     private func isUncounted(_ position: Int) -> Bool {
         let first = position &* stride &+ 2

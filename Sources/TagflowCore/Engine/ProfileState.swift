@@ -185,18 +185,17 @@ struct ProfileState: ~Copyable {
         }
     }
 
-    /// Where the profile keeps the tag, when it keeps a slot for it (has it, or time can change it). Valid
-    /// until a tag is next set.
-    func tagSlot(of index: Int32) -> Int? {
+    /// Where the profile keeps the tag, when it keeps a slot for it (has it, or time can change it).
+    private func tagSlot(of index: Int32) -> Int? {
         for i in tagSlots.indices where tagSlots[i].tag == index { return i }
         return nil
     }
 
-    /// Whether the profile has the tag (some value).
-    func hasTag(_ index: Int32) -> Bool { hasTag(inSlot: tagSlot(of: index)) }
+    /// Whether the profile keeps a slot for the tag.
+    func hasTagSlot(_ index: Int32) -> Bool { tagSlot(of: index) != nil }
 
-    /// Whether the tag kept in `slot` (from ``tagSlot(of:)``; nil: none) has a value.
-    func hasTag(inSlot slot: Int?) -> Bool { slot.map { tagSlots[$0].value != .null } ?? false }
+    /// Whether the profile has the tag (some value).
+    func hasTag(_ index: Int32) -> Bool { tagSlot(of: index).map { tagSlots[$0].value != .null } ?? false }
 
     func tagValue(_ index: Int32, in table: ValueTable) -> RuleValue? {
         tagState(index, in: table)?.value
@@ -213,13 +212,7 @@ struct ProfileState: ~Copyable {
     /// the value changed, and the old one.
     mutating func setTag(_ index: Int32, _ packed: PackedValue, at moment: EpochMillis, due: EpochMillis? = nil)
         -> (changed: Bool, old: PackedValue) {
-        setTag(index, inSlot: tagSlot(of: index), packed, at: moment, due: due)
-    }
-
-    /// The same, with the tag's slot as ``tagSlot(of:)`` found it.
-    mutating func setTag(_ index: Int32, inSlot slot: Int?, _ packed: PackedValue, at moment: EpochMillis, due: EpochMillis?)
-        -> (changed: Bool, old: PackedValue) {
-        guard let i = slot else {
+        guard let i = tagSlot(of: index) else {
             let due = due ?? .max
             if packed != .null || due != .max {
                 tagSlots.reserveSlowly()

@@ -29,8 +29,7 @@ public final class TagEngine {
     private var isTimeDependent: [Bool]
     /// Per feature: a `between … ago` window, which events enter as well as leave.
     private let isRangeWindow: [Bool]
-    /// Per feature, the tags reading it, each as `tag << 2 | polarity` (how its condition moves with the
-    /// feature's figure: ``TagPolarity``); and the tags referring to each tag.
+    /// The tag set's tags by feature, and the tags referring to each tag.
     private let tagsByFeature: FlatLists
     private let referringTags: FlatLists
     private let gates: TagGates
@@ -50,12 +49,8 @@ public final class TagEngine {
     /// profile has (`not exists(...)`, an `else` case) and every tag referring to those. Every other tag
     /// of an empty profile has no value, as it had before the profile existed.
     private var newProfileTags: [Int] = []
-    /// The features an event changed: a feature's index when its figure rose (``FeatureLogic/rises(with:inOrder:)``),
-    /// its complement (`~index`) otherwise.
     private var touched: [Int] = []
-    /// The windowed features counting the event, and the same as `touched` has them.
     private var counting: [Int] = []
-    private var countingTouched: [Int] = []
     /// The slots an ``advance(to:changes:)`` fires, in due order.
     private var dueSlots: [Int32] = []
     private var eventBits: [UInt64]
@@ -82,16 +77,7 @@ public final class TagEngine {
             FeatureLogic(spec: $1, index: $0, layout: layout, table: values, calendar: calendar, patterns: tagSet.patterns)
         }
         logicRefs = logic.map { Unmanaged.passUnretained($0) }
-        let logic = logic
-        tagsByFeature = FlatLists(tagSet.tagsByFeature.enumerated().map { feature, tags in
-            tags.map { tag in
-                var polarity = TagPolarity.either
-                if case .boolean(let condition) = tagSet.tags[tag].rule {
-                    polarity = TagPolarity.of(condition, in: feature, logic: logic) ?? .either
-                }
-                return tag << 2 | Int(polarity.rawValue)
-            }
-        })
+        tagsByFeature = FlatLists(tagSet.tagsByFeature)
         referringTags = FlatLists(tagSet.referringTags)
         gates = TagGates(tags: tagSet.tags, logic: logic)
         isRangeWindow = tagSet.features.map { if case .range = $0.window { true } else { false } }
@@ -165,8 +151,6 @@ public final class TagEngine {
 
         touched.removeAll(keepingCapacity: true)
         counting.removeAll(keepingCapacity: true)
-        countingTouched.removeAll(keepingCapacity: true)
-        let inOrder = state.pointee.events.followsAll(event.timestamp, event.seq)
         dispatch.forEachMatch(of: event) { index in
             withLogic(index) { logic in
                 if let bit = logic.bit {
@@ -175,26 +159,17 @@ public final class TagEngine {
                     if logic.valueSlot >= 0 { eventValues[logic.valueSlot] = values.pack(entry.value) }
                     if logic.keySlot >= 0 { eventValues[logic.keySlot] = values.pack(entry.key) }
                     counting.append(index)
-                    countingTouched.append(logic.rises(with: entry, inOrder: inOrder) ? index : ~index)
-                } else {
-                    switch update(state, feature: logic, with: event) {
-                    case .rose: touched.append(index)
-                    case .changed: touched.append(~index)
-                    case .unchanged: break
-                    }
+                } else if update(state, feature: logic, with: event) {
+                    touched.append(index)
                 }
             }
         }
         if !counting.isEmpty {
             record(event, in: state)
-            touched.append(contentsOf: countingTouched)
+            touched.append(contentsOf: counting)
         }
-        for item in touched {
-            if item >= 0 {
-                tagsByFeature.forEach(in: item) { pending.mark($0 &>> 2, TagPolarity(rawValue: UInt8($0 & 3))!) }
-            } else {
-                tagsByFeature.forEach(in: ~item) { pending.mark($0 &>> 2) }
-            }
+        for feature in touched {
+            tagsByFeature.forEach(in: feature) { pending.mark($0) }
         }
         if isNew {
             for tag in newProfileTags { pending.mark(tag) }
@@ -458,21 +433,15 @@ public final class TagEngine {
         if dropped { state.pointee.windows.shrinkToFit() }  // the profile is likely idle from now on
     }
 
-    /// What folding an event into a feature did: nothing, changed its state, or raised its figure
-    /// (``FeatureLogic/rises(with:inOrder:)``).
-    private enum FeatureMove { case unchanged, changed, rose }
-
-    private func update(_ state: ProfileRef, feature logic: FeatureLogic, with event: RuleEvent) -> FeatureMove {
+    private func update(_ state: ProfileRef, feature logic: FeatureLogic, with event: RuleEvent) -> Bool {
         let index = Int32(logic.index)
         if logic.isSequence {
-            guard logic.mayBeStep(event, now: now) else { return .unchanged }
-            // A slot made for no step stays empty and is dropped. A step that may complete it raises it.
-            let folded = state.pointee.withFeature(index, creating: true) { logic.foldSteps(of: event, into: &$0, now: now) }
-            return folded ? .rose : .unchanged
+            guard logic.mayBeStep(event, now: now) else { return false }
+            // A slot made for no step stays empty and is dropped.
+            return state.pointee.withFeature(index, creating: true) { logic.foldSteps(of: event, into: &$0, now: now) }
         }
-        guard let entry = logic.contribution(of: event, now: now) else { return .unchanged }
-        guard state.pointee.withFeature(index, creating: true, { logic.fold(entry, into: &$0) }) else { return .unchanged }
-        return logic.rises(with: entry, inOrder: false) ? .rose : .changed
+        guard let entry = logic.contribution(of: event, now: now) else { return false }
+        return state.pointee.withFeature(index, creating: true) { logic.fold(entry, into: &$0) }
     }
 
     /// Re-evaluates, at each due moment up to `moment`, the tags that were due then — and the tags that refer
@@ -515,17 +484,13 @@ public final class TagEngine {
     ) {
         defer { clearFeatureCache() }
         let profile = state.pointee.id
-        while let (index, polarity) = pending.next() {
-            // Marked only by figures that rose, which the condition rises with (falls with): a tag the profile
-            // has (lacks) stays, and the moment it is due is still a safe one (``TagPolarity``).
-            let slot = state.pointee.tagSlot(of: Int32(index))
-            if polarity != .either, state.pointee.hasTag(inSlot: slot) == (polarity == .rises) { continue }
-            if slot == nil, gates.hasGates(index), isHeldBack(index, state, at: moment) { continue }
+        while let index = pending.next() {
+            if gates.hasGates(index), isHeldBack(index, state, at: moment) { continue }
             tagEvaluations += 1
             var context = ProfileEvaluation(engine: self, state: state, time: moment)
             let value = rules.packedValue(of: index, in: &context, table: values)
             let (changed, old) = state.pointee.setTag(
-                Int32(index), inSlot: slot, value, at: moment, due: isTimeDependent[index] ? context.until : nil)
+                Int32(index), value, at: moment, due: isTimeDependent[index] ? context.until : nil)
             guard changed else { continue }
             changes.append(
                 profile: profile, tag: Int32(index), of: tagNames, old: old, new: value, in: values, at: moment, cause: cause)
@@ -533,11 +498,11 @@ public final class TagEngine {
         }
     }
 
-    /// Whether tag `index`, for which the profile keeps no slot (it does not have it, and time cannot give it
-    /// the tag), is held back by one of its gates (``TagGates``) at `moment`: it stays absent with nothing to
-    /// schedule, and its rule need not be read.
+    /// Whether tag `index`, which the profile does not have, is held back by one of its gates (``TagGates``)
+    /// at `moment`: it stays absent with nothing to schedule, and its rule need not be read.
     private func isHeldBack(_ index: Int, _ state: ProfileRef, at moment: EpochMillis) -> Bool {
-        gates.isShut(
+        guard !state.pointee.hasTagSlot(Int32(index)) else { return false }
+        return gates.isShut(
             index, figure: { figureTimeOnlyLowers(of: $0, in: state, at: moment) }, has: { state.pointee.hasTag(Int32($0)) })
     }
 
