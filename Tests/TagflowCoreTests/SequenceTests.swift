@@ -32,6 +32,23 @@ import Testing
         #expect(clinic.has("journey"))
     }
 
+    @Test func aViewerWhoNeverBuysKeepsAWindowOfStepsAndNoMore() throws {
+        // Given a sequence over a week, and a profile that views every day for two months and never pays.
+        var clinic = try S(rules: "tag converted\n  when sequence(view_item -> pay_order) in last 7 days\n")
+        for _ in 1...60 {
+            clinic.event("view_item")
+            clinic.wait(S.day)
+        }
+
+        // Then it never had the tag, and it keeps the steps of the last week only.
+        #expect(!clinic.changes.contains { $0.tag == "converted" })
+        #expect((clinic.engine.holdings["step_list_entries"] ?? 0) <= 8)
+
+        // And a payment still completes the sequence with the views of the week.
+        clinic.event("pay_order")
+        #expect(clinic.has("converted"))
+    }
+
     @Test func withinHoldsToTheMillisecond() throws {
         let rules = "tag quick\n  when sequence(view_item -> pay_order within 1 hours) in last 7 days\n"
         // Given a view, when the payment comes exactly an hour later, then the sequence is complete.
