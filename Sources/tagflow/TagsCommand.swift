@@ -109,9 +109,7 @@ struct Tags: AsyncParsableCommand {
                 if case .array(let children)? = node["children"] { for child in children { show(child, depth: depth + 1) } }
             }
             if case .array(let conditions)? = answer["conditions"] { for node in conditions { show(node, depth: 0) } }
-            if let next = answer["nextChange"], case .int(let ms) = next {
-                say("  next change by time alone: \(Timestamp.format(ms))")
-            }
+            if let next = answer["nextChange"]?.stringValue { say("  next change by time alone: \(next)") }
         }
     }
 

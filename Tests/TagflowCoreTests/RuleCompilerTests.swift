@@ -105,6 +105,9 @@ import Testing
         ("tag a \"A\"\n  category value", "1:5", nil),
         ("tag a\n  when view_item > 1", "2:8", "to count that event, write `count(view_item)`"),
         ("tag a\n  when sum(pay_order.amount) in last 6 months > 1", "2:40", "write months as days: `in last 180 days`"),
+        ("tag a\n  name \"A\"\n  when exists(view_item)", "2:3",
+         "a display name goes after the id, on the tag's first line: `tag <id> \"高意向-玻尿酸\"`"),
+        ("tag a\n  catgory interest\n  when exists(view_item)", "2:3", "did you mean `category`?"),
     ] as [(String, String, String?)])
     func badRulesPointAtTheProblem(text: String, place: String, suggestion: String?) throws {
         let problem = try #require(errors(text).first, "no error for \(text)")

@@ -89,6 +89,14 @@ import Testing
             let badSource = try await client.execute(uri: "/api/sources", method: .post, headers: .admin,
                                                      body: ByteBuffer(string: "{}"))
             #expect(badSource.status == .badRequest)
+
+            // A mistyped path is told apart from a missing profile: the answer names the endpoint it did not find.
+            let mistyped = try await client.execute(uri: "/api/tags/lifecycle/explain?profile=2", method: .get, headers: .admin)
+            #expect(mistyped.status == .notFound)
+            #expect(mistyped.body.json["code"] == "not_found")
+            #expect(mistyped.body.json["message"]?.stringValue?.contains("GET /api/tags/lifecycle/explain") == true)
+            let wrongMethod = try await client.execute(uri: "/api/stats", method: .delete, headers: .admin)
+            #expect(wrongMethod.body.json["message"]?.stringValue?.contains("DELETE /api/stats") == true)
         }
     }
 

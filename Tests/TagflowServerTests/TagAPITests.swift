@@ -137,7 +137,8 @@ import Testing
         try await app.test(.router) { client in
             _ = try await post(client, "/api/tags", ["source": .string(Self.highIntent)])
             try await views(client, user: "u-1", count: 2)
-            let profile = try #require(arrayOf(try await client.admin("/api/tags/high_intent/members")["members"]).first?["profile"])
+            let member = try #require(arrayOf(try await client.admin("/api/tags/high_intent/members")["members"]).first)
+            let profile = try #require(member["profile"])
 
             let explanation = try await client.admin("/api/profiles/\(profile.jsonString)/tags/high_intent/explain")
 
@@ -147,8 +148,11 @@ import Testing
             let count = try #require(arrayOf(condition["children"]).first)
             #expect(count["value"] == 2)
             #expect(arrayOf(count["events"]).count == 2)
-            #expect(explanation["nextChange"] != nil)
-            #expect(explanation["nextChange"] != .null)
+            // Moments written as everywhere in the API: ISO 8601, the value's start as the members list has it.
+            #expect(explanation["since"] == member["since"])
+            let at = try #require(explanation["at"]?.stringValue.flatMap(Timestamp.parse))
+            let next = try #require(explanation["nextChange"]?.stringValue.flatMap(Timestamp.parse))
+            #expect(next > at && next <= at + 3 * 86_400_000)
         }
     }
 

@@ -23,6 +23,45 @@ public struct TagExplanation: Sendable, Hashable, Codable {
     public var conditions: [Node]
     /// The first moment time alone can change the tag; nil when only events can.
     public var nextChange: EpochMillis?
+
+    private enum CodingKeys: String, CodingKey { case tag, profile, at, value, since, matchedCase, conditions, nextChange }
+
+    public init(
+        tag: String, profile: ProfileID, at: EpochMillis, value: JSONValue, since: EpochMillis?, matchedCase: String?,
+        conditions: [Node], nextChange: EpochMillis?
+    ) {
+        (self.tag, self.profile, self.at, self.value, self.since) = (tag, profile, at, value, since)
+        (self.matchedCase, self.conditions, self.nextChange) = (matchedCase, conditions, nextChange)
+    }
+
+    // Moments as the rest of the API writes them: ISO 8601 in UTC, to the millisecond.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func moment(_ key: CodingKeys) throws -> EpochMillis? {
+            guard let text = try c.decodeIfPresent(String.self, forKey: key) else { return nil }
+            guard let millis = Timestamp.parse(text) else {
+                throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "not an ISO 8601 time: \(text)")
+            }
+            return millis
+        }
+        self.init(
+            tag: try c.decode(String.self, forKey: .tag), profile: try c.decode(ProfileID.self, forKey: .profile),
+            at: try moment(.at) ?? 0, value: try c.decode(JSONValue.self, forKey: .value), since: try moment(.since),
+            matchedCase: try c.decodeIfPresent(String.self, forKey: .matchedCase),
+            conditions: try c.decode([Node].self, forKey: .conditions), nextChange: try moment(.nextChange))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(tag, forKey: .tag)
+        try c.encode(profile, forKey: .profile)
+        try c.encode(Timestamp.format(at), forKey: .at)
+        try c.encode(value, forKey: .value)
+        try c.encodeIfPresent(since.map(Timestamp.format), forKey: .since)
+        try c.encodeIfPresent(matchedCase, forKey: .matchedCase)
+        try c.encode(conditions, forKey: .conditions)
+        try c.encodeIfPresent(nextChange.map(Timestamp.format), forKey: .nextChange)
+    }
 }
 
 extension TagEngine {

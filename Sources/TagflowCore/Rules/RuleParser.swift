@@ -64,7 +64,6 @@ struct RuleParser {
     }
 
     private mutating func parseTag() -> TagSyntax? {
-        let start = token.location
         let keyword = token.word ?? "tag"
         position += 1
         guard let id = token.word, !Self.clauseKeywords.contains(id) || !token.startsLine else {
@@ -77,14 +76,16 @@ struct RuleParser {
         currentTag = id
         defer { currentTag = nil }
         position += 1
-        if case .string(let name) = token.kind, !token.startsLine || true {
+        if case .string(let name) = token.kind {
             tag.displayName = name
             position += 1
         }
         while token.kind != .end, !startsDefinition {
             guard let keyword = token.word, Self.clauseKeywords.contains(keyword),
                   !Self.definitionKeywords.contains(keyword) else {
-                report("expected a clause (category, description, owner, when, case, else or value), found \(token.spelling)")
+                report(
+                    "expected a clause (category, description, owner, when, case, else or value), found \(token.spelling)",
+                    suggestion: token.word.flatMap(Self.clauseSuggestion))
                 skipToClause()
                 continue
             }
@@ -95,8 +96,16 @@ struct RuleParser {
                 skipToClause()
             }
         }
-        _ = start
         return tag
+    }
+
+    /// What a word found where a clause belongs was likely meant to be.
+    private static func clauseSuggestion(for word: String) -> String? {
+        if ["name", "title", "label", "display", "displayname", "名称"].contains(word.lowercased()) {
+            return "a display name goes after the id, on the tag's first line: `tag <id> \"高意向-玻尿酸\"`"
+        }
+        let clauses = clauseKeywords.subtracting(definitionKeywords)
+        return closestMatch(to: word, in: clauses).map { "did you mean `\($0)`?" }
     }
 
     private mutating func parseClause(_ keyword: String, into tag: inout TagSyntax) throws {

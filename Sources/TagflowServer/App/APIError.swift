@@ -31,6 +31,18 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
     static func badRequest(_ message: String) -> APIError { APIError(.badRequest, "invalid_request", message) }
 }
 
+/// Answers a request no route takes as an API error naming its method and path (the router's own answer
+/// was a 404 with no body: a client could not tell a mistyped path from a missing profile).
+struct UnknownEndpointMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound && error.body == nil {
+            throw APIError(.notFound, "not_found", "no endpoint `\(request.method) \(request.uri.path)`; see docs/api.md")
+        }
+    }
+}
+
 /// Encodes admin API answers, keys in order (an object's keys, a profile's traits among them, came out in the
 /// order of a hash otherwise, different from one answer to the next).
 enum JSONResponse {

@@ -99,6 +99,7 @@ public func makeTagflow(
 
     let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
     let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: UnknownEndpointMiddleware())
     router.get("healthz") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/json"],
                  body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
