@@ -35,7 +35,7 @@ public struct TagExplanation: Sendable, Hashable, Codable {
     }
 
     // Moments as the rest of the API writes them: ISO 8601 in UTC, to the millisecond.
-    public init(from decoder: Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         func moment(_ key: CodingKeys) throws -> EpochMillis? {
             guard let text = try c.decodeIfPresent(String.self, forKey: key) else { return nil }
@@ -51,7 +51,7 @@ public struct TagExplanation: Sendable, Hashable, Codable {
             conditions: try c.decode([Node].self, forKey: .conditions), nextChange: try moment(.nextChange))
     }
 
-    public func encode(to encoder: Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(tag, forKey: .tag)
         try c.encode(profile, forKey: .profile)

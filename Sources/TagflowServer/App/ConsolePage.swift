@@ -1,5 +1,5 @@
-/// The page served at `/`: live counters, tags and their latest changes, and the event log, from the admin
-/// API, until the full console exists.
+/// The page served at `/`: live counters, tags and their latest changes, audiences, and the event log, from
+/// the admin API, until the full console exists.
 enum ConsolePage {
     static let html = """
         <!doctype html>
@@ -27,6 +27,8 @@ enum ConsolePage {
             <div><h2>Tags 标签</h2><table><thead><tr><th>tag</th><th>name 名称</th><th>category</th><th>members 人数</th></tr></thead><tbody id="tags"></tbody></table></div>
             <div><h2>Tag changes 标签变化</h2><table><thead><tr><th>at</th><th>profile</th><th>tag</th><th>change</th><th>cause</th></tr></thead><tbody id="changes"></tbody></table></div>
           </div>
+          <h2>Audiences 人群</h2>
+          <table><thead><tr><th>audience</th><th>name 名称</th><th>rule</th><th>members 人数</th></tr></thead><tbody id="segments"></tbody></table>
           <h2>Events 事件</h2>
           <table><thead><tr><th>#</th><th>time</th><th>type</th><th>event</th><th>profile</th></tr></thead><tbody id="events"></tbody></table>
         </div>
@@ -57,6 +59,11 @@ enum ConsolePage {
             const tags = (await api('/api/tags')).tags;
             document.getElementById('tags').innerHTML = tags.map(t =>
               `<tr><td>${esc(t.id)}</td><td>${esc(t.displayName)}</td><td>${esc(t.category)}</td><td>${t.members ?? 0}</td></tr>`).join('');
+            const segments = (await api('/api/segments')).segments;
+            const rule = source => source.replace(/^[\\s\\S]*?\\bwhen\\s+/, '').replace(/\\s+/g, ' ');
+            document.getElementById('segments').innerHTML = segments.map(s =>
+              `<tr><td>${esc(s.id)}</td><td>${esc(s.displayName)}</td><td><code>${esc(rule(s.source || ''))}</code></td><td>${s.members ?? 0}</td></tr>`).join('')
+              || '<tr><td colspan="4">none yet: define one in a .tags file (`segment …`) or with POST /api/segments</td></tr>';
             const changes = (await api('/api/tag-changes?limit=15')).history;
             document.getElementById('changes').innerHTML = changes.map(c =>
               `<tr><td title="${esc(c.at)}">${esc(c.at).slice(11, 23)}</td><td>${c.profile}</td><td>${esc(c.tag)}</td><td>${show(c.old)} → ${show(c.new)}</td><td>${esc(c.cause)}</td></tr>`).join('');

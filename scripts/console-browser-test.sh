@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The console in a real browser: starts `tagflow demo` (the example tags, live traffic) on a free loopback
+# port and runs scripts/console_browser.py against the console link it prints, in headless Chromium.
+# Installs Debian's chromium, chromedriver and a CJK font, and Selenium in a virtualenv, when they are missing.
+#
+#   scripts/console-browser-test.sh [SCREENSHOT.png]   (default: /tmp/tagflow-console.png; look at it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# A CJK font too, or the screenshot shows the Chinese names as boxes.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! fc-list :lang=zh | grep -q .; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q chromium chromium-driver fonts-noto-cjk >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium chromium-driver fonts-noto-cjk >/dev/null; }
+fi
+venv=.venv-browser
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install -q selenium==4.51.0
+
+swift build --product tagflow
+bin="$(swift build --show-bin-path)/tagflow"
+work=$(mktemp -d)
+screenshot=${1:-/tmp/tagflow-console.png}
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$bin" demo --data "$work/data" --port "$port" --tags examples/tags --rate 30 --duration 300 > "$work/demo.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+link=""
+for _ in $(seq 1 300); do
+  link=$(grep -o 'http://127.0.0.1:[0-9]*/#token=[A-Za-z0-9_-]*' "$work/demo.log" | head -1 || true)
+  [ -n "$link" ] && break
+  kill -0 $pid 2>/dev/null || { cat "$work/demo.log"; echo "tagflow demo stopped before printing its console link"; exit 1; }
+  sleep 0.1
+done
+[ -n "$link" ] || { cat "$work/demo.log"; echo "no console link printed"; exit 1; }
+sleep 3  # a few seconds of traffic, so that there are events and tag changes to show
+"$venv/bin/python" scripts/console_browser.py "http://127.0.0.1:$port" "${link##*#token=}" "$screenshot"

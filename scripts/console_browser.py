@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""The console of a running Tagflow, as a person meets it, in headless Chromium (Selenium).
+
+    console_browser.py BASE_URL ADMIN_TOKEN SCREENSHOT.png
+
+Given a server that traffic is flowing into (`tagflow demo`), checks that:
+- without a token the page asks for one and shows nothing else;
+- a wrong token is refused with the server's message on the page;
+- the link the demo prints (`/#token=…`) opens the live view: counters, the tags with their display
+  names, the audiences with their rules, the latest tag changes and events;
+- the counters move while the page stays open (it refreshes itself);
+- the page logs no JavaScript error.
+Saves a screenshot of the live view, prints a line per check and exits non-zero when one fails.
+"""
+import sys
+import time
+
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+base, token, screenshot = sys.argv[1].rstrip("/"), sys.argv[2], sys.argv[3]
+
+options = Options()
+for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1100", "--lang=zh-CN"):
+    options.add_argument(argument)
+options.binary_location = "/usr/bin/chromium"
+options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+driver.set_page_load_timeout(30)
+
+passes = failures = 0
+
+
+def check(name, passed, detail=""):
+    global passes, failures
+    print(("ok   " if passed else "FAIL ") + name + (f" ({detail})" if detail else ""))
+    if passed:
+        passes += 1
+    else:
+        failures += 1
+
+
+def wait_for(condition, seconds=20):
+    try:
+        return WebDriverWait(driver, seconds, poll_frequency=0.2).until(lambda d: condition())
+    except Exception:
+        return None
+
+
+def text(element_id):
+    return driver.find_element(By.ID, element_id).text
+
+
+def rows(table_body_id):
+    return driver.find_elements(By.CSS_SELECTOR, f"#{table_body_id} tr")
+
+
+def accepted_events():
+    for card in driver.find_elements(By.CSS_SELECTOR, "#cards .card"):
+        if "events accepted" in card.text:
+            return int(card.find_element(By.TAG_NAME, "b").text)
+    return None
+
+
+try:
+    # Without a token: the token box, nothing else.
+    driver.get(base + "/")
+    check("without a token the page asks for one",
+          driver.find_element(By.ID, "login").is_displayed() and not driver.find_element(By.ID, "live").is_displayed())
+
+    # A wrong token: the server's refusal, on the page.
+    box = driver.find_element(By.ID, "token")
+    box.clear()
+    box.send_keys("tfa_not-the-token", Keys.TAB)
+    message = wait_for(lambda: text("err") or None, 10)
+    check("a wrong token is refused with the server's message", bool(message), message or "no message shown")
+    check("a wrong token shows no data", not driver.find_element(By.ID, "live").is_displayed())
+
+    # The link the demo prints.
+    driver.get(base + "/?opened=link#token=" + token)
+    shown = wait_for(lambda: driver.find_element(By.ID, "live").is_displayed())
+    check("the printed link opens the live view", bool(shown))
+    first = wait_for(lambda: accepted_events() or None)
+    check("the counters show accepted events", bool(first), f"events accepted: {first}")
+    tag_names = [row.text for row in rows("tags")]
+    check("the tags are listed with their display names",
+          any("高意向-玻尿酸" in row for row in tag_names) and len(tag_names) >= 10, f"{len(tag_names)} tags")
+    audiences = [row.text for row in rows("segments")]
+    check("the audiences are listed with their names and rules",
+          any("咨询待跟进" in row and "tag." in row for row in audiences), f"{len(audiences)} audiences")
+    changes = wait_for(lambda: len(rows("changes")) or None)
+    check("the latest tag changes are listed", bool(changes), f"{changes or 0} rows")
+    events = wait_for(lambda: len(rows("events")) or None)
+    check("the latest events are listed", bool(events), f"{events or 0} rows")
+    check("the wrong token's message is gone", text("err") == "")
+
+    # Live: the page refreshes itself while traffic flows.
+    later = wait_for(lambda: (accepted_events() or 0) > (first or 0) and accepted_events(), 15)
+    check("the counters move while the page is open", bool(later), f"{first} → {later}")
+
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1400, min(height + 40, 4000))  # the whole page in one picture
+    driver.save_screenshot(screenshot)
+    print(f"screenshot: {screenshot}")
+
+    errors = [entry for entry in driver.get_log("browser")
+              if entry["level"] == "SEVERE" and "favicon" not in entry["message"] and "401" not in entry["message"]]
+    check("no JavaScript errors", not errors, "; ".join(entry["message"] for entry in errors)[:500])
+finally:
+    driver.quit()
+
+print(f"console: {passes} passed, {failures} failed")
+sys.exit(1 if failures else 0)
