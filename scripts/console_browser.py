@@ -9,6 +9,8 @@ Given a server that traffic is flowing into (`tagflow demo`), checks that:
 - the link the demo prints (`/#token=…`) opens the live view: counters, the tags with their display
   names, the audiences with their rules, the latest tag changes and events;
 - the counters move while the page stays open (it refreshes itself);
+- a profile opens from a link, with its identifiers and tags, why it has a tag and why it lacks another;
+  it is found by number or by an identifier, and an unknown number is a clear error;
 - the page logs no JavaScript error.
 Saves a screenshot of the live view, prints a line per check and exits non-zero when one fails.
 """
@@ -18,6 +20,7 @@ import time
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -47,23 +50,32 @@ def check(name, passed, detail=""):
 def wait_for(condition, seconds=20):
     try:
         return WebDriverWait(driver, seconds, poll_frequency=0.2).until(lambda d: condition())
-    except Exception:
+    except TimeoutException:
         return None
 
 
+# The live tables are drawn afresh every second: the page is read in one script each time (an element found
+# by one call may be gone at the next).
 def text(element_id):
-    return driver.find_element(By.ID, element_id).text
+    return driver.execute_script("return document.getElementById(arguments[0]).innerText", element_id)
 
 
 def rows(table_body_id):
-    return driver.find_elements(By.CSS_SELECTOR, f"#{table_body_id} tr")
+    return driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map(row => row.innerText)", f"#{table_body_id} tr")
 
 
 def accepted_events():
-    for card in driver.find_elements(By.CSS_SELECTOR, "#cards .card"):
-        if "events accepted" in card.text:
-            return int(card.find_element(By.TAG_NAME, "b").text)
-    return None
+    figure = driver.execute_script("""
+        const card = [...document.querySelectorAll('#cards .card')].find(c => c.innerText.includes('events accepted'));
+        return card ? card.querySelector('b').innerText : null""")
+    return int(figure) if figure else None
+
+
+def click_first(css):
+    """Clicks the first element `css` finds and returns its text (None when there is none)."""
+    return driver.execute_script(
+        "const e = document.querySelector(arguments[0]); if (!e) return null; e.click(); return e.innerText", css)
 
 
 try:
@@ -86,10 +98,10 @@ try:
     check("the printed link opens the live view", bool(shown))
     first = wait_for(lambda: accepted_events() or None)
     check("the counters show accepted events", bool(first), f"events accepted: {first}")
-    tag_names = [row.text for row in rows("tags")]
+    tag_names = rows("tags")
     check("the tags are listed with their display names",
           any("高意向-玻尿酸" in row for row in tag_names) and len(tag_names) >= 10, f"{len(tag_names)} tags")
-    audiences = [row.text for row in rows("segments")]
+    audiences = rows("segments")
     check("the audiences are listed with their names and rules",
           any("咨询待跟进" in row and "tag." in row for row in audiences), f"{len(audiences)} audiences")
     changes = wait_for(lambda: len(rows("changes")) or None)
@@ -102,13 +114,39 @@ try:
     later = wait_for(lambda: (accepted_events() or 0) > (first or 0) and accepted_events(), 15)
     check("the counters move while the page is open", bool(later), f"{first} → {later}")
 
+    # A profile, from a link in the changes: its identifiers and tags, why it has one, why it lacks another.
+    profile = click_first("#changes a.profile")
+    heading = wait_for(lambda: f"Profile 用户 {profile}" in text("profile") and text("profile"))
+    check("a profile opens from a change", bool(heading), f"profile {profile}")
+    check("the profile shows its identifiers and tags",
+          bool(heading) and "identifiers" in heading and len(rows("profileTags")) >= 2, f"{len(rows('profileTags')) // 2} tags")
+    identifier = driver.find_element(By.CSS_SELECTOR, "#profile code").text.replace(": ", ":", 1)
+    box = driver.find_element(By.ID, "lookup")
+    box.send_keys("999999", Keys.ENTER)
+    missing = wait_for(lambda: "does not exist" in text("profile") and text("profile"))
+    check("an unknown profile number is a clear error", bool(missing), (missing or text("profile"))[:80])
+    box.clear()
+    box.send_keys(identifier, Keys.ENTER)
+    found = wait_for(lambda: f"Profile 用户 {profile}" in text("profile"))
+    check("a profile is found by an identifier", bool(found), identifier)
+
+    click_first("#profileTags button.why")
+    why = wait_for(lambda: "has it" in rows("profileTags")[1] and rows("profileTags")[1])
+    check("why it has a tag: the rule's parts and when it next changes",
+          bool(why) and "=" in why and ("next change by time alone" in why or "only an event" in why), (why or "")[:80])
+    if driver.find_elements(By.ID, "whyNotButton"):
+        click_first("#whyNotButton")
+        why_not = wait_for(lambda: "does not have it" in text("whyNotAnswer") and text("whyNotAnswer"))
+        check("why it lacks a tag", bool(why_not), (why_not or text("whyNotAnswer"))[:80])
+
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(1400, min(height + 40, 4000))  # the whole page in one picture
     driver.save_screenshot(screenshot)
     print(f"screenshot: {screenshot}")
 
     errors = [entry for entry in driver.get_log("browser")
-              if entry["level"] == "SEVERE" and "favicon" not in entry["message"] and "401" not in entry["message"]]
+              if entry["level"] == "SEVERE" and not any(expected in entry["message"] for expected in (
+                  "favicon", "status of 401", "/api/profiles/999999 "))]  # the wrong token's and unknown profile's answers
     check("no JavaScript errors", not errors, "; ".join(entry["message"] for entry in errors)[:500])
 finally:
     driver.quit()

@@ -1,7 +1,8 @@
-/// The page served at `/`: live counters, tags and their latest changes, audiences, and the event log, from
-/// the admin API, until the full console exists.
+/// The page served at `/`: live counters, tags and their latest changes, audiences and the event log, and a
+/// profile's identifiers, traits and tags with why it has each (or not), from the admin API, until the full
+/// console exists.
 enum ConsolePage {
-    static let html = """
+    static let html = #"""
         <!doctype html>
         <html lang="zh-CN"><head><meta charset="utf-8"><title>Tagflow</title>
         <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -12,10 +13,15 @@ enum ConsolePage {
           .card{background:#fff;border-radius:10px;padding:.9rem 1rem;box-shadow:0 1px 3px #0001}
           .card b{display:block;font-size:1.6rem} .card span{color:#667;font-size:.85rem}
           table{width:100%;border-collapse:collapse;background:#fff;border-radius:10px;overflow:hidden;box-shadow:0 1px 3px #0001}
-          td,th{padding:.45rem .7rem;border-bottom:1px solid #eef;font-size:.85rem;text-align:left}
-          #login{background:#fff;padding:1rem;border-radius:10px;max-width:520px} input{width:100%;padding:.5rem;font-size:1rem}
+          td,th{padding:.45rem .7rem;border-bottom:1px solid #eef;font-size:.85rem;text-align:left;vertical-align:top}
+          #login{background:#fff;padding:1rem;border-radius:10px;max-width:520px} input{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}
           .err{color:#b00} h2{font-size:1rem;margin:1.2rem 0 .5rem}
           .cols{display:grid;grid-template-columns:1fr 1fr;gap:1rem} @media(max-width:900px){.cols{grid-template-columns:1fr}}
+          a.profile,button.why{color:#2453d6;cursor:pointer;background:none;border:none;padding:0;font:inherit;text-decoration:underline}
+          #profile{background:#fff;border-radius:10px;padding:1rem;box-shadow:0 1px 3px #0001;margin-top:1rem}
+          #find{display:flex;gap:.5rem;max-width:520px;margin-top:1rem} #find input{flex:1} #find button{padding:.5rem 1rem}
+          ul.explain{margin:.3rem 0;padding-left:1.2rem;font-size:.85rem} ul.explain code{background:#f0f2f8;padding:0 .2rem}
+          .muted{color:#667}
         </style></head>
         <body>
         <h1>Tagflow 标签数据平台</h1><p class="sub">Live events, OneID profiles and tags 实时事件、用户与标签</p>
@@ -23,6 +29,8 @@ enum ConsolePage {
         <p class="err" id="err"></p></div>
         <div id="live" hidden>
           <div class="grid" id="cards"></div>
+          <form id="find"><input id="lookup" placeholder="profile number, or an identifier as type:value (phone:13800138000) 查找用户"><button>Find 查找</button></form>
+          <div id="profile" hidden></div>
           <div class="cols">
             <div><h2>Tags 标签</h2><table><thead><tr><th>tag</th><th>name 名称</th><th>category</th><th>members 人数</th></tr></thead><tbody id="tags"></tbody></table></div>
             <div><h2>Tag changes 标签变化</h2><table><thead><tr><th>at</th><th>profile</th><th>tag</th><th>change</th><th>cause</th></tr></thead><tbody id="changes"></tbody></table></div>
@@ -39,9 +47,13 @@ enum ConsolePage {
         const labels = {eventsAccepted:'events accepted 已接收', eventsDeduplicated:'de-duplicated 去重', eventsQuarantined:'quarantined 隔离',
           profiles:'profiles 用户', identifiers:'identifiers 标识', mergesAccepted:'merges 合并', mergesRefused:'refused merges 拒绝合并',
           ingestQueueWaiting:'write queue 队列'};
+        const esc = v => String(v ?? '').replace(/&/g,'&amp;').replace(/</g,'&lt;').replace(/"/g,'&quot;');
+        const show = v => v === undefined || v === null ? '—' : esc(typeof v === 'string' ? v : JSON.stringify(v));
+        const profileLink = id => `<a class="profile" data-profile="${Number(id)}">${Number(id)}</a>`;
+        let tagNames = {};
         async function api(path) {
           const r = await fetch(path, {headers: {Authorization: 'Bearer ' + tokenInput.value}});
-          if (!r.ok) throw new Error((await r.json()).message || r.status);
+          if (!r.ok) throw new Error((await r.json().catch(() => ({}))).message || `${path} answered ${r.status}`);
           return r.json();
         }
         async function refresh() {
@@ -53,25 +65,81 @@ enum ConsolePage {
             const after = Math.max(0, stats.lastSequence - 15);
             const events = (await api('/api/events?limit=15&after=' + after)).events.reverse();
             document.getElementById('events').innerHTML = events.map(e =>
-              `<tr><td>${e.seq}</td><td>${e.timestamp}</td><td>${e.type}</td><td>${(e.name || '').replace(/</g,'&lt;')}</td><td>${e.profileId}</td></tr>`).join('');
-            const esc = v => String(v ?? '').replace(/&/g,'&amp;').replace(/</g,'&lt;');
-            const show = v => v === undefined || v === null ? '—' : esc(typeof v === 'string' ? v : JSON.stringify(v));
+              `<tr><td>${e.seq}</td><td>${esc(e.timestamp)}</td><td>${esc(e.type)}</td><td>${esc(e.name)}</td><td>${profileLink(e.profileId)}</td></tr>`).join('');
             const tags = (await api('/api/tags')).tags;
+            tagNames = Object.fromEntries(tags.map(t => [t.id, t.displayName]));
             document.getElementById('tags').innerHTML = tags.map(t =>
               `<tr><td>${esc(t.id)}</td><td>${esc(t.displayName)}</td><td>${esc(t.category)}</td><td>${t.members ?? 0}</td></tr>`).join('');
             const segments = (await api('/api/segments')).segments;
-            const rule = source => source.replace(/^[\\s\\S]*?\\bwhen\\s+/, '').replace(/\\s+/g, ' ');
+            const rule = source => source.replace(/^[\s\S]*?\bwhen\s+/, '').replace(/\s+/g, ' ');
             document.getElementById('segments').innerHTML = segments.map(s =>
               `<tr><td>${esc(s.id)}</td><td>${esc(s.displayName)}</td><td><code>${esc(rule(s.source || ''))}</code></td><td>${s.members ?? 0}</td></tr>`).join('')
               || '<tr><td colspan="4">none yet: define one in a .tags file (`segment …`) or with POST /api/segments</td></tr>';
             const changes = (await api('/api/tag-changes?limit=15')).history;
             document.getElementById('changes').innerHTML = changes.map(c =>
-              `<tr><td title="${esc(c.at)}">${esc(c.at).slice(11, 23)}</td><td>${c.profile}</td><td>${esc(c.tag)}</td><td>${show(c.old)} → ${show(c.new)}</td><td>${esc(c.cause)}</td></tr>`).join('');
+              `<tr><td title="${esc(c.at)}">${esc(c.at).slice(11, 23)}</td><td>${profileLink(c.profile)}</td><td>${esc(c.tag)}</td><td>${show(c.old)} → ${show(c.new)}</td><td>${esc(c.cause)}</td></tr>`).join('');
             document.getElementById('live').hidden = false;
             document.getElementById('err').textContent = '';
           } catch (e) { document.getElementById('err').textContent = e.message; }
         }
+
+        // A profile: its identifiers, traits and tags; "why" explains a tag it has, or one it does not.
+        const panel = document.getElementById('profile');
+        async function openProfile(path) {
+          panel.hidden = false;
+          try {
+            const p = await api(path);
+            const tags = (await api(`/api/profiles/${p.id}/tags`)).tags;
+            const held = new Set(tags.map(t => t.tag));
+            const others = Object.keys(tagNames).filter(t => !held.has(t));
+            panel.dataset.id = p.id;
+            panel.innerHTML = `<h2>Profile 用户 ${p.id}</h2>
+              <p class="muted">first seen ${esc(p.firstSeen)} · last seen ${esc(p.lastSeen)} · ${p.eventCount} events</p>
+              <p><b>identifiers 标识</b> ${p.identifiers.map(i => `<code>${esc(i.type)}: ${esc(i.value)}</code>`).join(' ') || '—'}</p>
+              <p><b>traits 属性</b> <code>${esc(JSON.stringify(p.traits))}</code></p>
+              <table><thead><tr><th>tag</th><th>name 名称</th><th>value</th><th>since</th><th></th></tr></thead><tbody id="profileTags">
+              ${tags.map(t => `<tr><td>${esc(t.tag)}</td><td>${esc(tagNames[t.tag])}</td><td>${show(t.value)}</td><td>${esc(t.since)}</td>
+                <td><button class="why" data-tag="${esc(t.tag)}">why 为什么</button></td></tr><tr hidden><td colspan="5"></td></tr>`).join('')
+                || '<tr><td colspan="5">no tags</td></tr>'}</tbody></table>
+              ${others.length ? `<p>Why not 为什么没有: <select id="whyNot">${others.map(t => `<option value="${esc(t)}">${esc(t)} ${esc(tagNames[t])}</option>`).join('')}</select>
+                <button class="why" data-tag="" id="whyNotButton">explain 解释</button></p><div id="whyNotAnswer"></div>` : ''}`;
+          } catch (e) {
+            panel.innerHTML = `<p class="err">${esc(e.message)}</p>`;
+          }
+        }
+        function explanationHTML(x) {
+          const node = n => `<li><code>${esc(n.expression)}</code> = <b>${show(n.value)}</b>${n.events.length ? ` <span class="muted">← events ${n.events.slice(0, 10).join(', ')}${n.events.length > 10 ? ', …' : ''}</span>` : ''}
+            ${n.children.length ? `<ul class="explain">${n.children.map(node).join('')}</ul>` : ''}</li>`;
+          return `<p>${x.value === null || x.value === undefined ? 'does not have it 没有此标签' : 'has it 有此标签: <b>' + show(x.value) + '</b>'}${x.matchedCase ? ` (${esc(x.matchedCase)})` : ''}</p>
+            <ul class="explain">${x.conditions.map(node).join('')}</ul>
+            <p class="muted">${x.nextChange ? 'next change by time alone 下次随时间变化: ' + esc(x.nextChange) : 'only an event can change it 仅事件可改变'}</p>`;
+        }
+        async function explain(tag, target) {
+          target.hidden = false;
+          try {
+            target.innerHTML = explanationHTML(await api(`/api/profiles/${panel.dataset.id}/tags/${encodeURIComponent(tag)}/explain`));
+          } catch (e) { target.innerHTML = `<p class="err">${esc(e.message)}</p>`; }
+        }
+        document.addEventListener('click', event => {
+          const link = event.target.closest('a.profile');
+          if (link) { event.preventDefault(); openProfile('/api/profiles/' + link.dataset.profile); return; }
+          const why = event.target.closest('button.why');
+          if (!why) return;
+          if (why.id === 'whyNotButton') { explain(document.getElementById('whyNot').value, document.getElementById('whyNotAnswer')); return; }
+          const answer = why.closest('tr').nextElementSibling.firstElementChild;
+          if (!answer.parentElement.hidden) { answer.parentElement.hidden = true; return; }
+          answer.parentElement.hidden = false;
+          explain(why.dataset.tag, answer);
+        });
+        document.getElementById('find').addEventListener('submit', event => {
+          event.preventDefault();
+          const q = document.getElementById('lookup').value.trim();
+          const colon = q.indexOf(':');
+          if (/^\d+$/.test(q)) openProfile('/api/profiles/' + q);
+          else if (colon > 0) openProfile(`/api/profiles/lookup?type=${encodeURIComponent(q.slice(0, colon))}&value=${encodeURIComponent(q.slice(colon + 1))}`);
+          else { panel.hidden = false; panel.innerHTML = '<p class="err">give a profile number, or an identifier as type:value (for example phone:13800138000)</p>'; }
+        });
         refresh(); setInterval(refresh, 1000);
         </script></body></html>
-        """
+        """#
 }
