@@ -11,6 +11,8 @@ Given a server that traffic is flowing into (`tagflow demo`), checks that:
 - the counters move while the page stays open (it refreshes itself);
 - a profile opens from a link, with its identifiers and tags, why it has a tag and why it lacks another;
   it is found by number or by an identifier, and an unknown number is a clear error;
+- a tag written on the page: a typo is pointed at (line, column, suggestion), a dry run says how many
+  profiles would have it and who would gain it, publishing makes it live;
 - the page logs no JavaScript error.
 Saves a screenshot of the live view, prints a line per check and exits non-zero when one fails.
 """
@@ -139,6 +141,25 @@ try:
         why_not = wait_for(lambda: "does not have it" in text("whyNotAnswer") and text("whyNotAnswer"))
         check("why it lacks a tag", bool(why_not), (why_not or text("whyNotAnswer"))[:80])
 
+    # Writing a tag: a typo is pointed at, a dry run says who would have it, publishing makes it live.
+    rule = driver.find_element(By.ID, "rule")
+    rule.clear()
+    rule.send_keys('tag browsed_today "今日浏览"\n  when count(view_item) in last 1 dayz >= 1')
+    click_first("#dryRun")
+    typo = wait_for(lambda: "did you mean `days`?" in text("plan") and text("plan"))
+    check("a dry run points at a typo with line, column and a suggestion",
+          bool(typo) and "line 2, column" in typo and "Not published" in typo, (typo or text("plan"))[:100])
+    rule.clear()
+    rule.send_keys('tag browsed_today "今日浏览"\n  when count(view_item) in last 1 days >= 1')
+    click_first("#dryRun")
+    planned = wait_for(lambda: "profiles would have it" in text("plan") and text("plan"))
+    check("a dry run says how many would have the tag, who would gain it", bool(planned) and "gain" in planned,
+          (planned or text("plan"))[:100])
+    click_first("#publish")
+    published = wait_for(lambda: "Published" in text("plan"))
+    listed = wait_for(lambda: any("browsed_today" in row and "今日浏览" in row for row in rows("tags")))
+    check("publishing makes the tag live and listed", bool(published) and bool(listed), text("plan")[:100])
+
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(1400, min(height + 40, 4000))  # the whole page in one picture
     driver.save_screenshot(screenshot)
@@ -146,7 +167,7 @@ try:
 
     errors = [entry for entry in driver.get_log("browser")
               if entry["level"] == "SEVERE" and not any(expected in entry["message"] for expected in (
-                  "favicon", "status of 401", "/api/profiles/999999 "))]  # the wrong token's and unknown profile's answers
+                  "favicon", "status of 401", "/api/profiles/999999 ", "status of 422"))]  # wrong token, unknown profile, typo
     check("no JavaScript errors", not errors, "; ".join(entry["message"] for entry in errors)[:500])
 finally:
     driver.quit()

@@ -1,6 +1,6 @@
-/// The page served at `/`: live counters, tags and their latest changes, audiences and the event log, and a
-/// profile's identifiers, traits and tags with why it has each (or not), from the admin API, until the full
-/// console exists.
+/// The page served at `/`: live counters, tags and their latest changes, audiences and the event log; a
+/// profile's identifiers, traits and tags with why it has each (or not); a tag written, tried (who would
+/// gain and lose it) and published — all from the admin API, until the full console exists.
 enum ConsolePage {
     static let html = #"""
         <!doctype html>
@@ -22,6 +22,8 @@ enum ConsolePage {
           #find{display:flex;gap:.5rem;max-width:520px;margin-top:1rem} #find input{flex:1} #find button{padding:.5rem 1rem}
           ul.explain{margin:.3rem 0;padding-left:1.2rem;font-size:.85rem} ul.explain code{background:#f0f2f8;padding:0 .2rem}
           .muted{color:#667}
+          #editor{background:#fff;border-radius:10px;padding:1rem;box-shadow:0 1px 3px #0001}
+          #rule{width:100%;box-sizing:border-box;font:.9rem ui-monospace,monospace;padding:.5rem} #editor button{padding:.4rem .9rem}
         </style></head>
         <body>
         <h1>Tagflow 标签数据平台</h1><p class="sub">Live events, OneID profiles and tags 实时事件、用户与标签</p>
@@ -31,6 +33,13 @@ enum ConsolePage {
           <div class="grid" id="cards"></div>
           <form id="find"><input id="lookup" placeholder="profile number, or an identifier as type:value (phone:13800138000) 查找用户"><button>Find 查找</button></form>
           <div id="profile" hidden></div>
+          <h2>Write a tag 编写标签</h2>
+          <div id="editor"><textarea id="rule" rows="4" spellcheck="false">tag hot_hyaluronic "热门-玻尿酸"
+          category interest
+          when count(view_item where project = "玻尿酸") in last 1 days >= 2</textarea>
+          <p><button id="dryRun">Dry run 试算</button> <button id="publish">Publish 发布</button>
+          <span class="muted">rule language: docs/rules.md · a dry run changes nothing; publishing back-fills the history first</span></p>
+          <div id="plan"></div></div>
           <div class="cols">
             <div><h2>Tags 标签</h2><table><thead><tr><th>tag</th><th>name 名称</th><th>category</th><th>members 人数</th></tr></thead><tbody id="tags"></tbody></table></div>
             <div><h2>Tag changes 标签变化</h2><table><thead><tr><th>at</th><th>profile</th><th>tag</th><th>change</th><th>cause</th></tr></thead><tbody id="changes"></tbody></table></div>
@@ -139,6 +148,31 @@ enum ConsolePage {
           else if (colon > 0) openProfile(`/api/profiles/lookup?type=${encodeURIComponent(q.slice(0, colon))}&value=${encodeURIComponent(q.slice(colon + 1))}`);
           else { panel.hidden = false; panel.innerHTML = '<p class="err">give a profile number, or an identifier as type:value (for example phone:13800138000)</p>'; }
         });
+
+        // Writing a tag: a dry run says who would gain and lose it (or every problem, where it is); publishing
+        // applies the same text.
+        async function plan(apply) {
+          const out = document.getElementById('plan');
+          out.innerHTML = '<p class="muted">…</p>';
+          try {
+            const r = await fetch('/api/tags' + (apply ? '' : '?dry_run=true'), {method: 'POST',
+              headers: {Authorization: 'Bearer ' + tokenInput.value, 'Content-Type': 'application/json'},
+              body: JSON.stringify({source: document.getElementById('rule').value})});
+            const answer = await r.json();
+            if (!answer.entries && !answer.diagnostics) throw new Error(answer.message || `answered ${r.status}`);
+            const problems = (answer.diagnostics || []).map(d => `<li class="${d.severity === 'error' ? 'err' : ''}">line ${d.line}, column ${d.column}: ${esc(d.message)}${d.suggestion ? ` — ${esc(d.suggestion)}` : ''}</li>`);
+            const samples = list => list.length ? ` (${list.map(profileLink).join(', ')}${list.length >= 10 ? ', …' : ''})` : '';
+            const entries = (answer.entries || []).filter(e => e.action !== 'unchanged').map(e =>
+              `<li><b>${esc(e.action)}</b> <code>${esc(e.tag)}</code> v${e.version}: ${e.membersAfter} profiles ${answer.applied ? 'have' : 'would have'} it (${answer.applied ? 'before' : 'now'} ${e.membersBefore});
+                gain ${e.gained}${samples(e.gainedSample)}, lose ${e.lost}${samples(e.lostSample)}${e.changed ? `, value changes ${e.changed}` : ''}</li>`);
+            out.innerHTML = (problems.length ? `<p class="err">Not published: fix these first 请先修正</p><ul>${problems.join('')}</ul>` : '')
+              + (entries.length ? `<ul>${entries.join('')}</ul>` : (problems.length ? '' : '<p class="muted">nothing would change</p>'))
+              + (answer.applied ? '<p><b>Published 已发布</b>: back-filled and live.</p>' : '');
+            if (answer.applied) refresh();
+          } catch (e) { out.innerHTML = `<p class="err">${esc(e.message)}</p>`; }
+        }
+        document.getElementById('dryRun').addEventListener('click', () => plan(false));
+        document.getElementById('publish').addEventListener('click', () => plan(true));
         refresh(); setInterval(refresh, 1000);
         </script></body></html>
         """#
