@@ -36,4 +36,10 @@ for _ in $(seq 1 300); do
 done
 [ -n "$link" ] || { cat "$work/demo.log"; echo "no console link printed"; exit 1; }
 sleep 3  # a few seconds of traffic, so that there are events and tag changes to show
+# Two bad messages in a good batch, for the quarantine: a track with no event name, an identify with no id.
+key=$(grep -o 'wk_[A-Za-z0-9_-]*' "$work/demo.log" | head -1)
+curl -sf -u "$key:" "http://127.0.0.1:$port/v1/batch" -d '{"batch":[
+  {"type":"track","anonymousId":"quarantine-1","properties":{"project":"玻尿酸"}},
+  {"type":"track","anonymousId":"quarantine-2","event":"view_item"},
+  {"type":"identify","traits":{"phone":"13800138000"}}]}' >/dev/null
 "$venv/bin/python" scripts/console_browser.py "http://127.0.0.1:$port" "${link##*#token=}" "$screenshot"

@@ -11,6 +11,7 @@ Given a server that traffic is flowing into (`tagflow demo`), checks that:
 - the counters move while the page stays open (it refreshes itself);
 - a profile opens from a link, with its identifiers and tags, why it has a tag and why it lacks another;
   it is found by number or by an identifier, and an unknown number is a clear error;
+- the quarantine lists refused messages with their reasons; one corrected and replayed, one discarded;
 - a tag written on the page: a typo is pointed at (line, column, suggestion), a dry run says how many
   profiles would have it and who would gain it, publishing makes it live;
 - the page logs no JavaScript error.
@@ -159,6 +160,23 @@ try:
     published = wait_for(lambda: "Published" in text("plan"))
     listed = wait_for(lambda: any("browsed_today" in row and "今日浏览" in row for row in rows("tags")))
     check("publishing makes the tag live and listed", bool(published) and bool(listed), text("plan")[:100])
+
+    # The quarantine: each refused message with its reason; one corrected and replayed, the other discarded.
+    click_first("#showQuarantine")
+    listed = wait_for(lambda: "missing_event" in text("quarantine") and text("quarantine"))
+    check("the quarantine shows refused messages with reason and field",
+          bool(listed) and "field event" in listed and "no_user_anon_id" in listed, (listed or text("quarantine"))[:100])
+    driver.execute_script("""
+        const row = [...document.querySelectorAll('#quarantine tr[data-entry]')].find(r => r.innerText.includes('missing_event'));
+        const payload = JSON.parse(row.querySelector('textarea').value);
+        payload.event = 'view_item';
+        row.querySelector('textarea').value = JSON.stringify(payload);
+        row.querySelector('button.replay').click()""")
+    replayed = wait_for(lambda: "missing_event" not in text("quarantine") and "no_user_anon_id" in text("quarantine"))
+    check("a corrected message is replayed and leaves the quarantine", bool(replayed), text("quarantine")[:100])
+    click_first("#quarantine button.discard")
+    emptied = wait_for(lambda: "nothing pending" in text("quarantine"))
+    check("a discarded message leaves the quarantine", bool(emptied), text("quarantine")[:100])
 
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(1400, min(height + 40, 4000))  # the whole page in one picture

@@ -1,6 +1,7 @@
 /// The page served at `/`: live counters, tags and their latest changes, audiences and the event log; a
 /// profile's identifiers, traits and tags with why it has each (or not); a tag written, tried (who would
-/// gain and lose it) and published — all from the admin API, until the full console exists.
+/// gain and lose it) and published; the quarantine, corrected and replayed or discarded — all from the admin
+/// API, until the full console exists.
 enum ConsolePage {
     static let html = #"""
         <!doctype html>
@@ -46,6 +47,9 @@ enum ConsolePage {
           </div>
           <h2>Audiences 人群</h2>
           <table><thead><tr><th>audience</th><th>name 名称</th><th>rule</th><th>members 人数</th></tr></thead><tbody id="segments"></tbody></table>
+          <h2>Quarantine 隔离区 <button id="showQuarantine">show 查看</button></h2>
+          <div id="quarantine"><p class="muted">Messages refused one by one (the rest of their batch was accepted), each kept with the reason,
+            until corrected and replayed, or discarded. 被拒收的消息及原因：修正后重放，或丢弃。</p></div>
           <h2>Events 事件</h2>
           <table><thead><tr><th>#</th><th>time</th><th>type</th><th>event</th><th>profile</th></tr></thead><tbody id="events"></tbody></table>
         </div>
@@ -53,7 +57,7 @@ enum ConsolePage {
         const tokenInput = document.getElementById('token');
         tokenInput.value = new URLSearchParams(location.hash.slice(1)).get('token') || localStorage.getItem('tagflowToken') || '';
         tokenInput.addEventListener('change', () => { localStorage.setItem('tagflowToken', tokenInput.value); refresh(); });
-        const labels = {eventsAccepted:'events accepted 已接收', eventsDeduplicated:'de-duplicated 去重', eventsQuarantined:'quarantined 隔离',
+        const labels = {eventsAccepted:'events accepted 已接收', eventsDeduplicated:'de-duplicated 去重', eventsQuarantined:'quarantined 隔离', quarantinePending:'pending in quarantine 待处理',
           profiles:'profiles 用户', identifiers:'identifiers 标识', mergesAccepted:'merges 合并', mergesRefused:'refused merges 拒绝合并',
           ingestQueueWaiting:'write queue 队列'};
         const esc = v => String(v ?? '').replace(/&/g,'&amp;').replace(/</g,'&lt;').replace(/"/g,'&quot;');
@@ -171,6 +175,33 @@ enum ConsolePage {
             if (answer.applied) refresh();
           } catch (e) { out.innerHTML = `<p class="err">${esc(e.message)}</p>`; }
         }
+        // The quarantine, drawn when asked for (a correction being typed is not redrawn under the typist).
+        async function showQuarantine() {
+          const box = document.getElementById('quarantine');
+          try {
+            const entries = (await api('/api/quarantine?limit=50')).entries;
+            box.innerHTML = entries.length ? `<table><thead><tr><th>#</th><th>received</th><th>source</th><th>reason 原因</th><th>message 消息</th></tr></thead><tbody>
+              ${entries.map(q => `<tr data-entry="${q.id}"><td>${q.id}</td><td>${esc(q.receivedAt)}</td><td>${q.sourceId ?? '—'}</td>
+                <td><b>${esc(q.code)}</b>${q.field ? ` (field <code>${esc(q.field)}</code>)` : ''}: ${esc(q.message)}<br><span class="muted">message ${q.position} of its request</span></td>
+                <td><textarea rows="4" spellcheck="false" style="width:100%;font:.8rem ui-monospace,monospace">${esc(JSON.stringify(q.payload, null, 1))}</textarea>
+                <button class="replay">replay 重放</button> <button class="discard">discard 丢弃</button> <span class="outcome"></span></td></tr>`).join('')}
+              </tbody></table>` : '<p class="muted">nothing pending 无待处理消息</p>';
+          } catch (e) { box.innerHTML = `<p class="err">${esc(e.message)}</p>`; }
+        }
+        document.getElementById('showQuarantine').addEventListener('click', showQuarantine);
+        document.getElementById('quarantine').addEventListener('click', async event => {
+          const button = event.target.closest('button.replay, button.discard');
+          if (!button) return;
+          const row = button.closest('tr'), outcome = row.querySelector('.outcome');
+          const replay = button.classList.contains('replay');
+          const r = await fetch(`/api/quarantine/${row.dataset.entry}/${replay ? 'replay' : 'discard'}`, {method: 'POST',
+            headers: {Authorization: 'Bearer ' + tokenInput.value, 'Content-Type': 'application/json'},
+            body: replay ? row.querySelector('textarea').value : ''});
+          const answer = await r.json().catch(() => ({}));
+          if (!r.ok) { outcome.className = 'outcome err'; outcome.textContent = answer.message || `answered ${r.status}`; return; }
+          showQuarantine();
+          refresh();
+        });
         document.getElementById('dryRun').addEventListener('click', () => plan(false));
         document.getElementById('publish').addEventListener('click', () => plan(true));
         refresh(); setInterval(refresh, 1000);
