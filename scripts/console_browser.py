@@ -11,6 +11,7 @@ Given a server that traffic is flowing into (`tagflow demo`), checks that:
 - the counters move while the page stays open (it refreshes itself);
 - a profile opens from a link, with its identifiers and tags, why it has a tag and why it lacks another;
   it is found by number or by an identifier, and an unknown number is a clear error;
+- a tag opens with its definition, members and audit, and its text goes into the editor;
 - the quarantine lists refused messages with their reasons; one corrected and replayed, one discarded;
 - a tag written on the page: a typo is pointed at (line, column, suggestion), a dry run says how many
   profiles would have it and who would gain it, publishing makes it live;
@@ -160,6 +161,16 @@ try:
     published = wait_for(lambda: "Published" in text("plan"))
     listed = wait_for(lambda: any("browsed_today" in row and "今日浏览" in row for row in rows("tags")))
     check("publishing makes the tag live and listed", bool(published) and bool(listed), text("plan")[:100])
+
+    # A tag: its definition, members and audit; its text into the editor.
+    click_first('#tags a.tag[data-tag="lifecycle"]')
+    tag = wait_for(lambda: "生命周期" in text("tagPanel") and len(rows("tagMembers")) > 0 and text("tagPanel"))
+    check("a tag opens with its definition, members and who changed it",
+          bool(tag) and 'case "流失"' in tag and "create" in tag and "no members" not in tag,
+          f"{len(rows('tagMembers'))} members shown")
+    click_first("#editTag")
+    check("a tag's text goes into the editor",
+          driver.execute_script("return document.getElementById('rule').value").startswith("tag lifecycle"))
 
     # The quarantine: each refused message with its reason; one corrected and replayed, the other discarded.
     click_first("#showQuarantine")

@@ -1,6 +1,6 @@
 /// The page served at `/`: live counters, tags and their latest changes, audiences and the event log; a
 /// profile's identifiers, traits and tags with why it has each (or not); a tag written, tried (who would
-/// gain and lose it) and published; the quarantine, corrected and replayed or discarded — all from the admin
+/// gain and lose it) and published; a tag's definition, members and audit; the quarantine, corrected and replayed or discarded — all from the admin
 /// API, until the full console exists.
 enum ConsolePage {
     static let html = #"""
@@ -19,7 +19,8 @@ enum ConsolePage {
           .err{color:#b00} h2{font-size:1rem;margin:1.2rem 0 .5rem}
           .cols{display:grid;grid-template-columns:1fr 1fr;gap:1rem} @media(max-width:900px){.cols{grid-template-columns:1fr}}
           a.profile,button.why{color:#2453d6;cursor:pointer;background:none;border:none;padding:0;font:inherit;text-decoration:underline}
-          #profile{background:#fff;border-radius:10px;padding:1rem;box-shadow:0 1px 3px #0001;margin-top:1rem}
+          #profile,.panel{background:#fff;border-radius:10px;padding:1rem;box-shadow:0 1px 3px #0001;margin-top:1rem}
+          a.tag{color:#2453d6;cursor:pointer;text-decoration:underline} pre{background:#f0f2f8;padding:.6rem;border-radius:6px;white-space:pre-wrap}
           #find{display:flex;gap:.5rem;max-width:520px;margin-top:1rem} #find input{flex:1} #find button{padding:.5rem 1rem}
           ul.explain{margin:.3rem 0;padding-left:1.2rem;font-size:.85rem} ul.explain code{background:#f0f2f8;padding:0 .2rem}
           .muted{color:#667}
@@ -34,6 +35,7 @@ enum ConsolePage {
           <div class="grid" id="cards"></div>
           <form id="find"><input id="lookup" placeholder="profile number, or an identifier as type:value (phone:13800138000) 查找用户"><button>Find 查找</button></form>
           <div id="profile" hidden></div>
+          <div id="tagPanel" class="panel" hidden></div>
           <h2>Write a tag 编写标签</h2>
           <div id="editor"><textarea id="rule" rows="4" spellcheck="false">tag hot_hyaluronic "热门-玻尿酸"
           category interest
@@ -82,7 +84,7 @@ enum ConsolePage {
             const tags = (await api('/api/tags')).tags;
             tagNames = Object.fromEntries(tags.map(t => [t.id, t.displayName]));
             document.getElementById('tags').innerHTML = tags.map(t =>
-              `<tr><td>${esc(t.id)}</td><td>${esc(t.displayName)}</td><td>${esc(t.category)}</td><td>${t.members ?? 0}</td></tr>`).join('');
+              `<tr><td><a class="tag" data-tag="${esc(t.id)}">${esc(t.id)}</a></td><td>${esc(t.displayName)}</td><td>${esc(t.category)}</td><td>${t.members ?? 0}</td></tr>`).join('');
             const segments = (await api('/api/segments')).segments;
             const rule = source => source.replace(/^[\s\S]*?\bwhen\s+/, '').replace(/\s+/g, ' ');
             document.getElementById('segments').innerHTML = segments.map(s =>
@@ -133,7 +135,47 @@ enum ConsolePage {
             target.innerHTML = explanationHTML(await api(`/api/profiles/${panel.dataset.id}/tags/${encodeURIComponent(tag)}/explain`));
           } catch (e) { target.innerHTML = `<p class="err">${esc(e.message)}</p>`; }
         }
+        // A tag: its definition, who has it (a page at a time) and who changed it when; "edit" puts its text
+        // in the editor, to dry-run and publish as a new version.
+        const tagPanel = document.getElementById('tagPanel');
+        async function openTag(id) {
+          tagPanel.hidden = false;
+          try {
+            const path = '/api/tags/' + encodeURIComponent(id);
+            const [t, audit] = await Promise.all([api(path), api(path + '/audit')]);
+            tagPanel.dataset.tag = id;
+            tagPanel.innerHTML = `<h2>Tag 标签 ${esc(t.id)} ${esc(t.displayName)}</h2>
+              <p class="muted">${esc(t.kind)} · ${esc(t.category)} · ${esc(t.status)} · version ${t.version} · ${t.members ?? 0} members 人</p>
+              ${t.description ? `<p>${esc(t.description)}</p>` : ''}<pre>${esc(t.source)}</pre>
+              <p><button id="editTag">edit in the editor 编辑</button></p>
+              <table><thead><tr><th>profile</th><th>value</th><th>since</th></tr></thead><tbody id="tagMembers"></tbody></table>
+              <p><button id="moreMembers" hidden>more 更多</button></p>
+              <h2>Changes to the definition 定义变更</h2>
+              <table><thead><tr><th>at</th><th>who</th><th>action</th><th>version</th></tr></thead><tbody>${audit.audit.map(a =>
+                `<tr><td>${esc(a.at)}</td><td>${esc(a.actor)}</td><td>${esc(a.action)}</td><td>${a.version}</td></tr>`).join('')}</tbody></table>`;
+            tagPanel.source = t.source;
+            await moreMembers(0);
+          } catch (e) { tagPanel.innerHTML = `<p class="err">${esc(e.message)}</p>`; }
+        }
+        async function moreMembers(after) {
+          const page = await api(`/api/tags/${encodeURIComponent(tagPanel.dataset.tag)}/members?limit=20&after=${after}`);
+          document.getElementById('tagMembers').insertAdjacentHTML('beforeend', page.members.map(m =>
+            `<tr><td>${profileLink(m.profile)}</td><td>${show(m.value)}</td><td>${esc(m.since)}</td></tr>`).join('')
+            || (after ? '' : '<tr><td colspan="3">no members</td></tr>'));
+          const more = document.getElementById('moreMembers');
+          more.hidden = page.next === undefined || page.next === null;
+          more.dataset.after = page.next ?? '';
+        }
         document.addEventListener('click', event => {
+          const tagLink = event.target.closest('a.tag');
+          if (tagLink) { event.preventDefault(); openTag(tagLink.dataset.tag); return; }
+          if (event.target.id === 'moreMembers') { moreMembers(event.target.dataset.after); return; }
+          if (event.target.id === 'editTag') {
+            document.getElementById('rule').value = tagPanel.source;
+            document.getElementById('plan').innerHTML = '<p class="muted">edit, then dry run 试算 and publish 发布</p>';
+            document.getElementById('rule').scrollIntoView();
+            return;
+          }
           const link = event.target.closest('a.profile');
           if (link) { event.preventDefault(); openProfile('/api/profiles/' + link.dataset.profile); return; }
           const why = event.target.closest('button.why');
