@@ -12,7 +12,8 @@ Given a server that traffic is flowing into (`tagflow demo`), checks that:
 - a profile opens from a link, with its identifiers and tags, why it has a tag and why it lacks another;
   it is found by number or by an identifier, and an unknown number is a clear error;
 - a tag opens with its definition, members and audit, and its text goes into the editor;
-- the quarantine lists refused messages with their reasons; one corrected and replayed, one discarded;
+- the quarantine lists refused messages with their reasons; one corrected and replayed, one replayed as it
+  was (refused again, saying why) and discarded;
 - a tag written on the page: a typo is pointed at (line, column, suggestion), a dry run says how many
   profiles would have it and who would gain it, publishing makes it live;
 - the page logs no JavaScript error.
@@ -185,6 +186,9 @@ try:
         row.querySelector('button.replay').click()""")
     replayed = wait_for(lambda: "missing_event" not in text("quarantine") and "no_user_anon_id" in text("quarantine"))
     check("a corrected message is replayed and leaves the quarantine", bool(replayed), text("quarantine")[:100])
+    click_first("#quarantine button.replay")
+    refused = wait_for(lambda: "still invalid" in text("quarantine") and text("quarantine"))
+    check("a message replayed uncorrected is refused again, saying why", bool(refused), text("quarantine")[-120:])
     click_first("#quarantine button.discard")
     emptied = wait_for(lambda: "nothing pending" in text("quarantine"))
     check("a discarded message leaves the quarantine", bool(emptied), text("quarantine")[:100])
@@ -196,7 +200,7 @@ try:
 
     errors = [entry for entry in driver.get_log("browser")
               if entry["level"] == "SEVERE" and not any(expected in entry["message"] for expected in (
-                  "favicon", "status of 401", "/api/profiles/999999 ", "status of 422"))]  # wrong token, unknown profile, typo
+                  "favicon", "status of 401", "/api/profiles/999999 ", "status of 422"))]  # wrong token, unknown profile, typo, replay
     check("no JavaScript errors", not errors, "; ".join(entry["message"] for entry in errors)[:500])
 finally:
     driver.quit()

@@ -66,6 +66,12 @@ enum ConsolePage {
         const show = v => v === undefined || v === null ? '—' : esc(typeof v === 'string' ? v : JSON.stringify(v));
         const profileLink = id => `<a class="profile" data-profile="${Number(id)}">${Number(id)}</a>`;
         let tagNames = {};
+        // The admin API with the token: `post` answers whatever came back (a refused plan carries its problems).
+        async function post(path, body) {
+          const r = await fetch(path, {method: 'POST', body,
+            headers: {Authorization: 'Bearer ' + tokenInput.value, 'Content-Type': 'application/json'}});
+          return {ok: r.ok, status: r.status, answer: await r.json().catch(() => ({}))};
+        }
         async function api(path) {
           const r = await fetch(path, {headers: {Authorization: 'Bearer ' + tokenInput.value}});
           if (!r.ok) throw new Error((await r.json().catch(() => ({}))).message || `${path} answered ${r.status}`);
@@ -113,7 +119,7 @@ enum ConsolePage {
               <p><b>identifiers 标识</b> ${p.identifiers.map(i => `<code>${esc(i.type)}: ${esc(i.value)}</code>`).join(' ') || '—'}</p>
               <p><b>traits 属性</b> <code>${esc(JSON.stringify(p.traits))}</code></p>
               <table><thead><tr><th>tag</th><th>name 名称</th><th>value</th><th>since</th><th></th></tr></thead><tbody id="profileTags">
-              ${tags.map(t => `<tr><td>${esc(t.tag)}</td><td>${esc(tagNames[t.tag])}</td><td>${show(t.value)}</td><td>${esc(t.since)}</td>
+              ${tags.map(t => `<tr><td><a class="tag" data-tag="${esc(t.tag)}">${esc(t.tag)}</a></td><td>${esc(tagNames[t.tag])}</td><td>${show(t.value)}</td><td>${esc(t.since)}</td>
                 <td><button class="why" data-tag="${esc(t.tag)}">why 为什么</button></td></tr><tr hidden><td colspan="5"></td></tr>`).join('')
                 || '<tr><td colspan="5">no tags</td></tr>'}</tbody></table>
               ${others.length ? `<p>Why not 为什么没有: <select id="whyNot">${others.map(t => `<option value="${esc(t)}">${esc(t)} ${esc(tagNames[t])}</option>`).join('')}</select>
@@ -201,11 +207,9 @@ enum ConsolePage {
           const out = document.getElementById('plan');
           out.innerHTML = '<p class="muted">…</p>';
           try {
-            const r = await fetch('/api/tags' + (apply ? '' : '?dry_run=true'), {method: 'POST',
-              headers: {Authorization: 'Bearer ' + tokenInput.value, 'Content-Type': 'application/json'},
-              body: JSON.stringify({source: document.getElementById('rule').value})});
-            const answer = await r.json();
-            if (!answer.entries && !answer.diagnostics) throw new Error(answer.message || `answered ${r.status}`);
+            const {status, answer} = await post('/api/tags' + (apply ? '' : '?dry_run=true'),
+              JSON.stringify({source: document.getElementById('rule').value}));
+            if (!answer.entries && !answer.diagnostics) throw new Error(answer.message || `answered ${status}`);
             const problems = (answer.diagnostics || []).map(d => `<li class="${d.severity === 'error' ? 'err' : ''}">line ${d.line}, column ${d.column}: ${esc(d.message)}${d.suggestion ? ` — ${esc(d.suggestion)}` : ''}</li>`);
             const samples = list => list.length ? ` (${list.map(profileLink).join(', ')}${list.length >= 10 ? ', …' : ''})` : '';
             const entries = (answer.entries || []).filter(e => e.action !== 'unchanged').map(e =>
@@ -236,11 +240,9 @@ enum ConsolePage {
           if (!button) return;
           const row = button.closest('tr'), outcome = row.querySelector('.outcome');
           const replay = button.classList.contains('replay');
-          const r = await fetch(`/api/quarantine/${row.dataset.entry}/${replay ? 'replay' : 'discard'}`, {method: 'POST',
-            headers: {Authorization: 'Bearer ' + tokenInput.value, 'Content-Type': 'application/json'},
-            body: replay ? row.querySelector('textarea').value : ''});
-          const answer = await r.json().catch(() => ({}));
-          if (!r.ok) { outcome.className = 'outcome err'; outcome.textContent = answer.message || `answered ${r.status}`; return; }
+          const {ok, status, answer} = await post(`/api/quarantine/${row.dataset.entry}/${replay ? 'replay' : 'discard'}`,
+            replay ? row.querySelector('textarea').value : '');
+          if (!ok) { outcome.className = 'outcome err'; outcome.textContent = answer.message || `answered ${status}`; return; }
           showQuarantine();
           refresh();
         });
