@@ -125,6 +125,9 @@ try:
     check("a profile opens from a change", bool(heading), f"profile {profile}")
     check("the profile shows its identifiers and tags",
           bool(heading) and "identifiers" in heading and len(rows("profileTags")) >= 2, f"{len(rows('profileTags')) // 2} tags")
+    check("the profile shows its tag history and its latest events",
+          len(rows("profileHistory")) >= 1 and len(rows("profileEvents")) >= 1,
+          f"{len(rows('profileHistory'))} changes, {len(rows('profileEvents'))} events")
     identifier = driver.find_element(By.CSS_SELECTOR, "#profile code").text.replace(": ", ":", 1)
     box = driver.find_element(By.ID, "lookup")
     box.send_keys("999999", Keys.ENTER)
@@ -133,7 +136,7 @@ try:
     box.clear()
     box.send_keys(identifier, Keys.ENTER)
     found = wait_for(lambda: f"Profile 用户 {profile}" in text("profile"))
-    check("a profile is found by an identifier", bool(found), identifier)
+    check("a profile is found by an identifier", bool(found), identifier + " → " + text("profile")[:200])
 
     click_first("#profileTags button.why")
     why = wait_for(lambda: "has it" in rows("profileTags")[1] and rows("profileTags")[1])

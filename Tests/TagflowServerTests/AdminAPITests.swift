@@ -56,6 +56,7 @@ import Testing
             #expect(byPhone["traits"]?.objectValue?.keys == ["name", "phone", "wechat_appid", "wechat_openid"])  // in order
             #expect(byPhone["eventCount"] == 6)
             #expect(byPhone["firstSeen"] == .string(Timestamp.format(1_700_000_000_000)))
+            #expect(arrayOf(byPhone["events"]).count == 6)  // found by identifier as by number: with its events
 
             // And the timeline pages newest first.
             let id = try #require(byPhone["id"]).jsonString

@@ -86,14 +86,12 @@ struct AdminRoutes: Sendable {
             guard let id = try await store.lookup(Identifier(type, Self.normalized(type: type, value: value))),
                   let profile = try await store.profile(id: id)
             else { throw APIError.notFound("a profile with \(type) \(value)") }
-            return try JSONResponse.make(profile)
+            return try await profileWithEvents(profile, request)
         }
         api.get("profiles/:id") { request, context in
             let id = ProfileID(try Self.integer(context, "id"))
             guard let profile = try await store.profile(id: id) else { throw APIError.notFound("profile \(id)") }
-            let limit = try Self.limit(request)
-            let events = try await store.timeline(of: profile.id, before: nil, limit: limit)
-            return try JSONResponse.make(ProfileBody(profile: profile, events: events, limit: limit))
+            return try await profileWithEvents(profile, request)
         }
         api.get("profiles/:id/events") { request, context in
             let id = ProfileID(try Self.integer(context, "id"))
@@ -141,6 +139,13 @@ struct AdminRoutes: Sendable {
         api.post("quarantine/:id/replay") { request, context in
             try await replay(request, id: try Self.integer(context, "id"))
         }
+    }
+
+    /// A profile as found, by number or by identifier: with the first page of its events (newest first).
+    private func profileWithEvents(_ profile: ProfileView, _ request: Request) async throws -> Response {
+        let limit = try Self.limit(request)
+        let events = try await store.timeline(of: profile.id, before: nil, limit: limit)
+        return try JSONResponse.make(ProfileBody(profile: profile, events: events, limit: limit))
     }
 
     /// Replays a quarantined message, as it was or as corrected in the request body.

@@ -104,13 +104,15 @@ enum ConsolePage {
           } catch (e) { document.getElementById('err').textContent = e.message; }
         }
 
-        // A profile: its identifiers, traits and tags; "why" explains a tag it has, or one it does not.
+        // A profile: its identifiers, traits and tags, its tag history and latest events; "why" explains a tag
+        // it has, or one it does not.
         const panel = document.getElementById('profile');
         async function openProfile(path) {
           panel.hidden = false;
           try {
             const p = await api(path);
-            const tags = (await api(`/api/profiles/${p.id}/tags`)).tags;
+            const [tags, history] = await Promise.all([
+              api(`/api/profiles/${p.id}/tags`).then(a => a.tags), api(`/api/profiles/${p.id}/tag-history?limit=20`).then(a => a.history)]);
             const held = new Set(tags.map(t => t.tag));
             const others = Object.keys(tagNames).filter(t => !held.has(t));
             panel.dataset.id = p.id;
@@ -123,7 +125,11 @@ enum ConsolePage {
                 <td><button class="why" data-tag="${esc(t.tag)}">why 为什么</button></td></tr><tr hidden><td colspan="5"></td></tr>`).join('')
                 || '<tr><td colspan="5">no tags</td></tr>'}</tbody></table>
               ${others.length ? `<p>Why not 为什么没有: <select id="whyNot">${others.map(t => `<option value="${esc(t)}">${esc(t)} ${esc(tagNames[t])}</option>`).join('')}</select>
-                <button class="why" data-tag="" id="whyNotButton">explain 解释</button></p><div id="whyNotAnswer"></div>` : ''}`;
+                <button class="why" data-tag="" id="whyNotButton">explain 解释</button></p><div id="whyNotAnswer"></div>` : ''}
+              <div class="cols"><div><h2>Tag history 标签历史</h2><table><thead><tr><th>at</th><th>tag</th><th>change</th><th>cause</th></tr></thead><tbody id="profileHistory">
+                ${history.map(c => `<tr><td>${esc(c.at)}</td><td>${esc(c.tag)}</td><td>${show(c.old)} → ${show(c.new)}</td><td>${esc(c.cause)}</td></tr>`).join('')}</tbody></table></div>
+              <div><h2>Latest events 最近事件</h2><table><thead><tr><th>#</th><th>time</th><th>event</th><th>properties</th></tr></thead><tbody id="profileEvents">
+                ${p.events.slice(0, 20).map(e => `<tr><td>${e.seq}</td><td>${esc(e.timestamp)}</td><td>${esc(e.name || e.type)}</td><td><code>${esc(JSON.stringify(e.payload.properties ?? e.payload.traits ?? {}))}</code></td></tr>`).join('')}</tbody></table></div></div>`;
           } catch (e) {
             panel.innerHTML = `<p class="err">${esc(e.message)}</p>`;
           }
