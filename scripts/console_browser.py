@@ -12,6 +12,7 @@ Given a server that traffic is flowing into (`tagflow demo`), checks that:
 - a profile opens from a link, with its identifiers and tags, why it has a tag and why it lacks another;
   it is found by number or by an identifier, and an unknown number is a clear error;
 - a tag opens with its definition, members and audit, and its text goes into the editor;
+- a webhook destination shows its outbox (changes delivered) and automation, and a test event is delivered;
 - the quarantine lists refused messages with their reasons; one corrected and replayed, one replayed as it
   was (refused again, saying why) and discarded;
 - a tag written on the page: a typo is pointed at (line, column, suggestion), a dry run says how many
@@ -175,6 +176,15 @@ try:
     click_first("#editTag")
     check("a tag's text goes into the editor",
           driver.execute_script("return document.getElementById('rule').value").startswith("tag lifecycle"))
+
+    # Destinations: the webhook's outbox filling with delivered changes, its automation, a test sent.
+    delivered = wait_for(lambda: any("crm-webhook" in row and "delivered" in row for row in rows("destinations"))
+                         and [row for row in rows("destinations") if "crm-webhook" in row][0])
+    check("a destination shows its delivered changes and its automation",
+          bool(delivered) and "new-visitors: tag.added visited_today" in delivered, (delivered or "")[:120])
+    click_first("#destinations button.testDestination")
+    tested = wait_for(lambda: "test delivered" in text("destinationTest") and text("destinationTest"))
+    check("a destination's test event is delivered", bool(tested), text("destinationTest"))
 
     # The quarantine: each refused message with its reason; one corrected and replayed, the other discarded.
     click_first("#showQuarantine")

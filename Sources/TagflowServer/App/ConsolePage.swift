@@ -1,6 +1,7 @@
 /// The page served at `/`: live counters, tags and their latest changes, audiences and the event log; a
 /// profile's identifiers, traits and tags with why it has each (or not); a tag written, tried (who would
-/// gain and lose it) and published; a tag's definition, members and audit; the quarantine, corrected and replayed or discarded — all from the admin
+/// gain and lose it) and published; a tag's definition, members and audit; destinations with their outboxes
+/// and automations, tested on demand; the quarantine, corrected and replayed or discarded — all from the admin
 /// API, until the full console exists.
 enum ConsolePage {
     static let html = #"""
@@ -49,6 +50,9 @@ enum ConsolePage {
           </div>
           <h2>Audiences 人群</h2>
           <table><thead><tr><th>audience</th><th>name 名称</th><th>rule</th><th>members 人数</th></tr></thead><tbody id="segments"></tbody></table>
+          <h2>Destinations 推送</h2>
+          <table><thead><tr><th>destination</th><th>url</th><th>status</th><th>outbox 发件箱</th><th>automations 自动化</th><th></th></tr></thead><tbody id="destinations"></tbody></table>
+          <p id="destinationTest" class="muted"></p>
           <h2>Quarantine 隔离区 <button id="showQuarantine">show 查看</button></h2>
           <div id="quarantine"><p class="muted">Messages refused one by one (the rest of their batch was accepted), each kept with the reason,
             until corrected and replayed, or discarded. 被拒收的消息及原因：修正后重放，或丢弃。</p></div>
@@ -96,6 +100,7 @@ enum ConsolePage {
             document.getElementById('segments').innerHTML = segments.map(s =>
               `<tr><td>${esc(s.id)}</td><td>${esc(s.displayName)}</td><td><code>${esc(rule(s.source || ''))}</code></td><td>${s.members ?? 0}</td></tr>`).join('')
               || '<tr><td colspan="4">none yet: define one in a .tags file (`segment …`) or with POST /api/segments</td></tr>';
+            await showDestinations();
             const changes = (await api('/api/tag-changes?limit=15')).history;
             document.getElementById('changes').innerHTML = changes.map(c =>
               `<tr><td title="${esc(c.at)}">${esc(c.at).slice(11, 23)}</td><td>${profileLink(c.profile)}</td><td>${esc(c.tag)}</td><td>${show(c.old)} → ${show(c.new)}</td><td>${esc(c.cause)}</td></tr>`).join('');
@@ -227,6 +232,31 @@ enum ConsolePage {
             if (answer.applied) refresh();
           } catch (e) { out.innerHTML = `<p class="err">${esc(e.message)}</p>`; }
         }
+        // Where changes are pushed: each destination's outbox by status and the automations sending to it.
+        async function showDestinations() {
+          const [destinations, automations] = await Promise.all([api('/api/destinations').then(a => a.destinations),
+            api('/api/automations').then(a => a.automations)]);
+          const details = await Promise.all(destinations.map(d => api('/api/destinations/' + d.id)));
+          const trigger = t => [t.on, t.tag, t.segment, t.event, t.where && `where ${t.where}`].filter(Boolean).join(' ');
+          document.getElementById('destinations').innerHTML = details.map(d => `<tr><td>${esc(d.name)}</td><td>${esc(d.url)}</td>
+            <td>${esc(d.status)}${d.statusReason ? ` (${esc(d.statusReason)})` : ''}</td>
+            <td>${Object.entries(d.outbox || {}).map(([k, n]) => `${esc(k)} ${n}`).join(' · ') || '—'}</td>
+            <td>${automations.filter(a => a.destination === d.id).map(a => `${esc(a.name)}: ${esc(trigger(a.trigger))}${a.enabled ? '' : ' (disabled)'}`).join('<br>') || '—'}</td>
+            <td><button class="testDestination" data-destination="${d.id}">test 测试</button></td></tr>`).join('')
+            || '<tr><td colspan="6">none yet: POST /api/destinations and /api/automations (docs/api.md)</td></tr>';
+        }
+        document.getElementById('destinations').addEventListener('click', async event => {
+          const button = event.target.closest('button.testDestination');
+          if (!button) return;
+          const out = document.getElementById('destinationTest');
+          out.textContent = 'sending a signed tagflow.test event…';
+          const {ok, answer} = await post(`/api/destinations/${button.dataset.destination}/test`, '');
+          out.className = ok && answer.delivered ? 'muted' : 'err';
+          out.textContent = !ok ? (answer.message || 'the test could not be sent')
+            : answer.delivered ? `test delivered 测试送达: HTTP ${answer.status} in ${answer.latencyMs} ms`
+            : `test not delivered 测试未送达: ${answer.error || 'HTTP ' + answer.status}`;
+        });
+
         // The quarantine, drawn when asked for (a correction being typed is not redrawn under the typist).
         async function showQuarantine() {
           const box = document.getElementById('quarantine');
