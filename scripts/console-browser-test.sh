@@ -55,6 +55,7 @@ token=${link##*#token=}
 admin() { curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "http://127.0.0.1:$port$1" -d "$2" >/dev/null; }
 admin /api/destinations "{\"name\": \"crm-webhook\", \"url\": \"http://127.0.0.1:$receiver_port/hook\"}"
 admin /api/automations '{"name": "new-visitors", "destination": "crm-webhook", "trigger": {"on": "tag.added", "tag": "visited_today"}}'
+admin /api/segments '{"source": "segment visitors_today \"今日到访人群\"\n  when tag.visited_today"}'
 # Two bad messages in a good batch, for the quarantine: a track with no event name, an identify with no id.
 key=$(grep -o 'wk_[A-Za-z0-9_-]*' "$work/demo.log" | head -1)
 curl -sf -u "$key:" "http://127.0.0.1:$port/v1/batch" -d '{"batch":[

@@ -12,6 +12,8 @@ Given a server that traffic is flowing into (`tagflow demo`), checks that:
 - a profile opens from a link, with its identifiers and tags, why it has a tag and why it lacks another;
   it is found by number or by an identifier, and an unknown number is a clear error;
 - a tag opens with its definition, members and audit, and its text goes into the editor;
+- an audience opens with members, entries and exits, size by day, and exports as CSV;
+- tag coverage and overlap findings;
 - a webhook destination shows its outbox (changes delivered) and automation, and a test event is delivered;
 - the quarantine lists refused messages with their reasons; one corrected and replayed, one replayed as it
   was (refused again, saying why) and discarded;
@@ -176,6 +178,22 @@ try:
     click_first("#editTag")
     check("a tag's text goes into the editor",
           driver.execute_script("return document.getElementById('rule').value").startswith("tag lifecycle"))
+
+    # An audience: members with identifiers, entries and exits, size by day, and an export.
+    click_first('#segments a.segment[data-segment="visitors_today"]')
+    audience = wait_for(lambda: "今日到访人群" in text("segmentPanel") and len(rows("segmentMembers")) > 0 and text("segmentPanel"))
+    check("an audience opens with members and their identifiers, entries and exits, size by day",
+          bool(audience) and "anonymous_id" in audience and "entered" in audience and "Size by day" in audience,
+          f"{len(rows('segmentMembers'))} members shown")
+    click_first("#exportSegment")
+    exported = wait_for(lambda: "members exported" in text("exported") and text("exported"))
+    check("an audience is exported as CSV", bool(exported), text("exported"))
+
+    # Tag coverage and overlap.
+    click_first("#governance")
+    coverage = wait_for(lambda: len(rows("coverageRows")) > 5 and text("findings"))
+    check("tag coverage and overlap findings are shown", bool(coverage) and any(
+        kind in coverage for kind in ("nobody", "everybody", "near_duplicate")), (coverage or "")[:100])
 
     # Destinations: the webhook's outbox filling with delivered changes, its automation, a test sent.
     delivered = wait_for(lambda: any("crm-webhook" in row and "delivered" in row for row in rows("destinations"))

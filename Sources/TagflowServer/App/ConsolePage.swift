@@ -1,6 +1,7 @@
 /// The page served at `/`: live counters, tags and their latest changes, audiences and the event log; a
 /// profile's identifiers, traits and tags with why it has each (or not); a tag written, tried (who would
-/// gain and lose it) and published; a tag's definition, members and audit; destinations with their outboxes
+/// gain and lose it) and published; a tag's definition, members and audit; an audience's members, entries,
+/// exits, size by day and export; tag coverage and overlap findings; destinations with their outboxes
 /// and automations, tested on demand; the quarantine, corrected and replayed or discarded — all from the admin
 /// API, until the full console exists.
 enum ConsolePage {
@@ -21,7 +22,8 @@ enum ConsolePage {
           .cols{display:grid;grid-template-columns:1fr 1fr;gap:1rem} @media(max-width:900px){.cols{grid-template-columns:1fr}}
           a.profile,button.why{color:#2453d6;cursor:pointer;background:none;border:none;padding:0;font:inherit;text-decoration:underline}
           #profile,.panel{background:#fff;border-radius:10px;padding:1rem;box-shadow:0 1px 3px #0001;margin-top:1rem}
-          a.tag{color:#2453d6;cursor:pointer;text-decoration:underline} pre{background:#f0f2f8;padding:.6rem;border-radius:6px;white-space:pre-wrap}
+          a.tag,a.segment{color:#2453d6;cursor:pointer;text-decoration:underline}
+          .bar{display:inline-block;height:.6rem;background:#5b7be0;border-radius:3px;vertical-align:middle;margin-right:.4rem} pre{background:#f0f2f8;padding:.6rem;border-radius:6px;white-space:pre-wrap}
           #find{display:flex;gap:.5rem;max-width:520px;margin-top:1rem} #find input{flex:1} #find button{padding:.5rem 1rem}
           ul.explain{margin:.3rem 0;padding-left:1.2rem;font-size:.85rem} ul.explain code{background:#f0f2f8;padding:0 .2rem}
           .muted{color:#667}
@@ -37,6 +39,7 @@ enum ConsolePage {
           <form id="find"><input id="lookup" placeholder="profile number, or an identifier as type:value (phone:13800138000) 查找用户"><button>Find 查找</button></form>
           <div id="profile" hidden></div>
           <div id="tagPanel" class="panel" hidden></div>
+          <div id="segmentPanel" class="panel" hidden></div>
           <h2>Write a tag 编写标签</h2>
           <div id="editor"><textarea id="rule" rows="4" spellcheck="false">tag hot_hyaluronic "热门-玻尿酸"
           category interest
@@ -50,6 +53,9 @@ enum ConsolePage {
           </div>
           <h2>Audiences 人群</h2>
           <table><thead><tr><th>audience</th><th>name 名称</th><th>rule</th><th>members 人数</th></tr></thead><tbody id="segments"></tbody></table>
+          <h2>Tag coverage and overlap 标签覆盖与重叠 <button id="governance">analyse 分析</button></h2>
+          <div id="coverage"><p class="muted">Who has each tag (and each value), and the tags that nobody or everybody has, or that
+            hold nearly the same profiles: candidates to merge or retire. 覆盖率、无人/全员标签与近似重复标签。</p></div>
           <h2>Destinations 推送</h2>
           <table><thead><tr><th>destination</th><th>url</th><th>status</th><th>outbox 发件箱</th><th>automations 自动化</th><th></th></tr></thead><tbody id="destinations"></tbody></table>
           <p id="destinationTest" class="muted"></p>
@@ -98,7 +104,7 @@ enum ConsolePage {
             const segments = (await api('/api/segments')).segments;
             const rule = source => source.replace(/^[\s\S]*?\bwhen\s+/, '').replace(/\s+/g, ' ');
             document.getElementById('segments').innerHTML = segments.map(s =>
-              `<tr><td>${esc(s.id)}</td><td>${esc(s.displayName)}</td><td><code>${esc(rule(s.source || ''))}</code></td><td>${s.members ?? 0}</td></tr>`).join('')
+              `<tr><td><a class="segment" data-segment="${esc(s.id)}">${esc(s.id)}</a></td><td>${esc(s.displayName)}</td><td><code>${esc(rule(s.source || ''))}</code></td><td>${s.members ?? 0}</td></tr>`).join('')
               || '<tr><td colspan="4">none yet: define one in a .tags file (`segment …`) or with POST /api/segments</td></tr>';
             await showDestinations();
             const changes = (await api('/api/tag-changes?limit=15')).history;
@@ -187,6 +193,9 @@ enum ConsolePage {
           const tagLink = event.target.closest('a.tag');
           if (tagLink) { event.preventDefault(); openTag(tagLink.dataset.tag); return; }
           if (event.target.id === 'moreMembers') { moreMembers(event.target.dataset.after); return; }
+          const segmentLink = event.target.closest('a.segment');
+          if (segmentLink) { event.preventDefault(); openSegment(segmentLink.dataset.segment); return; }
+          if (event.target.id === 'exportSegment') { exportSegment(); return; }
           if (event.target.id === 'editTag') {
             document.getElementById('rule').value = tagPanel.source;
             document.getElementById('plan').innerHTML = '<p class="muted">edit, then dry run 试算 and publish 发布</p>';
@@ -232,6 +241,51 @@ enum ConsolePage {
             if (answer.applied) refresh();
           } catch (e) { out.innerHTML = `<p class="err">${esc(e.message)}</p>`; }
         }
+        // An audience: its rule, size, members with their identifiers, entries and exits, size by day, export.
+        const segmentPanel = document.getElementById('segmentPanel');
+        async function openSegment(id) {
+          segmentPanel.hidden = false;
+          try {
+            const path = '/api/segments/' + encodeURIComponent(id);
+            const [g, members, history, sizes] = await Promise.all([api(path), api(path + '/members?limit=20'),
+              api(path + '/history?limit=10'), api(path + '/size-history?interval=day')]);
+            segmentPanel.dataset.segment = id;
+            segmentPanel.innerHTML = `<h2>Audience 人群 ${esc(g.id)} ${esc(g.displayName)}</h2>
+              <p class="muted">${esc(g.status)} · version ${g.version} · ${g.members ?? 0} members 人${g.problem ? ` · <span class="err">${esc(g.problem)}</span>` : ''}</p>
+              <pre>${esc(g.source)}</pre>
+              <p><button id="exportSegment">export CSV 导出</button> <span id="exported" class="muted"></span></p>
+              <div class="cols"><div><h2>Members 成员</h2><table><thead><tr><th>profile</th><th>since</th><th>identifiers</th></tr></thead><tbody id="segmentMembers">
+                ${members.members.map(m => `<tr><td>${profileLink(m.profile)}</td><td>${esc(m.since)}</td><td>${m.identifiers.map(i => `<code>${esc(i.type)}: ${esc(i.value)}</code>`).join(' ')}</td></tr>`).join('')
+                  || '<tr><td colspan="3">no members</td></tr>'}</tbody></table></div>
+              <div><h2>Entries and exits 进出</h2><table><thead><tr><th>at</th><th>profile</th><th></th><th>cause</th></tr></thead><tbody id="segmentHistory">
+                ${history.history.map(h => `<tr><td>${esc(h.at)}</td><td>${profileLink(h.profile)}</td><td>${esc(h.transition)}</td><td>${esc(h.cause)}</td></tr>`).join('')}</tbody></table>
+              <h2>Size by day 每日规模</h2><table><thead><tr><th>day</th><th>size</th><th>entered</th><th>exited</th></tr></thead><tbody>
+                ${sizes.points.map(p => `<tr><td>${esc(p.period).slice(0, 10)}</td><td>${p.size}</td><td>${p.entered}</td><td>${p.exited}</td></tr>`).join('')}</tbody></table></div></div>`;
+          } catch (e) { segmentPanel.innerHTML = `<p class="err">${esc(e.message)}</p>`; }
+        }
+        async function exportSegment() {
+          const id = segmentPanel.dataset.segment, out = document.getElementById('exported');
+          const r = await fetch(`/api/segments/${encodeURIComponent(id)}/export?format=csv`, {headers: {Authorization: 'Bearer ' + tokenInput.value}});
+          if (!r.ok) { out.className = 'err'; out.textContent = (await r.json().catch(() => ({}))).message || `answered ${r.status}`; return; }
+          const file = document.createElement('a');
+          file.href = URL.createObjectURL(await r.blob());
+          file.download = `${id}.csv`;
+          file.click();
+          out.textContent = `${r.headers.get('X-Tagflow-Members')} members exported 已导出 (${id}.csv)`;
+        }
+        // Tag governance: each tag's and value's coverage, and what the overlaps suggest.
+        async function showGovernance() {
+          const box = document.getElementById('coverage');
+          try {
+            const g = await api('/api/tags/governance');
+            const share = n => g.profiles ? n / g.profiles : 0;
+            box.innerHTML = `<table><thead><tr><th>tag or value</th><th>coverage 覆盖率 (of ${g.profiles} profiles)</th></tr></thead><tbody id="coverageRows">
+              ${g.tags.map((t, i) => `<tr><td>${esc(t)}</td><td><span class="bar" style="width:${Math.round(share(g.members[i]) * 300)}px"></span>${g.members[i]} · ${(share(g.members[i]) * 100).toFixed(1)}%</td></tr>`).join('')}</tbody></table>
+              <h2>Findings 发现</h2><ul id="findings">${g.findings.map(f => `<li><b>${esc(f.kind)}</b>: ${esc(f.detail)}</li>`).join('') || '<li>none</li>'}</ul>`;
+          } catch (e) { box.innerHTML = `<p class="err">${esc(e.message)}</p>`; }
+        }
+        document.getElementById('governance').addEventListener('click', showGovernance);
+
         // Where changes are pushed: each destination's outbox by status and the automations sending to it.
         async function showDestinations() {
           const [destinations, automations] = await Promise.all([api('/api/destinations').then(a => a.destinations),
