@@ -24,6 +24,12 @@ enum ConsoleScript {
           if (!r.ok) throw new Error((await r.json().catch(() => ({}))).message || `${path} answered ${r.status}`);
           return r.json();
         }
+        // Shows `element` with what `draw` makes of the API's answers, or the error that stopped it; true when drawn.
+        async function fill(element, draw) {
+          element.hidden = false;
+          try { element.innerHTML = await draw(); return true; }
+          catch (e) { element.innerHTML = `<p class="err">${esc(e.message)}</p>`; return false; }
+        }
         async function refresh() {
           if (!tokenInput.value) return;
           try {
@@ -55,16 +61,15 @@ enum ConsoleScript {
         // A profile: its identifiers, traits and tags, its tag history and latest events; "why" explains a tag
         // it has, or one it does not.
         const panel = document.getElementById('profile');
-        async function openProfile(path) {
-          panel.hidden = false;
-          try {
+        function openProfile(path) {
+          return fill(panel, async () => {
             const p = await api(path);
             const [tags, history] = await Promise.all([
               api(`/api/profiles/${p.id}/tags`).then(a => a.tags), api(`/api/profiles/${p.id}/tag-history?limit=20`).then(a => a.history)]);
             const held = new Set(tags.map(t => t.tag));
             const others = Object.keys(tagNames).filter(t => !held.has(t));
             panel.dataset.id = p.id;
-            panel.innerHTML = `<h2>Profile 用户 ${p.id}</h2>
+            return `<h2>Profile 用户 ${p.id}</h2>
               <p class="muted">first seen ${esc(p.firstSeen)} · last seen ${esc(p.lastSeen)} · ${p.eventCount} events</p>
               <p><b>identifiers 标识</b> ${p.identifiers.map(i => `<code>${esc(i.type)}: ${esc(i.value)}</code>`).join(' ') || '—'}</p>
               <p><b>traits 属性</b> <code>${esc(JSON.stringify(p.traits))}</code></p>
@@ -78,9 +83,7 @@ enum ConsoleScript {
                 ${history.map(c => `<tr><td>${esc(c.at)}</td><td>${esc(c.tag)}</td><td>${show(c.old)} → ${show(c.new)}</td><td>${esc(c.cause)}</td></tr>`).join('')}</tbody></table></div>
               <div><h2>Latest events 最近事件</h2><table><thead><tr><th>#</th><th>time</th><th>event</th><th>properties</th></tr></thead><tbody id="profileEvents">
                 ${p.events.slice(0, 20).map(e => `<tr><td>${e.seq}</td><td>${esc(e.timestamp)}</td><td>${esc(e.name || e.type)}</td><td><code>${esc(JSON.stringify(e.payload.properties ?? e.payload.traits ?? {}))}</code></td></tr>`).join('')}</tbody></table></div></div>`;
-          } catch (e) {
-            panel.innerHTML = `<p class="err">${esc(e.message)}</p>`;
-          }
+          });
         }
         function explanationHTML(x) {
           const node = n => `<li><code>${esc(n.expression)}</code> = <b>${show(n.value)}</b>${n.events.length ? ` <span class="muted">← events ${n.events.slice(0, 10).join(', ')}${n.events.length > 10 ? ', …' : ''}</span>` : ''}
@@ -89,22 +92,20 @@ enum ConsoleScript {
             <ul class="explain">${x.conditions.map(node).join('')}</ul>
             <p class="muted">${x.nextChange ? 'next change by time alone 下次随时间变化: ' + esc(x.nextChange) : 'only an event can change it 仅事件可改变'}</p>`;
         }
-        async function explain(tag, target) {
-          target.hidden = false;
-          try {
-            target.innerHTML = explanationHTML(await api(`/api/profiles/${panel.dataset.id}/tags/${encodeURIComponent(tag)}/explain`));
-          } catch (e) { target.innerHTML = `<p class="err">${esc(e.message)}</p>`; }
+        function explain(tag, target) {
+          return fill(target, async () =>
+            explanationHTML(await api(`/api/profiles/${panel.dataset.id}/tags/${encodeURIComponent(tag)}/explain`)));
         }
         // A tag: its definition, who has it (a page at a time) and who changed it when; "edit" puts its text
         // in the editor, to dry-run and publish as a new version.
         const tagPanel = document.getElementById('tagPanel');
         async function openTag(id) {
-          tagPanel.hidden = false;
-          try {
+          const drawn = await fill(tagPanel, async () => {
             const path = '/api/tags/' + encodeURIComponent(id);
             const [t, audit] = await Promise.all([api(path), api(path + '/audit')]);
             tagPanel.dataset.tag = id;
-            tagPanel.innerHTML = `<h2>Tag 标签 ${esc(t.id)} ${esc(t.displayName)}</h2>
+            tagPanel.source = t.source;
+            return `<h2>Tag 标签 ${esc(t.id)} ${esc(t.displayName)}</h2>
               <p class="muted">${esc(t.kind)} · ${esc(t.category)} · ${esc(t.status)} · version ${t.version} · ${t.members ?? 0} members 人</p>
               ${t.description ? `<p>${esc(t.description)}</p>` : ''}<pre>${esc(t.source)}</pre>
               <p><button id="editTag">edit in the editor 编辑</button></p>
@@ -113,9 +114,8 @@ enum ConsoleScript {
               <h2>Changes to the definition 定义变更</h2>
               <table><thead><tr><th>at</th><th>who</th><th>action</th><th>version</th></tr></thead><tbody>${audit.audit.map(a =>
                 `<tr><td>${esc(a.at)}</td><td>${esc(a.actor)}</td><td>${esc(a.action)}</td><td>${a.version}</td></tr>`).join('')}</tbody></table>`;
-            tagPanel.source = t.source;
-            await moreMembers(0);
-          } catch (e) { tagPanel.innerHTML = `<p class="err">${esc(e.message)}</p>`; }
+          });
+          if (drawn) await moreMembers(0);
         }
         async function moreMembers(after) {
           const page = await api(`/api/tags/${encodeURIComponent(tagPanel.dataset.tag)}/members?limit=20&after=${after}`);
@@ -180,14 +180,13 @@ enum ConsoleScript {
         }
         // An audience: its rule, size, members with their identifiers, entries and exits, size by day, export.
         const segmentPanel = document.getElementById('segmentPanel');
-        async function openSegment(id) {
-          segmentPanel.hidden = false;
-          try {
+        function openSegment(id) {
+          return fill(segmentPanel, async () => {
             const path = '/api/segments/' + encodeURIComponent(id);
             const [g, members, history, sizes] = await Promise.all([api(path), api(path + '/members?limit=20'),
               api(path + '/history?limit=10'), api(path + '/size-history?interval=day')]);
             segmentPanel.dataset.segment = id;
-            segmentPanel.innerHTML = `<h2>Audience 人群 ${esc(g.id)} ${esc(g.displayName)}</h2>
+            return `<h2>Audience 人群 ${esc(g.id)} ${esc(g.displayName)}</h2>
               <p class="muted">${esc(g.status)} · version ${g.version} · ${g.members ?? 0} members 人${g.problem ? ` · <span class="err">${esc(g.problem)}</span>` : ''}</p>
               <pre>${esc(g.source)}</pre>
               <p><button id="exportSegment">export CSV 导出</button> <span id="exported" class="muted"></span></p>
@@ -198,7 +197,7 @@ enum ConsoleScript {
                 ${history.history.map(h => `<tr><td>${esc(h.at)}</td><td>${profileLink(h.profile)}</td><td>${esc(h.transition)}</td><td>${esc(h.cause)}</td></tr>`).join('')}</tbody></table>
               <h2>Size by day 每日规模</h2><table><thead><tr><th>day</th><th>size</th><th>entered</th><th>exited</th></tr></thead><tbody>
                 ${sizes.points.map(p => `<tr><td>${esc(p.period).slice(0, 10)}</td><td>${p.size}</td><td>${p.entered}</td><td>${p.exited}</td></tr>`).join('')}</tbody></table></div></div>`;
-          } catch (e) { segmentPanel.innerHTML = `<p class="err">${esc(e.message)}</p>`; }
+          });
         }
         async function exportSegment() {
           const id = segmentPanel.dataset.segment, out = document.getElementById('exported');
@@ -211,15 +210,14 @@ enum ConsoleScript {
           out.textContent = `${r.headers.get('X-Tagflow-Members')} members exported 已导出 (${id}.csv)`;
         }
         // Tag governance: each tag's and value's coverage, and what the overlaps suggest.
-        async function showGovernance() {
-          const box = document.getElementById('coverage');
-          try {
+        function showGovernance() {
+          return fill(document.getElementById('coverage'), async () => {
             const g = await api('/api/tags/governance');
             const share = n => g.profiles ? n / g.profiles : 0;
-            box.innerHTML = `<table><thead><tr><th>tag or value</th><th>coverage 覆盖率 (of ${g.profiles} profiles)</th></tr></thead><tbody id="coverageRows">
+            return `<table><thead><tr><th>tag or value</th><th>coverage 覆盖率 (of ${g.profiles} profiles)</th></tr></thead><tbody id="coverageRows">
               ${g.tags.map((t, i) => `<tr><td>${esc(t)}</td><td><span class="bar" style="width:${Math.round(share(g.members[i]) * 300)}px"></span>${g.members[i]} · ${(share(g.members[i]) * 100).toFixed(1)}%</td></tr>`).join('')}</tbody></table>
               <h2>Findings 发现</h2><ul id="findings">${g.findings.map(f => `<li><b>${esc(f.kind)}</b>: ${esc(f.detail)}</li>`).join('') || '<li>none</li>'}</ul>`;
-          } catch (e) { box.innerHTML = `<p class="err">${esc(e.message)}</p>`; }
+          });
         }
         document.getElementById('governance').addEventListener('click', showGovernance);
 
@@ -249,17 +247,16 @@ enum ConsoleScript {
         });
 
         // The quarantine, drawn when asked for (a correction being typed is not redrawn under the typist).
-        async function showQuarantine() {
-          const box = document.getElementById('quarantine');
-          try {
+        function showQuarantine() {
+          return fill(document.getElementById('quarantine'), async () => {
             const entries = (await api('/api/quarantine?limit=50')).entries;
-            box.innerHTML = entries.length ? `<table><thead><tr><th>#</th><th>received</th><th>source</th><th>reason 原因</th><th>message 消息</th></tr></thead><tbody>
+            return entries.length ? `<table><thead><tr><th>#</th><th>received</th><th>source</th><th>reason 原因</th><th>message 消息</th></tr></thead><tbody>
               ${entries.map(q => `<tr data-entry="${q.id}"><td>${q.id}</td><td>${esc(q.receivedAt)}</td><td>${q.sourceId ?? '—'}</td>
                 <td><b>${esc(q.code)}</b>${q.field ? ` (field <code>${esc(q.field)}</code>)` : ''}: ${esc(q.message)}<br><span class="muted">message ${q.position} of its request</span></td>
                 <td><textarea rows="4" spellcheck="false" style="width:100%;font:.8rem ui-monospace,monospace">${esc(JSON.stringify(q.payload, null, 1))}</textarea>
                 <button class="replay">replay 重放</button> <button class="discard">discard 丢弃</button> <span class="outcome"></span></td></tr>`).join('')}
               </tbody></table>` : '<p class="muted">nothing pending 无待处理消息</p>';
-          } catch (e) { box.innerHTML = `<p class="err">${esc(e.message)}</p>`; }
+          });
         }
         document.getElementById('showQuarantine').addEventListener('click', showQuarantine);
         document.getElementById('quarantine').addEventListener('click', async event => {
