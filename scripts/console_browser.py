@@ -8,7 +8,8 @@ Given a server that traffic is flowing into (`tagflow demo`), checks that:
 - a wrong token is refused with the server's message on the page;
 - the link the demo prints (`/#token=…`) opens the live view: counters, the tags with their display
   names, the audiences with their rules, the latest tag changes and events;
-- the counters move while the page stays open (it refreshes itself);
+- the counters move while the page stays open (it refreshes itself); events a second with a line of the
+  last two minutes, and the top events;
 - a profile opens from a link, with its identifiers and tags, why it has a tag and why it lacks another;
   it is found by number or by an identifier, and an unknown number is a clear error;
 - a tag opens with its definition, members and audit, and its text goes into the editor;
@@ -121,6 +122,14 @@ try:
     # Live: the page refreshes itself while traffic flows.
     later = wait_for(lambda: (accepted_events() or 0) > (first or 0) and accepted_events(), 15)
     check("the counters move while the page is open", bool(later), f"{first} → {later}")
+
+    # The live dashboard: events a second, with a line of the last two minutes; the top events.
+    rate = wait_for(lambda: (text("rate").split() or ["0"])[0] not in ("0.0", "0") and text("rate"))
+    check("the events-per-second rate is shown and moving", bool(rate), rate or text("rate"))
+    points = lambda: len(driver.execute_script(
+        "const p = document.querySelector('#spark polyline'); return p ? p.getAttribute('points') : ''").split())
+    check("the rate is drawn as a line", bool(wait_for(lambda: points() >= 3)), f"{points()} points")
+    check("the top events are counted", len(rows("topEvents")) >= 2, "; ".join(rows("topEvents")[:3]))
 
     # A profile, from a link in the changes: its identifiers and tags, why it has one, why it lacks another.
     profile = click_first("#changes a.profile")

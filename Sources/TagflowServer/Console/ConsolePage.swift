@@ -36,6 +36,9 @@ enum ConsolePage {
         <p class="err" id="err"></p></div>
         <div id="live" hidden>
           <div class="grid" id="cards"></div>
+          <div class="cols"><div class="panel" style="margin-top:0"><b>events per second 每秒事件</b> <span id="rate" class="muted"></span>
+            <svg id="spark" viewBox="0 0 300 60" preserveAspectRatio="none" style="width:100%;height:70px"></svg></div>
+            <div class="panel" style="margin-top:0"><b>top events (latest 200) 热门事件</b><table><tbody id="topEvents"></tbody></table></div></div>
           <form id="find"><input id="lookup" placeholder="profile number, or an identifier as type:value (phone:13800138000) 查找用户"><button>Find 查找</button></form>
           <div id="profile" hidden></div>
           <div id="tagPanel" class="panel" hidden></div>
@@ -48,7 +51,7 @@ enum ConsolePage {
           <span class="muted">rule language: docs/rules.md · a dry run changes nothing; publishing back-fills the history first</span></p>
           <div id="plan"></div></div>
           <div class="cols">
-            <div><h2>Tags 标签</h2><table><thead><tr><th>tag</th><th>name 名称</th><th>category</th><th>members 人数</th></tr></thead><tbody id="tags"></tbody></table></div>
+            <div><h2>Tags 标签</h2><table><thead><tr><th>tag</th><th>name 名称</th><th>category</th><th>members 人数</th><th title="members now against a minute ago">1 min</th></tr></thead><tbody id="tags"></tbody></table></div>
             <div><h2>Tag changes 标签变化</h2><table><thead><tr><th>at</th><th>profile</th><th>tag</th><th>change</th><th>cause</th></tr></thead><tbody id="changes"></tbody></table></div>
           </div>
           <h2>Audiences 人群</h2>
