@@ -19,7 +19,8 @@ Given a server that traffic is flowing into (`tagflow demo`), checks that:
 - the quarantine lists refused messages with their reasons; one corrected and replayed, one replayed as it
   was (refused again, saying why) and discarded;
 - a tag written on the page: a typo is pointed at (line, column, suggestion), a dry run says how many
-  profiles would have it and who would gain it, publishing makes it live;
+  profiles would have it and who would gain it, publishing makes it live; then it is disabled, enabled and
+  deleted (planned first, then confirmed);
 - the page logs no JavaScript error.
 Saves a screenshot of the live view, prints a line per check and exits non-zero when one fails.
 """
@@ -166,7 +167,7 @@ try:
     click_first("#dryRun")
     typo = wait_for(lambda: "did you mean `days`?" in text("plan") and text("plan"))
     check("a dry run points at a typo with line, column and a suggestion",
-          bool(typo) and "line 2, column" in typo and "Not published" in typo, (typo or text("plan"))[:100])
+          bool(typo) and "line 2, column" in typo and "Not done" in typo, (typo or text("plan"))[:100])
     rule.clear()
     rule.send_keys('tag browsed_today "今日浏览"\n  when count(view_item) in last 1 days >= 1')
     click_first("#dryRun")
@@ -177,6 +178,22 @@ try:
     published = wait_for(lambda: "Published" in text("plan"))
     listed = wait_for(lambda: any("browsed_today" in row and "今日浏览" in row for row in rows("tags")))
     check("publishing makes the tag live and listed", bool(published) and bool(listed), text("plan")[:100])
+
+    # Its lifecycle: disabled, enabled again, deleted once the plan is confirmed.
+    def tag_action(action, outcome):
+        click_first(f'#tagPanel button.tagAction[data-action="{action}"]')
+        return wait_for(lambda: outcome in text("tagAction") and text("tagAction"))
+    click_first('#tags a.tag[data-tag="browsed_today"]')
+    wait_for(lambda: "今日浏览" in text("tagPanel"))
+    disabled = tag_action("disable", "Disabled")
+    check("a tag is disabled: taken off every profile", bool(disabled) and "lose" in disabled, (disabled or text("tagAction"))[:100])
+    enabled = tag_action("enable", "Enabled")
+    check("a disabled tag is enabled again, back-filled", bool(enabled), (enabled or text("tagAction"))[:100])
+    planned = tag_action("plan-delete", "confirm delete")
+    check("deleting a tag is planned first", bool(planned) and "delete" in planned, (planned or text("tagAction"))[:100])
+    deleted = tag_action("delete", "Deleted")
+    gone = wait_for(lambda: not any("browsed_today" in row for row in rows("tags")))
+    check("a confirmed deletion takes the tag away", bool(deleted) and bool(gone), (deleted or text("tagAction"))[:100])
 
     # A tag: its definition, members and audit; its text into the editor.
     click_first('#tags a.tag[data-tag="lifecycle"]')

@@ -13,12 +13,13 @@ enum ConsoleScript {
         const show = v => v === undefined || v === null ? '—' : esc(typeof v === 'string' ? v : JSON.stringify(v));
         const profileLink = id => `<a class="profile" data-profile="${Number(id)}">${Number(id)}</a>`;
         let tagNames = {};
-        // The admin API with the token: `post` answers whatever came back (a refused plan carries its problems).
-        async function post(path, body) {
-          const r = await fetch(path, {method: 'POST', body,
+        // The admin API with the token: `send` answers whatever came back (a refused plan carries its problems).
+        async function send(method, path, body) {
+          const r = await fetch(path, {method, body,
             headers: {Authorization: 'Bearer ' + tokenInput.value, 'Content-Type': 'application/json'}});
           return {ok: r.ok, status: r.status, answer: await r.json().catch(() => ({}))};
         }
+        const post = (path, body) => send('POST', path, body);
         async function api(path) {
           const r = await fetch(path, {headers: {Authorization: 'Bearer ' + tokenInput.value}});
           if (!r.ok) throw new Error((await r.json().catch(() => ({}))).message || `${path} answered ${r.status}`);
@@ -136,7 +137,9 @@ enum ConsoleScript {
             return `<h2>Tag 标签 ${esc(t.id)} ${esc(t.displayName)}</h2>
               <p class="muted">${esc(t.kind)} · ${esc(t.category)} · ${esc(t.status)} · version ${t.version} · ${t.members ?? 0} members 人</p>
               ${t.description ? `<p>${esc(t.description)}</p>` : ''}<pre>${esc(t.source)}</pre>
-              <p><button id="editTag">edit in the editor 编辑</button></p>
+              <p><button id="editTag">edit in the editor 编辑</button>
+                <button class="tagAction" data-action="${t.status === 'disabled' ? 'enable' : 'disable'}">${t.status === 'disabled' ? 'enable 启用' : 'disable 停用'}</button>
+                <button class="tagAction" data-action="plan-delete">delete 删除…</button></p><div id="tagAction"></div>
               <table><thead><tr><th>profile</th><th>value</th><th>since</th></tr></thead><tbody id="tagMembers"></tbody></table>
               <p><button id="moreMembers" hidden>more 更多</button></p>
               <h2>Changes to the definition 定义变更</h2>
@@ -154,7 +157,30 @@ enum ConsoleScript {
           more.hidden = page.next === undefined || page.next === null;
           more.dataset.after = page.next ?? '';
         }
+        // Disabling, enabling and deleting a tag; a deletion is planned first and done once confirmed.
+        async function tagAction(action) {
+          const id = encodeURIComponent(tagPanel.dataset.tag), out = document.getElementById('tagAction');
+          const {status, answer} = action === 'plan-delete' ? await send('DELETE', `/api/tags/${id}?dry_run=true`)
+            : action === 'delete' ? await send('DELETE', `/api/tags/${id}`) : await post(`/api/tags/${id}/${action}`, '');
+          if (!answer.entries && !answer.diagnostics) {
+            out.innerHTML = `<p class="err">${esc(answer.message || `answered ${status}`)}</p>`;
+            return;
+          }
+          const done = {disable: 'Disabled 已停用: taken off every profile.', enable: 'Enabled 已启用: back-filled and live.',
+            delete: 'Deleted 已删除.'}[action];
+          out.innerHTML = planHTML(answer, done) + (action === 'plan-delete' && !(answer.diagnostics || []).length
+            ? '<p><button class="tagAction" data-action="delete">confirm delete 确认删除</button></p>' : '');
+          if (!answer.applied) return;
+          const toggle = tagPanel.querySelector('button.tagAction[data-action="disable"], button.tagAction[data-action="enable"]');
+          if (action === 'disable' || action === 'enable') {
+            toggle.dataset.action = action === 'disable' ? 'enable' : 'disable';
+            toggle.textContent = action === 'disable' ? 'enable 启用' : 'disable 停用';
+          }
+          refresh();
+        }
         document.addEventListener('click', event => {
+          const action = event.target.closest('button.tagAction');
+          if (action) { tagAction(action.dataset.action); return; }
           const tagLink = event.target.closest('a.tag');
           if (tagLink) { event.preventDefault(); openTag(tagLink.dataset.tag); return; }
           if (event.target.id === 'moreMembers') { moreMembers(event.target.dataset.after); return; }
@@ -188,6 +214,17 @@ enum ConsoleScript {
 
         // Writing a tag: a dry run says who would gain and lose it (or every problem, where it is); publishing
         // applies the same text.
+        // What a plan (the answer to every change of a definition) says: the problems, or who gains and loses what.
+        function planHTML(answer, done) {
+          const problems = (answer.diagnostics || []).map(d => `<li class="${d.severity === 'error' ? 'err' : ''}">${d.line ? `line ${d.line}, column ${d.column}: ` : ''}${esc(d.message)}${d.suggestion ? ` — ${esc(d.suggestion)}` : ''}</li>`);
+          const samples = list => list.length ? ` (${list.map(profileLink).join(', ')}${list.length >= 10 ? ', …' : ''})` : '';
+          const entries = (answer.entries || []).filter(e => e.action !== 'unchanged').map(e =>
+            `<li><b>${esc(e.action)}</b> <code>${esc(e.tag)}</code> v${e.version}: ${e.membersAfter} profiles ${answer.applied ? 'have' : 'would have'} it (${answer.applied ? 'before' : 'now'} ${e.membersBefore});
+              gain ${e.gained}${samples(e.gainedSample)}, lose ${e.lost}${samples(e.lostSample)}${e.changed ? `, value changes ${e.changed}` : ''}</li>`);
+          return (problems.length ? `<p class="err">Not done: fix these first 请先修正</p><ul>${problems.join('')}</ul>` : '')
+            + (entries.length ? `<ul>${entries.join('')}</ul>` : (problems.length ? '' : '<p class="muted">nothing would change</p>'))
+            + (answer.applied ? `<p><b>${done}</b></p>` : '');
+        }
         async function plan(apply) {
           const out = document.getElementById('plan');
           out.innerHTML = '<p class="muted">…</p>';
@@ -195,14 +232,7 @@ enum ConsoleScript {
             const {status, answer} = await post('/api/tags' + (apply ? '' : '?dry_run=true'),
               JSON.stringify({source: document.getElementById('rule').value}));
             if (!answer.entries && !answer.diagnostics) throw new Error(answer.message || `answered ${status}`);
-            const problems = (answer.diagnostics || []).map(d => `<li class="${d.severity === 'error' ? 'err' : ''}">line ${d.line}, column ${d.column}: ${esc(d.message)}${d.suggestion ? ` — ${esc(d.suggestion)}` : ''}</li>`);
-            const samples = list => list.length ? ` (${list.map(profileLink).join(', ')}${list.length >= 10 ? ', …' : ''})` : '';
-            const entries = (answer.entries || []).filter(e => e.action !== 'unchanged').map(e =>
-              `<li><b>${esc(e.action)}</b> <code>${esc(e.tag)}</code> v${e.version}: ${e.membersAfter} profiles ${answer.applied ? 'have' : 'would have'} it (${answer.applied ? 'before' : 'now'} ${e.membersBefore});
-                gain ${e.gained}${samples(e.gainedSample)}, lose ${e.lost}${samples(e.lostSample)}${e.changed ? `, value changes ${e.changed}` : ''}</li>`);
-            out.innerHTML = (problems.length ? `<p class="err">Not published: fix these first 请先修正</p><ul>${problems.join('')}</ul>` : '')
-              + (entries.length ? `<ul>${entries.join('')}</ul>` : (problems.length ? '' : '<p class="muted">nothing would change</p>'))
-              + (answer.applied ? '<p><b>Published 已发布</b>: back-filled and live.</p>' : '');
+            out.innerHTML = planHTML(answer, 'Published 已发布: back-filled and live.');
             if (answer.applied) refresh();
           } catch (e) { out.innerHTML = `<p class="err">${esc(e.message)}</p>`; }
         }
