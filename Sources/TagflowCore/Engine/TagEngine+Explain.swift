@@ -1,6 +1,6 @@
 /// Why a profile has a tag, or not: the rule's parts with their current values and the events behind
 /// them, and when the tag will next change if nothing else happens.
-public struct TagExplanation: Sendable, Hashable, Codable {
+public struct TagExplanation: Sendable, Hashable, Encodable {
     /// One part of the rule.
     public struct Node: Sendable, Hashable, Codable {
         /// The part as the rule language writes it.
@@ -26,31 +26,7 @@ public struct TagExplanation: Sendable, Hashable, Codable {
 
     private enum CodingKeys: String, CodingKey { case tag, profile, at, value, since, matchedCase, conditions, nextChange }
 
-    public init(
-        tag: String, profile: ProfileID, at: EpochMillis, value: JSONValue, since: EpochMillis?, matchedCase: String?,
-        conditions: [Node], nextChange: EpochMillis?
-    ) {
-        (self.tag, self.profile, self.at, self.value, self.since) = (tag, profile, at, value, since)
-        (self.matchedCase, self.conditions, self.nextChange) = (matchedCase, conditions, nextChange)
-    }
-
     // Moments as the rest of the API writes them: ISO 8601 in UTC, to the millisecond.
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        func moment(_ key: CodingKeys) throws -> EpochMillis? {
-            guard let text = try c.decodeIfPresent(String.self, forKey: key) else { return nil }
-            guard let millis = Timestamp.parse(text) else {
-                throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "not an ISO 8601 time: \(text)")
-            }
-            return millis
-        }
-        self.init(
-            tag: try c.decode(String.self, forKey: .tag), profile: try c.decode(ProfileID.self, forKey: .profile),
-            at: try moment(.at) ?? 0, value: try c.decode(JSONValue.self, forKey: .value), since: try moment(.since),
-            matchedCase: try c.decodeIfPresent(String.self, forKey: .matchedCase),
-            conditions: try c.decode([Node].self, forKey: .conditions), nextChange: try moment(.nextChange))
-    }
-
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(tag, forKey: .tag)
