@@ -7,7 +7,7 @@
 enum ConsolePage {
     static let html = #"""
         <!doctype html>
-        <html lang="zh-CN"><head><meta charset="utf-8"><title>Tagflow</title>
+        <html lang="zh-CN"><head><meta charset="utf-8"><title>Tagflow</title><link rel="icon" href="data:,">
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <style>
           body{font-family:system-ui,-apple-system,"PingFang SC","Noto Sans CJK SC",sans-serif;margin:2rem;color:#1d2433;background:#f6f7fb}

@@ -36,11 +36,13 @@ extension ConsoleScript {
               .map(([name, n]) => `<tr><td>${esc(name)}</td><td><span class="bar" style="width:${Math.round(n / latest.length * 200)}px"></span>${n}</td></tr>`).join('');
             const events = latest.slice(-15).reverse();
             document.getElementById('events').innerHTML = events.map(e =>
-              `<tr><td>${e.seq}</td><td>${esc(e.timestamp)}</td><td>${esc(e.type)}</td><td>${esc(e.name)}</td><td>${profileLink(e.profileId)}</td></tr>`).join('');
+              `<tr><td>${e.seq}</td><td>${esc(e.timestamp)}</td><td>${esc(e.type)}</td><td>${esc(e.name)}</td><td>${profileLink(e.profileId)}</td></tr>`).join('')
+              || '<tr><td colspan="5">none yet: send one with a write key (POST /v1/track, as Segment\'s libraries do; README "Quick start")</td></tr>';
             const tags = (await api('/api/tags')).tags;
             tagNames = Object.fromEntries(tags.map(t => [t.id, t.displayName]));
             document.getElementById('tags').innerHTML = tags.map(t =>
-              `<tr><td><a class="tag" data-tag="${esc(t.id)}">${esc(t.id)}</a></td><td>${esc(t.displayName)}</td><td>${esc(t.category)}</td><td>${t.members ?? 0}</td><td>${moved(t.id, t.members ?? 0)}</td></tr>`).join('');
+              `<tr><td><a class="tag" data-tag="${esc(t.id)}">${esc(t.id)}</a></td><td>${esc(t.displayName)}</td><td>${esc(t.category)}</td><td>${t.members ?? 0}</td><td>${moved(t.id, t.members ?? 0)}</td></tr>`).join('')
+              || '<tr><td colspan="5">none yet: write one above, or <code>tagflow tags apply DIR</code> (docs/rules.md)</td></tr>';
             remember(stats, tags);
             drawRate();
             const segments = (await api('/api/segments')).segments;
@@ -51,7 +53,8 @@ extension ConsoleScript {
             await showDestinations();
             const changes = (await api('/api/tag-changes?limit=15')).history;
             document.getElementById('changes').innerHTML = changes.map(c =>
-              `<tr><td title="${esc(c.at)}">${esc(c.at).slice(11, 23)}</td><td>${profileLink(c.profile)}</td><td>${esc(c.tag)}</td><td>${show(c.old)} → ${show(c.new)}</td><td>${esc(c.cause)}</td></tr>`).join('');
+              `<tr><td title="${esc(c.at)}">${esc(c.at).slice(11, 23)}</td><td>${profileLink(c.profile)}</td><td>${esc(c.tag)}</td><td>${show(c.old)} → ${show(c.new)}</td><td>${esc(c.cause)}</td></tr>`).join('')
+              || '<tr><td colspan="5">none yet</td></tr>';
             document.getElementById('live').hidden = false;
             document.getElementById('err').textContent = '';
           } catch (e) { document.getElementById('err').textContent = e.message; }
