@@ -25,7 +25,6 @@ Given a server that traffic is flowing into (`tagflow demo`), checks that:
 Saves a screenshot of the live view, prints a line per check and exits non-zero when one fails.
 """
 import sys
-import time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
