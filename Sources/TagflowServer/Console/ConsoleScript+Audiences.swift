@@ -14,7 +14,7 @@ extension ConsoleScript {
               <pre>${esc(g.source)}</pre>
               <p><button id="exportSegment">export CSV 导出</button> <span id="exported" class="muted"></span></p>
               <div class="cols"><div><h2>Members 成员</h2><table><thead><tr><th>profile</th><th>since</th><th>identifiers</th></tr></thead><tbody id="segmentMembers">
-                ${members.members.map(m => `<tr><td>${profileLink(m.profile)}</td><td>${esc(m.since)}</td><td>${m.identifiers.map(i => `<code>${esc(i.type)}: ${esc(i.value)}</code>`).join(' ')}</td></tr>`).join('')
+                ${members.members.map(m => `<tr><td>${profileLink(m.profile)}</td><td>${esc(m.since)}</td><td>${identifiersHTML(m.identifiers)}</td></tr>`).join('')
                   || '<tr><td colspan="3">no members</td></tr>'}</tbody></table></div>
               <div><h2>Entries and exits 进出</h2><table><thead><tr><th>at</th><th>profile</th><th></th><th>cause</th></tr></thead><tbody id="segmentHistory">
                 ${history.history.map(h => `<tr><td>${esc(h.at)}</td><td>${profileLink(h.profile)}</td><td>${esc(h.transition)}</td><td>${esc(h.cause)}</td></tr>`).join('')}</tbody></table>

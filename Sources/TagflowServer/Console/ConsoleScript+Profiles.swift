@@ -14,7 +14,7 @@ extension ConsoleScript {
             panel.dataset.id = p.id;
             return `<h2>Profile 用户 ${p.id}</h2>
               <p class="muted">first seen ${esc(p.firstSeen)} · last seen ${esc(p.lastSeen)} · ${p.eventCount} events</p>
-              <p><b>identifiers 标识</b> ${p.identifiers.map(i => `<code>${esc(i.type)}: ${esc(i.value)}</code>`).join(' ') || '—'}</p>
+              <p><b>identifiers 标识</b> ${identifiersHTML(p.identifiers) || '—'}</p>
               <p><b>traits 属性</b> <code>${esc(JSON.stringify(p.traits))}</code></p>
               <table><thead><tr><th>tag</th><th>name 名称</th><th>value</th><th>since</th><th></th></tr></thead><tbody id="profileTags">
               ${tags.map(t => `<tr><td><a class="tag" data-tag="${esc(t.tag)}">${esc(t.tag)}</a></td><td>${esc(tagNames[t.tag])}</td><td>${show(t.value)}</td><td>${esc(t.since)}</td>

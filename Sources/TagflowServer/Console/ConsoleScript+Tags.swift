@@ -36,12 +36,11 @@ extension ConsoleScript {
         // Disabling, enabling and deleting a tag; a deletion is planned first and done once confirmed.
         async function tagAction(action) {
           const id = encodeURIComponent(tagPanel.dataset.tag), out = document.getElementById('tagAction');
-          const {status, answer} = action === 'plan-delete' ? await send('DELETE', `/api/tags/${id}?dry_run=true`)
-            : action === 'delete' ? await send('DELETE', `/api/tags/${id}`) : await post(`/api/tags/${id}/${action}`, '');
-          if (!answer.entries && !answer.diagnostics) {
-            out.innerHTML = `<p class="err">${esc(answer.message || `answered ${status}`)}</p>`;
-            return;
-          }
+          let answer;
+          try {
+            answer = action === 'plan-delete' ? await sendPlan('DELETE', `/api/tags/${id}?dry_run=true`)
+              : action === 'delete' ? await sendPlan('DELETE', `/api/tags/${id}`) : await sendPlan('POST', `/api/tags/${id}/${action}`, '');
+          } catch (e) { out.innerHTML = `<p class="err">${esc(e.message)}</p>`; return; }
           const done = {disable: 'Disabled 已停用: taken off every profile.', enable: 'Enabled 已启用: back-filled and live.',
             delete: 'Deleted 已删除.'}[action];
           out.innerHTML = planHTML(answer, done) + (action === 'plan-delete' && !(answer.diagnostics || []).length
@@ -71,9 +70,8 @@ extension ConsoleScript {
           const out = document.getElementById('plan');
           out.innerHTML = '<p class="muted">…</p>';
           try {
-            const {status, answer} = await post('/api/tags' + (apply ? '' : '?dry_run=true'),
+            const answer = await sendPlan('POST', '/api/tags' + (apply ? '' : '?dry_run=true'),
               JSON.stringify({source: document.getElementById('rule').value}));
-            if (!answer.entries && !answer.diagnostics) throw new Error(answer.message || `answered ${status}`);
             out.innerHTML = planHTML(answer, 'Published 已发布: back-filled and live.');
             if (answer.applied) refresh();
           } catch (e) { out.innerHTML = `<p class="err">${esc(e.message)}</p>`; }

@@ -14,6 +14,7 @@ enum ConsoleScript {
           ingestQueueWaiting:'write queue 队列'};
         const esc = v => String(v ?? '').replace(/&/g,'&amp;').replace(/</g,'&lt;').replace(/"/g,'&quot;');
         const show = v => v === undefined || v === null ? '—' : esc(typeof v === 'string' ? v : JSON.stringify(v));
+        const identifiersHTML = list => list.map(i => `<code>${esc(i.type)}: ${esc(i.value)}</code>`).join(' ');
         const profileLink = id => `<a class="profile" data-profile="${Number(id)}">${Number(id)}</a>`;
         let tagNames = {};
         // The admin API with the token: `send` answers whatever came back (a refused plan carries its problems).
@@ -23,10 +24,17 @@ enum ConsoleScript {
           return {ok: r.ok, status: r.status, answer: await r.json().catch(() => ({}))};
         }
         const post = (path, body) => send('POST', path, body);
+        // A GET's answer, or an error saying why there is none.
         async function api(path) {
-          const r = await fetch(path, {headers: {Authorization: 'Bearer ' + tokenInput.value}});
-          if (!r.ok) throw new Error((await r.json().catch(() => ({}))).message || `${path} answered ${r.status}`);
-          return r.json();
+          const {ok, status, answer} = await send('GET', path);
+          if (!ok) throw new Error(answer.message || `${path} answered ${status}`);
+          return answer;
+        }
+        // A change of a definition (a tag's or an audience's): its plan, or an error when the answer is none.
+        async function sendPlan(method, path, body) {
+          const {status, answer} = await send(method, path, body);
+          if (!answer.entries && !answer.diagnostics) throw new Error(answer.message || `${path} answered ${status}`);
+          return answer;
         }
         // Shows `element` with what `draw` makes of the API's answers, or the error that stopped it; true when drawn.
         async function fill(element, draw) {
