@@ -43,6 +43,9 @@ struct TimerQueue: ~Copyable {
 
     var count: Int { near.count + farCount }
 
+    /// Entries the buckets keep (stale ones included) and the room they have, for benchmarks.
+    var bucketEntries: (entries: Int, room: Int) { buckets.stored }
+
     /// The earliest entry: the heap's first, or else the earliest of the earliest ring bucket with a live
     /// entry and of the overflow (which may hold moments the ring has come to, until it next takes them in).
     var first: (due: EpochMillis, slot: Int32)? {
@@ -349,6 +352,11 @@ private struct Buckets: ~Copyable {
     deinit {
         for bucket in 0..<bucketCount { table[bucket].base?.deallocate() }
         table.deallocate()
+    }
+
+    /// Entries kept in all buckets (stale ones included), and the room they have (for benchmarks).
+    var stored: (entries: Int, room: Int) {
+        (0..<bucketCount).reduce(into: (0, 0)) { $0.0 += Int(table[$1].count); $0.1 += Int(table[$1].capacity) }
     }
 
     func count(_ bucket: Int) -> Int {

@@ -70,6 +70,28 @@ public enum Allocator {
         #endif
     }
 
+    /// The bytes the program holds from jemalloc now (its `stats.allocated`, brought up to date first); nil
+    /// on the system allocator.
+    public static var heapAllocatedBytes: Int? {
+        #if os(Linux)
+        typealias Control = @convention(c) (
+            UnsafePointer<CChar>?, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int>?, UnsafeMutableRawPointer?, Int
+        ) -> Int32
+        guard let symbol = dlsym(nil, "mallctl") else { return nil }
+        let control = unsafeBitCast(symbol, to: Control.self)
+        var epoch: UInt64 = 1
+        var current: UInt64 = 0
+        var size = MemoryLayout<UInt64>.size
+        _ = control("epoch", &current, &size, &epoch, MemoryLayout<UInt64>.size)
+        var allocated = 0
+        size = MemoryLayout<Int>.size
+        guard control("stats.allocated", &allocated, &size, nil, 0) == 0 else { return nil }
+        return allocated
+        #else
+        return nil
+        #endif
+    }
+
     /// The allocator this process runs on: `jemalloc` when its control function is loaded (nil: look in
     /// every object loaded), else `system`.
     public static var active: String {

@@ -71,6 +71,7 @@ public struct EngineBenchmark: Sendable {
             "bytes_per_profile": .int(Int64(max(0, resident - baselineResident) / max(1, profileCount))),
             "peak_rss_bytes": .int(Int64(peakResidentBytes())),
             "block_pool_bytes": .int(Int64(BlockPool.reservedBytes)),
+            "heap_allocated_bytes": Allocator.heapAllocatedBytes.map { .int(Int64($0)) } ?? .null,
             "holdings": .object(JSONObject(engine.holdings.sorted { $0.key < $1.key }.map { JSONField($0.key, .int(Int64($0.value))) })),
         ]
     }
