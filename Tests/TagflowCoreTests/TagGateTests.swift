@@ -41,6 +41,26 @@ import Testing
         #expect(clinic.engine.holdings["shared_events"] == 1)
     }
 
+    @Test func aLongWindowDoesNotHoldOnToTheEventsShortOnesLetGo() throws {
+        // Given a payment counted for 60 days and views counted for a day, one payment, then a view a day.
+        var clinic = try S(rules: """
+            tag lapsed
+              when exists(pay_order) between 60 and 30 days ago
+            tag binge
+              when count(view_item) in last 1 days >= 100
+            """)
+        clinic.event("pay_order")
+        for _ in 1...40 {
+            clinic.wait(S.day)
+            clinic.event("view_item")
+        }
+
+        // Then the payment has entered its window, and of forty views the profile keeps a few: those no
+        // feature counts any more are forgotten once a quarter more (four at least) are kept than last time.
+        #expect(clinic.has("lapsed"))
+        #expect((clinic.engine.holdings["shared_events"] ?? 0) <= 6)
+    }
+
     @Test func aLateEventJoiningTwoSessionsTakesAwayATagCountingThem() throws {
         // Given two visits 50 minutes apart: two sessions.
         var clinic = try S(rules: """
