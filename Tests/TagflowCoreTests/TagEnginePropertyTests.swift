@@ -261,3 +261,30 @@ struct RandomScenario {
         return nil
     }
 }
+
+extension TagEnginePropertyTests {
+    /// An explanation shows each feature of a rule as text: that text is the rule language (what a marketer
+    /// would write, `sessions in last 7 days` with no parentheses), compiling back to the very same feature.
+    @Test func aFeatureShownInAnExplanationCompilesBackToItself() async throws {
+        func expectRoundTrip(_ tagSet: TagSet, _ context: String) {
+            for feature in tagSet.features {
+                let text = "tag again\n  value \(feature.description)\n"
+                guard let again = RuleCompiler.compile([RuleSource(text: text)]).0 else {
+                    Issue.record("\(context): `\(feature.description)` does not compile")
+                    continue
+                }
+                #expect(again.features == [feature], "\(context): `\(feature.description)`")
+            }
+        }
+        // Given the example tag set, whose texts a marketer reads in the console
+        let examples = try ClinicScenario.exampleTagSet()
+        expectRoundTrip(examples, "examples")
+        #expect(examples.features.contains { $0.description == "sessions in last 30 days" })
+        // and random rules of every kind
+        await propertyCheck(count: 60, input: Gen.uint64()) { seed in
+            var scenario = RandomScenario(seed: seed)
+            guard let tagSet = RuleCompiler.compile([RuleSource(text: scenario.makeRules())]).0 else { return }
+            expectRoundTrip(tagSet, "seed \(seed)")
+        }
+    }
+}

@@ -80,17 +80,19 @@ public struct FeatureSpec: Sendable, Hashable, CustomStringConvertible {
         case .trait(let path): return "trait." + path.joined(separator: ".")
         case .identifier(let type): return "id." + type
         case .aggregate(let function):
-            var text = function.rawValue + "("
+            // As a marketer writes it: `sessions in last 7 days`, without parentheses.
+            var text = function.rawValue
             if function == .sequence {
-                text += steps.map { $0.selector.description + ($0.filter.map { " where \($0)" } ?? "") }
+                text += "(" + steps.map { $0.selector.description + ($0.filter.map { " where \($0)" } ?? "") }
                     .joined(separator: " -> ")
                 if let within { text += " within " + Self.duration(within) }
+                text += ")"
             } else if function != .sessions {
-                text += selector.description + (property.isEmpty ? "" : "." + property.joined(separator: "."))
+                text += "(" + selector.description + (property.isEmpty ? "" : "." + property.joined(separator: "."))
                 if let filter { text += " where \(filter)" }
                 if let per { text += " per " + per.joined(separator: ".") }
+                text += ")"
             }
-            text += ")"
             switch window {
             case .allTime: break
             case .sliding(let ms): text += " in last " + Self.duration(ms)
