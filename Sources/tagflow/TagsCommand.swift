@@ -123,7 +123,9 @@ struct Tags: AsyncParsableCommand {
             }
         }
         guard case .array(let entries)? = plan["entries"] else { return }
-        for e in entries {
+        // The tags the plan leaves as they are, on one line: what changes is what a reader looks for.
+        let unchanged = entries.filter { $0["action"]?.stringValue == "unchanged" }.compactMap { $0["tag"]?.stringValue }
+        for e in entries where e["action"]?.stringValue != "unchanged" {
             let action = e["action"]?.stringValue ?? "?"
             let line = "\(action.padding(toLength: 9, withPad: " ", startingAt: 0)) \(e["tag"]?.stringValue ?? "?") v\(e["version"]?.jsonString ?? "?"): "
                 + "\(e["membersBefore"]?.jsonString ?? "0") → \(e["membersAfter"]?.jsonString ?? "0") members"
@@ -134,6 +136,10 @@ struct Tags: AsyncParsableCommand {
                     say("          would \(label): profiles " + sample.map(\.jsonString).joined(separator: ", "))
                 }
             }
+        }
+        if !unchanged.isEmpty {
+            let named = unchanged.prefix(6).joined(separator: ", ") + (unchanged.count > 6 ? ", …" : "")
+            say("unchanged: \(unchanged.count) tag\(unchanged.count == 1 ? "" : "s") (\(named))")
         }
     }
 }
