@@ -144,7 +144,7 @@ import Testing
 
             #expect(explanation["value"] == true)
             let condition = try #require(arrayOf(explanation["conditions"]).first)
-            #expect(condition["expression"] == #"count(view_item where (project = "玻尿酸")) in last 3 days >= 2"#)
+            #expect(condition["expression"] == #"count(view_item where project = "玻尿酸") in last 3 days >= 2"#)
             let count = try #require(arrayOf(condition["children"]).first)
             #expect(count["value"] == 2)
             #expect(arrayOf(count["events"]).count == 2)

@@ -114,25 +114,5 @@ extension RuleExpr {
 
 extension TagEngine {
     /// The expression as the rule language writes it, features spelled out.
-    func render(_ expr: RuleExpr) -> String {
-        switch expr {
-        case .literal(let v): return v.description
-        case .list(let items): return "[" + items.map(render).joined(separator: ", ") + "]"
-        case .property(let path): return path.joined(separator: ".")
-        case .feature(let i): return tagSet.features[i].description
-        case .tag(let i): return "tag." + tagSet.tags[i].id
-        case .not(let e): return "not " + render(e)
-        case .negate(let e): return "-" + render(e)
-        case .and(let a, let b): return render(a) + " and " + render(b)
-        case .or(let a, let b): return "(" + render(a) + " or " + render(b) + ")"
-        case .arithmetic(let op, let a, let b): return "(" + render(a) + " \(op.rawValue) " + render(b) + ")"
-        case .compare(let op, let a, let b): return render(a) + " \(op.rawValue) " + render(b)
-        case .inList(let a, let b): return render(a) + " in " + render(b)
-        case .contains(let a, let b): return render(a) + " contains " + render(b)
-        case .startsWith(let a, let b): return render(a) + " starts with " + render(b)
-        case .endsWith(let a, let b): return render(a) + " ends with " + render(b)
-        case .matches(let a, let i): return render(a) + " matches \"\(tagSet.patterns[i].pattern)\""
-        case .function(let f, let args): return f.rawValue + "(" + args.map(render).joined(separator: ", ") + ")"
-        }
-    }
+    func render(_ expr: RuleExpr) -> String { RuleWriter(tagSet).write(expr) }
 }

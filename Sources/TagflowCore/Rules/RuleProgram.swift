@@ -75,54 +75,8 @@ public struct FeatureSpec: Sendable, Hashable, CustomStringConvertible {
     public var within: Int64?
     public var window: TimeWindow = .allTime
 
-    public var description: String {
-        switch kind {
-        case .trait(let path): return "trait." + path.joined(separator: ".")
-        case .identifier(let type): return "id." + type
-        case .aggregate(let function):
-            // As a marketer writes it: `sessions in last 7 days`, without parentheses.
-            var text = function.rawValue
-            if function == .sequence {
-                text += "(" + steps.map { $0.selector.description + ($0.filter.map { " where \($0)" } ?? "") }
-                    .joined(separator: " -> ")
-                if let within { text += " within " + Self.duration(within) }
-                text += ")"
-            } else if function != .sessions {
-                text += "(" + selector.description + (property.isEmpty ? "" : "." + property.joined(separator: "."))
-                if let filter { text += " where \(filter)" }
-                if let per { text += " per " + per.joined(separator: ".") }
-                text += ")"
-            }
-            switch window {
-            case .allTime: break
-            case .sliding(let ms): text += " in last " + Self.duration(ms)
-            case .range(let older, let newer):
-                let (a, unit) = Self.amount(older, newer)
-                text += " between \(older / a) and \(newer / a) \(unit) ago"
-            case .calendarDays(1): text += " today"
-            case .calendarDays(let n): text += " in last \(n) calendar days"
-            case .thisWeek: text += " this week"
-            case .thisMonth: text += " this month"
-            }
-            return text
-        }
-    }
-}
-
-extension FeatureSpec {
-    static let units: [(Int64, String)] = [(604_800_000, "weeks"), (86_400_000, "days"), (3_600_000, "hours"), (60_000, "minutes"), (1000, "seconds")]
-
-    /// The largest unit that divides every one of `values`.
-    static func amount(_ values: Int64...) -> (Int64, String) {
-        units.first { unit in values.allSatisfy { $0 % unit.0 == 0 } } ?? (1, "milliseconds")
-    }
-
-    /// `3 days`, `90 minutes`.
-    static func duration(_ ms: Int64) -> String {
-        let (unit, name) = amount(ms)
-        let count = ms / unit
-        return "\(count) " + (count == 1 ? String(name.dropLast()) : name)
-    }
+    /// As the rule language writes it (regular expressions by number: an explanation writes them out).
+    public var description: String { RuleWriter().write(self) }
 }
 
 /// A checked, name-resolved expression, ready to evaluate.
@@ -149,27 +103,9 @@ public indirect enum RuleExpr: Sendable, Hashable, CustomStringConvertible {
     case matches(RuleExpr, Int)
     case function(ScalarFunction, [RuleExpr])
 
-    public var description: String {
-        switch self {
-        case .literal(let v): v.description
-        case .list(let items): "[" + items.map(\.description).joined(separator: ", ") + "]"
-        case .property(let path): path.joined(separator: ".")
-        case .feature(let i): "feature#\(i)"
-        case .tag(let i): "tag#\(i)"
-        case .not(let e): "not (\(e))"
-        case .negate(let e): "-(\(e))"
-        case .and(let a, let b): "(\(a) and \(b))"
-        case .or(let a, let b): "(\(a) or \(b))"
-        case .arithmetic(let op, let a, let b): "(\(a) \(op.rawValue) \(b))"
-        case .compare(let op, let a, let b): "(\(a) \(op.rawValue) \(b))"
-        case .inList(let a, let b): "(\(a) in \(b))"
-        case .contains(let a, let b): "(\(a) contains \(b))"
-        case .startsWith(let a, let b): "(\(a) starts with \(b))"
-        case .endsWith(let a, let b): "(\(a) ends with \(b))"
-        case .matches(let a, let i): "(\(a) matches regex#\(i))"
-        case .function(let f, let args): f.rawValue + "(" + args.map(\.description).joined(separator: ", ") + ")"
-        }
-    }
+    /// As the rule language writes it, features and tags by number (``RuleWriter`` names them).
+    public var description: String { RuleWriter().write(self) }
+
 }
 
 public enum ArithmeticOperator: String, Sendable, Hashable {
