@@ -295,6 +295,12 @@ extension TagEnginePropertyTests {
         let written = examples.features.map { RuleWriter(examples).write($0) }
         #expect(written.contains("sessions in last 30 days"))
         #expect(written.contains { $0.hasPrefix(#"count(view_item where project = "玻尿酸")"#) })
+        // and a regular expression inside a filter, written out
+        let regex = try RuleCompiler.compileOrThrow([RuleSource(text: #"tag r\#n  when not (exists(view where project matches "^玻") and trait.city = "上海")\#n"#)])
+        expectRoundTrip(regex, "regex")
+        if case .boolean(let condition) = regex.tags[0].rule {
+            #expect(RuleWriter(regex).write(condition) == #"not (exists(view where project matches "^玻") and trait.city = "上海")"#)
+        }
         // and random rules of every kind
         await propertyCheck(count: 100, input: Gen.uint64()) { seed in
             var scenario = RandomScenario(seed: seed)
