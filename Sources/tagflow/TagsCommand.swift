@@ -113,7 +113,8 @@ struct Tags: AsyncParsableCommand {
         }
     }
 
-    static func printPlan(_ plan: JSONValue) {
+    /// `applied`: the plan was carried out (its samples gained and lost the tags), not only worked out.
+    static func printPlan(_ plan: JSONValue, applied: Bool = false) {
         if case .array(let diagnostics)? = plan["diagnostics"] {
             for d in diagnostics {
                 let file = d["file"]?.stringValue.map { $0 + ":" } ?? ""
@@ -131,9 +132,10 @@ struct Tags: AsyncParsableCommand {
                 + "\(e["membersBefore"]?.jsonString ?? "0") → \(e["membersAfter"]?.jsonString ?? "0") members"
                 + " (+\(e["gained"]?.jsonString ?? "0") −\(e["lost"]?.jsonString ?? "0") ~\(e["changed"]?.jsonString ?? "0"))"
             say(line)
-            for (label, key) in [("gain", "gainedSample"), ("lose", "lostSample")] {
+            for (label, key) in applied ? [("gained", "gainedSample"), ("lost", "lostSample")]
+                : [("would gain", "gainedSample"), ("would lose", "lostSample")] {
                 if case .array(let sample)? = e[key], !sample.isEmpty {
-                    say("          would \(label): profiles " + sample.map(\.jsonString).joined(separator: ", "))
+                    say("          \(label): profiles " + sample.map(\.jsonString).joined(separator: ", "))
                 }
             }
         }
@@ -152,7 +154,7 @@ private func sendPlan(path: String, prune: Bool, dryRun: Bool, connection: Sourc
     ]
     do {
         let plan = try await connection.client().post("/api/tags/apply", body: body)
-        Tags.printPlan(plan)
+        Tags.printPlan(plan, applied: !dryRun)
         say(dryRun ? "dry run: nothing changed" : "applied")
     } catch let error as AdminClient.Failure {
         Tags.printPlan(error.body)
