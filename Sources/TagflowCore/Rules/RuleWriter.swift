@@ -118,14 +118,15 @@ struct RuleWriter {
 
     static func window(_ window: TimeWindow) -> String {
         switch window {
-        case .allTime: ""
-        case .sliding(let ms): " in last " + duration(ms)
+        case .allTime: return ""
+        case .sliding(let ms): return " in last " + duration(ms)
         case .range(let older, let newer):
-            { (a: (Int64, String)) in " between \(older / a.0) and \(newer / a.0) \(a.1) ago" }(amount(older, newer))
-        case .calendarDays(1): " today"
-        case .calendarDays(let n): " in last \(n) calendar days"
-        case .thisWeek: " this week"
-        case .thisMonth: " this month"
+            let (unit, name) = amount(older, newer)
+            return " between \(older / unit) and \(newer / unit) \(name) ago"
+        case .calendarDays(1): return " today"
+        case .calendarDays(let n): return " in last \(n) calendar days"
+        case .thisWeek: return " this week"
+        case .thisMonth: return " this month"
         }
     }
 }
