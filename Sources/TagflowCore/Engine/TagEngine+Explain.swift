@@ -114,5 +114,8 @@ extension RuleExpr {
 
 extension TagEngine {
     /// The expression as the rule language writes it, features spelled out.
-    func render(_ expr: RuleExpr) -> String { RuleWriter(tagSet).write(expr) }
+    /// (The engine's own tag ids: a writer made for each part of an explanation copies nothing.)
+    func render(_ expr: RuleExpr) -> String {
+        RuleWriter(features: tagSet.features, tags: tagIDs, patterns: patterns).write(expr)
+    }
 }

@@ -18,7 +18,7 @@ public final class TagEngine {
     private let dispatch: EventDispatch
     // The parts of the tag set the hot paths read, held directly (no copies of whole definitions).
     private let rules: CompiledRules
-    private let tagIDs: [String]
+    let tagIDs: [String]
     /// The same, as the changes the engine reports name their tags.
     private let tagNames: TagChanges.TagNames
     private let isBoolean: [Bool]

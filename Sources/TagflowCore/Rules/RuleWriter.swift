@@ -4,9 +4,9 @@
 struct RuleWriter {
     /// The tag set's features, tag ids and regular expressions, which expressions name by number; a number
     /// with no name here is written `feature#3`, `tag#2`, `regex#1` (a debugging description).
-    var features: [FeatureSpec] = []
-    var tags: [String] = []
-    var patterns: [RulePattern] = []
+    let features: [FeatureSpec]
+    let tags: [String]
+    let patterns: [RulePattern]
 
     init(features: [FeatureSpec] = [], tags: [String] = [], patterns: [RulePattern] = []) {
         self.features = features
