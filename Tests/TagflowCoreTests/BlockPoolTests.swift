@@ -12,8 +12,11 @@ import Testing
             var live: [(block: UnsafeMutableRawPointer, bytes: Int, mark: UInt8)] = []
             for step in 0..<random.int(3_000) {
                 if live.isEmpty || random.int(3) != 0 {
-                    let bytes = random.int(8) == 0 ? 1 + random.int(3 * BlockPool.largest) : 1 + random.int(600)
-                    let block = BlockPool.allocate(bytes: bytes)
+                    let asked = random.int(8) == 0 ? 1 + random.int(3 * BlockPool.largest) : 1 + random.int(600)
+                    let (block, bytes) = BlockPool.allocate(atLeast: asked)
+                    let granules = (asked + BlockPool.granule - 1) / BlockPool.granule
+                    let most = asked > BlockPool.largest ? asked : (granules + granules / 2) * BlockPool.granule
+                    #expect(bytes >= asked && bytes <= most, "seed \(seed): \(bytes) bytes for \(asked)")
                     let mark = UInt8(truncatingIfNeeded: step)
                     block.initializeMemory(as: UInt8.self, repeating: mark, count: bytes)
                     #expect(Int(bitPattern: block) % BlockPool.granule == 0, "seed \(seed)")
@@ -35,34 +38,54 @@ import Testing
 
     @Test func aBlockGivenBackIsTheNextOfItsSizeOnTheSameThread() {
         // Given a block of 40 bytes given back
-        let first = BlockPool.allocate(bytes: 40)
-        BlockPool.deallocate(first, bytes: 40)
+        let (first, bytes) = BlockPool.allocate(atLeast: 40)
+        #expect(bytes == 40)
+        BlockPool.deallocate(first, bytes: bytes)
         // When the thread asks for one of the same size class (33–40 bytes), then it gets that block again
-        let second = BlockPool.allocate(bytes: 35)
-        #expect(second == first)
-        BlockPool.deallocate(second, bytes: 35)
+        let (second, again) = BlockPool.allocate(atLeast: 35)
+        #expect(second == first && again == 40)
+        BlockPool.deallocate(second, bytes: again)
+    }
+
+    @Test func aSizeWithNoFreeBlockTakesOneUpToHalfLargerRatherThanFreshMemory() {
+        // Given a pool of its own with free blocks of 1,200 and of 2,000 bytes, none of 1,000
+        var pool = ThreadPool()
+        let (large, largeClass) = pool.take(sizeClass: 1_200 / 8)
+        let (larger, largerClass) = pool.take(sizeClass: 2_000 / 8)
+        pool.give(large, sizeClass: largeClass)
+        pool.give(larger, sizeClass: largerClass)
+        // When 1,000 bytes are asked for, then the block of 1,200 is handed out, with its size
+        let (block, sizeClass) = pool.take(sizeClass: 1_000 / 8)
+        #expect(block == large && sizeClass * 8 == 1_200)
+        // And when 1,000 are asked for again, the one of 2,000 is too large: fresh memory instead
+        let (other, otherClass) = pool.take(sizeClass: 1_000 / 8)
+        #expect(other != larger && otherClass * 8 == 1_000)
+        // And a size with free blocks of its own takes those first
+        pool.give(block, sizeClass: sizeClass)
+        pool.give(other, sizeClass: otherClass)
+        #expect(pool.take(sizeClass: 1_000 / 8) == (other, otherClass))
     }
 
     @Test func blocksTakenOnOneThreadCanBeGivenBackOnAnother() async {
         // Given blocks taken on several tasks at once and handed to others to give back
-        let blocks = await withTaskGroup(of: [Int].self) { group in
+        let blocks = await withTaskGroup(of: [[Int]].self) { group in
             for task in 0..<8 {
                 group.addTask {
                     (0..<2_000).map { i in
-                        let block = BlockPool.allocate(bytes: 8 + (i + task) % 300)
+                        let (block, bytes) = BlockPool.allocate(atLeast: 8 + (i + task) % 300)
                         block.storeBytes(of: i, as: Int.self)
-                        return Int(bitPattern: block)
+                        return [Int(bitPattern: block), bytes]
                     }
                 }
             }
             return await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(Set(blocks.joined()).count == 8 * 2_000)  // no block was handed out twice
+        #expect(Set(blocks.joined().map { $0[0] }).count == 8 * 2_000)  // no block was handed out twice
         await withTaskGroup(of: Void.self) { group in
-            for (task, addresses) in blocks.enumerated() {
+            for taken in blocks {
                 group.addTask {
-                    for (i, address) in addresses.enumerated() {
-                        BlockPool.deallocate(UnsafeMutableRawPointer(bitPattern: address)!, bytes: 8 + (i + task) % 300)
+                    for block in taken {
+                        BlockPool.deallocate(UnsafeMutableRawPointer(bitPattern: block[0])!, bytes: block[1])
                     }
                 }
             }

@@ -13,7 +13,9 @@ import Synchronization
 /// gives the block back), is sized to 8 bytes and not 16, and comes from large regions the kernel backs with
 /// 2 MB pages (the engine visits profiles at random across gigabytes: with 4 KB pages nearly every visit
 /// also missed the TLB). Each thread takes blocks from a pool of its own — a free list per size, then the
-/// unused end of its latest region — with no lock; a block may be given back on another thread than the one
+/// unused end of its latest region — with no lock; when a size has no free block, a free block up to half
+/// larger is handed out instead, with its size (a profile's buffers grow through many sizes and leave their
+/// old blocks behind: exact sizes only, a fifth of the pool sat in its free lists at 20 events a profile); a block may be given back on another thread than the one
 /// that took it (it joins that thread's lists). Blocks over ``largest`` bytes come from the C allocator.
 ///
 /// Memory given back stays in the pool for the next block of its size: it is not returned to the system.
@@ -23,9 +25,12 @@ public enum BlockPool {
     /// The largest block the pools keep; larger ones go to the C allocator.
     static let largest = 4096
 
-    static func allocate(bytes: Int) -> UnsafeMutableRawPointer {
-        guard bytes <= largest else { return .allocate(byteCount: bytes, alignment: granule) }
-        return ThreadPool.current.pointee.take(sizeClass: sizeClass(of: bytes))
+    /// A block of `bytes` (rounded up to 8) or, when `orLarger`, more (a free block up to half larger, when
+    /// there is none of this size), and its size: give it back with that size.
+    static func allocate(atLeast bytes: Int, orLarger: Bool = true) -> (UnsafeMutableRawPointer, Int) {
+        guard bytes <= largest else { return (.allocate(byteCount: bytes, alignment: granule), bytes) }
+        let (block, sizeClass) = ThreadPool.current.pointee.take(sizeClass: sizeClass(of: bytes), orLarger: orLarger)
+        return (block, sizeClass &* granule)
     }
 
     static func deallocate(_ block: UnsafeMutableRawPointer, bytes: Int) {
@@ -78,13 +83,21 @@ public enum BlockPool {
     public static var reservedBytes: Int { reserved.load(ordering: .relaxed) }
 
     fileprivate static let reserved = Atomic<Int>(0)
+
+    /// What the calling thread's pool holds unused: the bytes of the blocks in its free lists, by block size,
+    /// and the untouched end of its latest region (for benchmarks: it walks every list).
+    public static var threadFreeBytes: (lists: [Int: Int], regionEnd: Int) {
+        ThreadPool.current.pointee.freeBytes
+    }
 }
 
 /// One thread's blocks. Reached through a thread-specific key; when its thread ends it waits, whole, for a
 /// new thread to adopt it (nothing is lost to threads that come and go).
-private struct ThreadPool {
+struct ThreadPool {
     /// The first free block of each size class (each free block holds the address of the next).
     private let heads: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    /// A bit per size class: it has free blocks.
+    private let stocked: UnsafeMutablePointer<UInt64>
     /// The unused end of the latest region.
     private var next: UnsafeMutableRawPointer?
     private var end: UnsafeMutableRawPointer?
@@ -93,32 +106,68 @@ private struct ThreadPool {
 
     private static let classCount = BlockPool.largest / BlockPool.granule + 1
 
-    private init() {
+    init() {
         heads = .allocate(capacity: Self.classCount)
         heads.initialize(repeating: nil, count: Self.classCount)
+        stocked = .allocate(capacity: Self.wordCount)
+        stocked.initialize(repeating: 0, count: Self.wordCount)
     }
 
+    private static let wordCount = (classCount + 63) / 64
+
+    /// The smallest class from `sizeClass` to half above it (or only it) that has a free block.
     @inline(__always)
-    mutating func take(sizeClass: Int) -> UnsafeMutableRawPointer {
-        if let block = heads[sizeClass] {
+    private func stockedClass(from sizeClass: Int, orLarger: Bool) -> Int? {
+        let last = orLarger ? Swift.min(sizeClass &+ sizeClass &>> 1, Self.classCount &- 1) : sizeClass
+        var word = sizeClass &>> 6
+        var bits = stocked[word] & (~0 &<< UInt64(sizeClass & 63))
+        while true {
+            if bits != 0 {
+                let found = word &<< 6 &+ bits.trailingZeroBitCount
+                return found <= last ? found : nil
+            }
+            word &+= 1
+            guard word &<< 6 <= last else { return nil }
+            bits = stocked[word]
+        }
+    }
+
+    /// A block of the class, or (`orLarger`) of a larger one up to half above when it has none free; and its
+    /// class.
+    @inline(__always)
+    mutating func take(sizeClass: Int, orLarger: Bool = true) -> (UnsafeMutableRawPointer, Int) {
+        if let found = stockedClass(from: sizeClass, orLarger: orLarger), let block = heads[found] {
             let next = block.load(as: UnsafeMutableRawPointer?.self)
-            heads[sizeClass] = next
+            heads[found] = next
             // The next take of this size reads that block's first word: ask for it now (a freed block is cold).
-            if let next { tagflow_prefetch(next) }
-            return block
+            if let next { tagflow_prefetch(next) } else { stocked[found &>> 6] &= ~(1 &<< UInt64(found & 63)) }
+            return (block, found)
         }
         let bytes = sizeClass &* BlockPool.granule
         if let next, let end, end - next >= bytes {
             self.next = next + bytes
-            return next
+            return (next, sizeClass)
         }
-        return takeFromNewRegion(bytes)
+        return (takeFromNewRegion(bytes), sizeClass)
     }
 
     @inline(__always)
     mutating func give(_ block: UnsafeMutableRawPointer, sizeClass: Int) {
         block.storeBytes(of: heads[sizeClass], as: UnsafeMutableRawPointer?.self)
         heads[sizeClass] = block
+        stocked[sizeClass &>> 6] |= 1 &<< UInt64(sizeClass & 63)
+    }
+
+    var freeBytes: (lists: [Int: Int], regionEnd: Int) {
+        var lists: [Int: Int] = [:]
+        for sizeClass in 0..<Self.classCount {
+            var block = heads[sizeClass]
+            while let b = block {
+                lists[sizeClass * BlockPool.granule, default: 0] += sizeClass * BlockPool.granule
+                block = b.load(as: UnsafeMutableRawPointer?.self)
+            }
+        }
+        return (lists, next.flatMap { n in end.map { $0 - n } } ?? 0)
     }
 
     /// Maps a new region (what is left of the old one, under 4 KB, stays unused).

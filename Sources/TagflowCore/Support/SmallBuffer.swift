@@ -6,23 +6,24 @@ import CPrefetch
 ///
 /// A profile keeps a few of these, millions of profiles at once: against an `Array` each saves the 32-byte
 /// header of its storage, and reading one needs no reference count or uniqueness check. Grows by a quarter
-/// (by at least 32 bytes) and gives room back when over half of it is empty, as
-/// ``Swift/Array/reserveSlowly(_:)`` does for arrays.
+/// (by at least 32 bytes), into whatever room the pool's block has (it may hand out a larger one), and gives
+/// room back when over half of it is empty, as ``Swift/Array/reserveSlowly(_:)`` does for arrays.
 struct SmallBuffer<Element>: ~Copyable {
     private var base: UnsafeMutablePointer<Element>?
     private var storedCount: Int32 = 0
-    private var storedCapacity: Int32 = 0
+    /// The size of the block (it may hold more than a whole number of elements).
+    private var blockBytes: Int32 = 0
 
     init() {}
 
     deinit {
         guard let base else { return }
         base.deinitialize(count: Int(storedCount))
-        BlockPool.deallocate(base, bytes: capacity * MemoryLayout<Element>.stride)
+        BlockPool.deallocate(base, bytes: Int(blockBytes))
     }
 
     var count: Int { Int(storedCount) }
-    var capacity: Int { Int(storedCapacity) }
+    var capacity: Int { Int(blockBytes) / MemoryLayout<Element>.stride }
     var isEmpty: Bool { storedCount == 0 }
     var indices: Range<Int> { 0..<count }
 
@@ -68,21 +69,25 @@ struct SmallBuffer<Element>: ~Copyable {
     /// Gives back the room beyond the elements (less than 16 bytes of it is the allocator's rounding).
     mutating func shrinkToFit() {
         guard (capacity - count) * MemoryLayout<Element>.stride >= 16 else { return }
-        reallocate(to: count)
+        reallocate(to: count, orLarger: false)
     }
 
-    private mutating func reallocate(to newCapacity: Int) {
+    /// `orLarger`: a larger block will do (growing), or only one of the size (giving room back).
+    private mutating func reallocate(to newCapacity: Int, orLarger: Bool = true) {
         precondition(newCapacity >= count && newCapacity <= Int(Int32.max), "SmallBuffer capacity out of range")
         precondition(MemoryLayout<Element>.alignment <= BlockPool.granule, "SmallBuffer elements need more alignment")
         let stride = MemoryLayout<Element>.stride
         var moved: UnsafeMutablePointer<Element>? = nil
+        var movedBytes = 0
         if newCapacity > 0 {
-            moved = BlockPool.allocate(bytes: newCapacity * stride).bindMemory(to: Element.self, capacity: newCapacity)
+            let (block, bytes) = BlockPool.allocate(atLeast: newCapacity * stride, orLarger: orLarger)
+            moved = block.bindMemory(to: Element.self, capacity: bytes / stride)
+            movedBytes = bytes
             if let base { moved!.moveInitialize(from: base, count: count) }
         }
-        if let base { BlockPool.deallocate(base, bytes: capacity * stride) }
+        if let base { BlockPool.deallocate(base, bytes: Int(blockBytes)) }
         base = moved
-        storedCapacity = Int32(newCapacity)
+        blockBytes = Int32(movedBytes)
     }
 
     // MARK: - Adding

@@ -56,6 +56,10 @@ public struct EngineBenchmark: Sendable {
         changes = []
         let resident = residentBytesAfterTrim()
         let profileCount = engine.profileCount
+        let unused = BlockPool.threadFreeBytes
+        if ProcessInfo.processInfo.environment["TAGFLOW_POOL_FREE"] != nil {
+            for (size, bytes) in unused.lists.sorted(by: { $0.value > $1.value }).prefix(40) { print(size, bytes) }
+        }
         return [
             "benchmark": "engine",
             "events": .int(Int64(data.count)),
@@ -71,6 +75,8 @@ public struct EngineBenchmark: Sendable {
             "bytes_per_profile": .int(Int64(max(0, resident - baselineResident) / max(1, profileCount))),
             "peak_rss_bytes": .int(Int64(peakResidentBytes())),
             "block_pool_bytes": .int(Int64(BlockPool.reservedBytes)),
+            "block_pool_free_bytes": .int(Int64(unused.lists.values.reduce(0, +))),
+            "block_pool_untouched_bytes": .int(Int64(unused.regionEnd)),
             "heap_allocated_bytes": Allocator.heapAllocatedBytes.map { .int(Int64($0)) } ?? .null,
             "holdings": .object(JSONObject(engine.holdings.sorted { $0.key < $1.key }.map { JSONField($0.key, .int(Int64($0.value))) })),
         ]
