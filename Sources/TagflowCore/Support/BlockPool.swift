@@ -85,7 +85,8 @@ public enum BlockPool {
     fileprivate static let reserved = Atomic<Int>(0)
 
     /// What the calling thread's pool holds unused: the bytes of the blocks in its free lists, by block size,
-    /// and the untouched end of its latest region (for benchmarks: it walks every list).
+    /// and the untouched end of its latest region (for benchmarks: it walks every list; the engine
+    /// benchmark sums them up).
     public static var threadFreeBytes: (lists: [Int: Int], regionEnd: Int) {
         ThreadPool.current.pointee.freeBytes
     }

@@ -57,9 +57,6 @@ public struct EngineBenchmark: Sendable {
         let resident = residentBytesAfterTrim()
         let profileCount = engine.profileCount
         let unused = BlockPool.threadFreeBytes
-        if ProcessInfo.processInfo.environment["TAGFLOW_POOL_FREE"] != nil {
-            for (size, bytes) in unused.lists.sorted(by: { $0.value > $1.value }).prefix(40) { print(size, bytes) }
-        }
         return [
             "benchmark": "engine",
             "events": .int(Int64(data.count)),
