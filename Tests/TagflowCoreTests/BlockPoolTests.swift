@@ -64,6 +64,9 @@ import Testing
         pool.give(block, sizeClass: sizeClass)
         pool.give(other, sizeClass: otherClass)
         #expect(pool.take(sizeClass: 1_000 / 8) == (other, otherClass))
+        // And a buffer giving back room from a block of 1,200 bytes is not handed a free one of that size
+        let (smaller, smallerClass) = pool.take(sizeClass: 1_000 / 8, below: 1_200 / 8)
+        #expect(smaller != block && smallerClass * 8 == 1_000)
     }
 
     @Test func blocksTakenOnOneThreadCanBeGivenBackOnAnother() async {

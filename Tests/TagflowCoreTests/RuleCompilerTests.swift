@@ -126,6 +126,14 @@ import Testing
         #expect(problems.contains { $0.message == "tags refer to each other in a circle: a → b → a" })
     }
 
+    @Test func aSequenceOfMoreStepsThanTheEngineKeepsIsRefused() {
+        let steps = { (n: Int) in Array(repeating: "view_item", count: n).joined(separator: " -> ") }
+        let problems = errors("tag long\n  when sequence(\(steps(256)))\ntag fine\n  when sequence(\(steps(255)))\n")
+
+        #expect(problems.map(\.message) == ["a sequence has at most 255 steps; this one has 256"])
+        #expect(problems.first?.tag == "long")
+    }
+
     @Test func duplicateIdsAndTagsWithoutRulesAreRefused() {
         let problems = errors("""
             tag a

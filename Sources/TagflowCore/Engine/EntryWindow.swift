@@ -6,8 +6,10 @@
 /// Held in the feature's slot (21 bytes: within the slot's 40), which lets go of it while it changes, so
 /// that its rows are changed in place.
 struct EntryWindow: Sendable {
-    /// Per entry, side by side in one array: its timestamp, its log sequence number and the step of the
-    /// sequence it matched (0 for sessions).
+    /// Per entry, side by side in one array: its timestamp, then its log sequence number shifted up by
+    /// ``stepBits`` with the step of the sequence it matched (0 for sessions) below: 16 bytes an entry.
+    /// (A profile keeps a sequence's steps for its whole window: a month of views, for most profiles the
+    /// largest thing they hold.)
     private var rows: [Int64] = []
     private var first: Int32 = 0
     private var entered: Int32 = 0
@@ -38,10 +40,21 @@ struct EntryWindow: Sendable {
     /// The address of the storage its rows are in (for ``InnerArrays``' check of the layout).
     var storageAddress: UnsafeRawPointer { unsafeBitCast(rows, to: UnsafeRawPointer.self) }
 
-    var count: Int { rows.count / 3 }
-    @inline(__always) func time(_ i: Int) -> EpochMillis { rows[3 &* i] }
-    @inline(__always) func seq(_ i: Int) -> Int64 { rows[3 &* i &+ 1] }
-    @inline(__always) private func step(_ i: Int) -> Int64 { rows[3 &* i &+ 2] }
+    /// The bits of an entry's second word that hold its step: a sequence has at most 255 steps
+    /// (``maximumSteps``), a log sequence number at most 2^55 (the log would need a billion events a day
+    /// for a hundred million years to reach it).
+    static let stepBits = 8
+    static let maximumSteps = 1 << stepBits - 1
+
+    var count: Int { rows.count &>> 1 }
+    @inline(__always) func time(_ i: Int) -> EpochMillis { rows[i &<< 1] }
+    @inline(__always) func seq(_ i: Int) -> Int64 { rows[i &<< 1 &+ 1] &>> Self.stepBits }
+    @inline(__always) private func step(_ i: Int) -> Int64 { rows[i &<< 1 &+ 1] & Int64(Self.maximumSteps) }
+
+    @inline(__always) private static func tagged(seq: Int64, step: Int64) -> Int64 {
+        precondition(seq &>> (63 &- stepBits) == 0 || seq &>> (63 &- stepBits) == -1, "log sequence number \(seq) out of range")
+        return seq &<< stepBits | step
+    }
 
     var isEmpty: Bool { head == count }
     /// The indices of the entries inside the window, oldest first.
@@ -73,13 +86,13 @@ struct EntryWindow: Sendable {
             }
         }
         let stepIndex = countsSessions ? 0 : Int64(entry.key.numberValue ?? 0)
-        rows.reserveSlowly(3)
+        let tagged = Self.tagged(seq: entry.seq, step: stepIndex)
+        rows.reserveSlowly(2)
         if index == count {
             rows.append(entry.timestamp)
-            rows.append(entry.seq)
-            rows.append(stepIndex)
+            rows.append(tagged)
         } else {
-            rows.insert(contentsOf: [entry.timestamp, entry.seq, stepIndex], at: 3 * index)
+            rows.insert(contentsOf: [entry.timestamp, tagged], at: 2 * index)
         }
         if index < end { inWindow += 1 }
     }
@@ -108,11 +121,11 @@ struct EntryWindow: Sendable {
             }
             head += 1
         }
-        if head > 16 || head == count, head * 2 >= count {
-            rows.removeFirst(3 * head)
-            rows.shrinkIfSparse()
-            head = 0
-        }
+        // Forgotten at once (moving the few entries left costs less than keeping the dead ones: a window of
+        // steps slides a little at a time, and most profiles hold one).
+        rows.removeFirst(2 * head)
+        rows.shrinkIfSparse()
+        head = 0
     }
 
     /// True when some entries inside the window match the steps `0..<stepCount` in order (each strictly
@@ -166,8 +179,7 @@ struct EntryWindow: Sendable {
             let entry = takeA ? a.entry(i) : b.entry(j)
             if takeA { i += 1 } else { j += 1 }
             out.rows.append(entry.timestamp)
-            out.rows.append(entry.seq)
-            out.rows.append(takeA ? a.step(i - 1) : b.step(j - 1))
+            out.rows.append(tagged(seq: entry.seq, step: takeA ? a.step(i - 1) : b.step(j - 1)))
         }
         return out
     }

@@ -643,6 +643,8 @@ extension TagEngine {
             out["window_summaries", default: 0] += state.pointee.windows.count
             state.pointee.windows.forEach { window in
                 if window.tallyCount > 0 { out["window_tallies", default: 0] += 1 }
+                out["window_tally_values", default: 0] += window.tallyCount
+                if window.tallyCount > Tally.largeCount { out["window_tallies_hashed", default: 0] += 1 }
                 if window.singleKey != nil { out["window_tallies_of_one_value", default: 0] += 1 }
             }
             // Room the arrays have beyond what they hold (their growth), in elements.

@@ -46,8 +46,12 @@ struct Tally: Sendable {
             storage = .small([])  // `entries` is the only reference: changed in place
             if let i = entries.firstIndex(where: { $0.key == key }) {
                 entries[i].figure += amount
-                if removingZero, entries[i].figure == 0 { entries.remove(at: i) }
+                if removingZero, entries[i].figure == 0 {
+                    entries.remove(at: i)
+                    entries.shrinkIfSparse()
+                }
             } else if !(removingZero && amount == 0) {
+                entries.reserveSlowly()  // (appending doubled the room: half of it empty after each growth)
                 entries.append((key, amount))
             }
             if entries.count > Self.largeCount {
@@ -68,6 +72,7 @@ struct Tally: Sendable {
         case .small(var entries):
             storage = .small([])
             entries.removeAll { $0.key == key }
+            entries.shrinkIfSparse()
             storage = .small(entries)
         case .large(var figures):
             storage = .small([])

@@ -532,6 +532,10 @@ public struct RuleCompiler {
             if aggregate.steps.count < 2 {
                 error("a sequence needs at least two steps: sequence(view_item -> pay_order)", at: aggregate.location)
                 failed = true
+            } else if aggregate.steps.count > EntryWindow.maximumSteps {
+                error("a sequence has at most \(EntryWindow.maximumSteps) steps; this one has \(aggregate.steps.count)",
+                      at: aggregate.location)
+                failed = true
             }
             for step in aggregate.steps {
                 let selector = checkSelector(step.selector)

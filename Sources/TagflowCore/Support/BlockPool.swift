@@ -25,11 +25,13 @@ public enum BlockPool {
     /// The largest block the pools keep; larger ones go to the C allocator.
     static let largest = 4096
 
-    /// A block of `bytes` (rounded up to 8) or, when `orLarger`, more (a free block up to half larger, when
-    /// there is none of this size), and its size: give it back with that size.
-    static func allocate(atLeast bytes: Int, orLarger: Bool = true) -> (UnsafeMutableRawPointer, Int) {
+    /// A block of `bytes` or more — a free block up to half larger when there is none of this size — and its
+    /// size: give it back with that size. A buffer giving room back asks for a block `below` the size of
+    /// the one it has.
+    static func allocate(atLeast bytes: Int, below: Int = .max) -> (UnsafeMutableRawPointer, Int) {
         guard bytes <= largest else { return (.allocate(byteCount: bytes, alignment: granule), bytes) }
-        let (block, sizeClass) = ThreadPool.current.pointee.take(sizeClass: sizeClass(of: bytes), orLarger: orLarger)
+        let (block, sizeClass) = ThreadPool.current.pointee.take(
+            sizeClass: sizeClass(of: bytes), below: below > largest ? Int.max : below &>> 3)
         return (block, sizeClass &* granule)
     }
 
@@ -116,10 +118,12 @@ struct ThreadPool {
 
     private static let wordCount = (classCount + 63) / 64
 
-    /// The smallest class from `sizeClass` to half above it (or only it) that has a free block.
+    /// The smallest class from `sizeClass` to half above it (and below the class `below`) that has a free
+    /// block.
     @inline(__always)
-    private func stockedClass(from sizeClass: Int, orLarger: Bool) -> Int? {
-        let last = orLarger ? Swift.min(sizeClass &+ sizeClass &>> 1, Self.classCount &- 1) : sizeClass
+    private func stockedClass(from sizeClass: Int, below: Int) -> Int? {
+        let last = Swift.min(sizeClass &+ sizeClass &>> 1, Self.classCount &- 1, below &- 1)
+        guard last >= sizeClass else { return nil }
         var word = sizeClass &>> 6
         var bits = stocked[word] & (~0 &<< UInt64(sizeClass & 63))
         while true {
@@ -133,11 +137,11 @@ struct ThreadPool {
         }
     }
 
-    /// A block of the class, or (`orLarger`) of a larger one up to half above when it has none free; and its
-    /// class.
+    /// A block of the class, or of a larger one up to half above (and below the class `below`) when it has
+    /// none free; and its class.
     @inline(__always)
-    mutating func take(sizeClass: Int, orLarger: Bool = true) -> (UnsafeMutableRawPointer, Int) {
-        if let found = stockedClass(from: sizeClass, orLarger: orLarger), let block = heads[found] {
+    mutating func take(sizeClass: Int, below: Int = .max) -> (UnsafeMutableRawPointer, Int) {
+        if let found = stockedClass(from: sizeClass, below: below), let block = heads[found] {
             let next = block.load(as: UnsafeMutableRawPointer?.self)
             heads[found] = next
             // The next take of this size reads that block's first word: ask for it now (a freed block is cold).

@@ -69,18 +69,18 @@ struct SmallBuffer<Element>: ~Copyable {
     /// Gives back the room beyond the elements (less than 16 bytes of it is the allocator's rounding).
     mutating func shrinkToFit() {
         guard (capacity - count) * MemoryLayout<Element>.stride >= 16 else { return }
-        reallocate(to: count, orLarger: false)
+        reallocate(to: count, shrinking: true)
     }
 
-    /// `orLarger`: a larger block will do (growing), or only one of the size (giving room back).
-    private mutating func reallocate(to newCapacity: Int, orLarger: Bool = true) {
+    /// `shrinking`: giving room back, the new block must be smaller than the one it has.
+    private mutating func reallocate(to newCapacity: Int, shrinking: Bool = false) {
         precondition(newCapacity >= count && newCapacity <= Int(Int32.max), "SmallBuffer capacity out of range")
         precondition(MemoryLayout<Element>.alignment <= BlockPool.granule, "SmallBuffer elements need more alignment")
         let stride = MemoryLayout<Element>.stride
         var moved: UnsafeMutablePointer<Element>? = nil
         var movedBytes = 0
         if newCapacity > 0 {
-            let (block, bytes) = BlockPool.allocate(atLeast: newCapacity * stride, orLarger: orLarger)
+            let (block, bytes) = BlockPool.allocate(atLeast: newCapacity * stride, below: shrinking ? Int(blockBytes) : .max)
             moved = block.bindMemory(to: Element.self, capacity: bytes / stride)
             movedBytes = bytes
             if let base { moved!.moveInitialize(from: base, count: count) }
