@@ -70,15 +70,31 @@ public enum Allocator {
         #endif
     }
 
+    #if os(Linux)
+    private typealias Control = @convention(c) (
+        UnsafePointer<CChar>?, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int>?, UnsafeMutableRawPointer?, Int
+    ) -> Int32
+
+    /// jemalloc's `mallctl`, when the process runs on jemalloc.
+    private static var control: Control? {
+        dlsym(nil, "mallctl").map { unsafeBitCast($0, to: Control.self) }
+    }
+    #endif
+
+    /// Hands the pages of freed memory back to the system now (jemalloc keeps them a second: a
+    /// measurement of what is held right after freeing much would count them); nothing on the system
+    /// allocator.
+    public static func releaseFreedPages() {
+        #if os(Linux)
+        _ = control?("arena.4096.purge", nil, nil, nil, 0)  // 4096: every arena (`MALLCTL_ARENAS_ALL`)
+        #endif
+    }
+
     /// The bytes the program holds from jemalloc now (its `stats.allocated`, brought up to date first); nil
     /// on the system allocator.
     public static var heapAllocatedBytes: Int? {
         #if os(Linux)
-        typealias Control = @convention(c) (
-            UnsafePointer<CChar>?, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int>?, UnsafeMutableRawPointer?, Int
-        ) -> Int32
-        guard let symbol = dlsym(nil, "mallctl") else { return nil }
-        let control = unsafeBitCast(symbol, to: Control.self)
+        guard let control else { return nil }
         var epoch: UInt64 = 1
         var current: UInt64 = 0
         var size = MemoryLayout<UInt64>.size

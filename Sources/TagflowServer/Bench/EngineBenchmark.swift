@@ -85,6 +85,7 @@ func residentBytesAfterTrim() -> Int {
     #if os(Linux)
     _ = glibcMallocTrim(0)
     #endif
+    Allocator.releaseFreedPages()
     return currentResidentBytes()
 }
 
