@@ -39,6 +39,7 @@ struct ClinicScenario {
         seq += 1
         var payload: JSONObject = ["properties": .object(properties)]
         if !context.isEmpty { payload["context"] = .object(context) }
+        if !traits.isEmpty, name == "identify" || name == "group" { payload["traits"] = .object(traits) }  // as sent
         let event = RuleEvent(
             seq: seq, name: name, timestamp: now - ago, payload: payload, traits: traits, identifiers: identifiers)
         engine.apply(event, to: ProfileID(profile), now: now, changes: &changes)

@@ -33,6 +33,27 @@ import Testing
         #expect(clinic.changes.allSatisfy { $0.old == nil && $0.cause == .event(seq: 1) })
     }
 
+    @Test func anIdentifyCallsTraitsReadAsItsPropertiesAndItsOwnPropertiesComeFirst() throws {
+        // Given tags reading what identify calls carry: their traits, as a track call's properties are read
+        var clinic = try S(rules: """
+            tag identified_city
+              value last(identify.city)
+            tag pro_identified
+              when exists(identify where plan = "pro")
+            tag viewed_city
+              value last(view_item.city)
+            """)
+
+        // When a profile identifies with a city and a plan, and views an item with a property of that name
+        clinic.event("identify", traits: ["city": "上海", "plan": "pro"])
+        clinic.event("view_item", ["city": "北京"])
+
+        // Then the identify call's traits are read, and the track call's property
+        #expect(clinic.tag("identified_city") == .string("上海"))
+        #expect(clinic.has("pro_identified"))
+        #expect(clinic.tag("viewed_city") == .string("北京"))
+    }
+
     @Test func aFirstEventThatTurnsAnEmptyProfilesTagOffReportsNoChangeForIt() throws {
         var clinic = try S(rules: Self.rules)
 

@@ -41,10 +41,15 @@ public final class RuleEvent: Sendable {
     }
 
     /// A property as rules name it: `project` is `properties.project`; a name the properties do not have is
-    /// looked up from the top of the message, so `context.campaign.source` and `name` work too.
+    /// looked up in the call's `traits` (an identify or group call carries its data there: `identify.city`)
+    /// and then from the top of the message, so `context.campaign.source` and `name` work too.
     public func property(_ path: [String]) -> RuleValue {
-        Self.lookup(path, in: properties) ?? Self.lookup(path, in: payload) ?? .null
+        Self.lookup(path, in: properties) ?? callTraits.flatMap { Self.lookup(path, in: $0) } ?? Self.lookup(path, in: payload)
+            ?? .null
     }
+
+    /// The traits at the top of the message (identify and group calls).
+    private var callTraits: JSONObject? { payload["traits"]?.objectValue }
 
     private static func properties(of payload: JSONObject) -> JSONObject {
         payload["properties"]?.objectValue ?? JSONObject()
