@@ -90,12 +90,22 @@ struct Tags: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Explain why a profile has a tag, or not.")
         @OptionGroup var connection: Sources.Connection
         @Argument(help: "The tag's id.") var tag: String
-        @Option(help: "The profile's number.") var profile: Int64
+        @Argument(help: "The profile: its number, or an identifier as type:value (phone:13800138000, user_id:u-42).")
+        var who: String?
+        @Option(help: "The same, as an option.") var profile: String?
         @Flag(help: "Print the JSON answer.") var json = false
 
+        func validate() throws {
+            guard (who == nil) != (profile == nil) else {
+                throw ValidationError("name the profile once: `explain <tag> 42`, or `explain <tag> phone:13800138000`")
+            }
+        }
+
         func run() async throws {
+            let client = try connection.client()
+            let profile = try await Self.profileNumber(self.who ?? self.profile ?? "", client: client)
             let encodedTag = tag.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? tag
-            let answer = try await connection.client().get("/api/profiles/\(profile)/tags/\(encodedTag)/explain")
+            let answer = try await client.get("/api/profiles/\(profile)/tags/\(encodedTag)/explain")
             if json { return say(answer.jsonString) }
             let value = answer["value"].map { $0.isNull ? "does not have it" : "has it: \($0.jsonString)" } ?? ""
             say("profile \(profile), tag \(tag): \(value)" + (answer["matchedCase"]?.stringValue.map { " (\($0))" } ?? ""))
@@ -110,6 +120,28 @@ struct Tags: AsyncParsableCommand {
             }
             if case .array(let conditions)? = answer["conditions"] { for node in conditions { show(node, depth: 0) } }
             if let next = answer["nextChange"]?.stringValue { say("  next change by time alone: \(next)") }
+        }
+
+        /// A profile's number as given, or that of the profile an identifier (`type:value`) belongs to.
+        static func profileNumber(_ given: String, client: AdminClient) async throws -> Int64 {
+            if let number = Int64(given) { return number }
+            guard let colon = given.firstIndex(of: ":"), colon != given.startIndex, given.index(after: colon) != given.endIndex else {
+                throw ProfileNotNamed(description: "`\(given)` is neither a profile's number nor an identifier as type:value (phone:13800138000)")
+            }
+            let query = "type=\(Self.encoded(given[..<colon]))&value=\(Self.encoded(given[given.index(after: colon)...]))"
+            guard case .int(let id)? = try await client.get("/api/profiles/lookup?" + query)["id"] else {
+                throw ProfileNotNamed(description: "the server answered no profile number for \(given)")
+            }
+            return id
+        }
+
+        /// Said as it is (a `ValidationError` would print the usage of `tagflow` after it).
+        struct ProfileNotNamed: Error, CustomStringConvertible {
+            let description: String
+        }
+
+        private static func encoded(_ text: Substring) -> String {
+            text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? String(text)
         }
     }
 
