@@ -15,7 +15,7 @@ import Testing
                     let asked = random.int(8) == 0 ? 1 + random.int(3 * BlockPool.largest) : 1 + random.int(600)
                     let (block, bytes) = BlockPool.allocate(atLeast: asked)
                     let granules = (asked + BlockPool.granule - 1) / BlockPool.granule
-                    let most = asked > BlockPool.largest ? asked : (granules + granules / 2) * BlockPool.granule
+                    let most = (asked > BlockPool.largest ? granules : granules + granules / 2) * BlockPool.granule
                     #expect(bytes >= asked && bytes <= most, "seed \(seed): \(bytes) bytes for \(asked)")
                     let mark = UInt8(truncatingIfNeeded: step)
                     block.initializeMemory(as: UInt8.self, repeating: mark, count: bytes)

@@ -13,12 +13,13 @@ import Synchronization
 /// gives the block back), is sized to 8 bytes and not 16, and comes from large regions the kernel backs with
 /// 2 MB pages (the engine visits profiles at random across gigabytes: with 4 KB pages nearly every visit
 /// also missed the TLB). Each thread takes blocks from a pool of its own — a free list per size, then the
-/// unused end of its latest region — with no lock; when a size has no free block, a free block up to half
-/// larger is handed out instead, with its size (a profile's buffers grow through many sizes and leave their
-/// old blocks behind: exact sizes only, a fifth of the pool sat in its free lists at 20 events a profile); a block may be given back on another thread than the one
+/// unused end of its latest region — with no lock; a block may be given back on another thread than the one
 /// that took it (it joins that thread's lists). Blocks over ``largest`` bytes come from the C allocator.
 ///
-/// Memory given back stays in the pool for the next block of its size: it is not returned to the system.
+/// When a size has no free block, a free block up to half larger is handed out instead, with its size: a
+/// profile's buffers grow through many sizes and leave their old blocks behind (with exact sizes only, a
+/// fifth of the pool sat in its free lists at 20 events a profile). Memory given back stays in the pool for
+/// the next block of its size or a little smaller: it is not returned to the system.
 public enum BlockPool {
     /// Blocks are multiples of this, aligned to it (no element a buffer holds needs more).
     static let granule = 8
@@ -26,10 +27,13 @@ public enum BlockPool {
     static let largest = 4096
 
     /// A block of `bytes` or more — a free block up to half larger when there is none of this size — and its
-    /// size: give it back with that size. A buffer giving room back asks for a block `below` the size of
-    /// the one it has.
+    /// size, a multiple of 8: give it back with that size. A buffer giving room back asks for a block
+    /// `below` the size of the one it has.
     static func allocate(atLeast bytes: Int, below: Int = .max) -> (UnsafeMutableRawPointer, Int) {
-        guard bytes <= largest else { return (.allocate(byteCount: bytes, alignment: granule), bytes) }
+        guard bytes <= largest else {
+            let rounded = (bytes + granule - 1) & ~(granule - 1)
+            return (.allocate(byteCount: rounded, alignment: granule), rounded)
+        }
         let (block, sizeClass) = ThreadPool.current.pointee.take(
             sizeClass: sizeClass(of: bytes), below: below > largest ? Int.max : below &>> 3)
         return (block, sizeClass &* granule)

@@ -11,19 +11,22 @@ import CPrefetch
 struct SmallBuffer<Element>: ~Copyable {
     private var base: UnsafeMutablePointer<Element>?
     private var storedCount: Int32 = 0
-    /// The size of the block (it may hold more than a whole number of elements).
-    private var blockBytes: Int32 = 0
+    /// The size of the block in 8-byte granules (it may hold more than a whole number of elements; up to
+    /// 16 GB).
+    private var blockGranules: Int32 = 0
+
+    private var blockBytes: Int { Int(blockGranules) &<< 3 }
 
     init() {}
 
     deinit {
         guard let base else { return }
         base.deinitialize(count: Int(storedCount))
-        BlockPool.deallocate(base, bytes: Int(blockBytes))
+        BlockPool.deallocate(base, bytes: blockBytes)
     }
 
     var count: Int { Int(storedCount) }
-    var capacity: Int { Int(blockBytes) / MemoryLayout<Element>.stride }
+    var capacity: Int { blockBytes / MemoryLayout<Element>.stride }
     var isEmpty: Bool { storedCount == 0 }
     var indices: Range<Int> { 0..<count }
 
@@ -74,20 +77,21 @@ struct SmallBuffer<Element>: ~Copyable {
 
     /// `shrinking`: giving room back, the new block must be smaller than the one it has.
     private mutating func reallocate(to newCapacity: Int, shrinking: Bool = false) {
-        precondition(newCapacity >= count && newCapacity <= Int(Int32.max), "SmallBuffer capacity out of range")
+        precondition(newCapacity >= count && newCapacity * MemoryLayout<Element>.stride <= 8 * Int(Int32.max),
+                     "SmallBuffer capacity out of range")
         precondition(MemoryLayout<Element>.alignment <= BlockPool.granule, "SmallBuffer elements need more alignment")
         let stride = MemoryLayout<Element>.stride
         var moved: UnsafeMutablePointer<Element>? = nil
         var movedBytes = 0
         if newCapacity > 0 {
-            let (block, bytes) = BlockPool.allocate(atLeast: newCapacity * stride, below: shrinking ? Int(blockBytes) : .max)
+            let (block, bytes) = BlockPool.allocate(atLeast: newCapacity * stride, below: shrinking ? blockBytes : .max)
             moved = block.bindMemory(to: Element.self, capacity: bytes / stride)
             movedBytes = bytes
             if let base { moved!.moveInitialize(from: base, count: count) }
         }
-        if let base { BlockPool.deallocate(base, bytes: Int(blockBytes)) }
+        if let base { BlockPool.deallocate(base, bytes: blockBytes) }
         base = moved
-        blockBytes = Int32(movedBytes)
+        blockGranules = Int32(movedBytes &>> 3)
     }
 
     // MARK: - Adding
