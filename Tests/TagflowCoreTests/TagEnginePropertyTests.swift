@@ -186,8 +186,9 @@ struct RandomScenario {
         let (compiled, diagnostics) = RuleCompiler.compile([RuleSource(text: rulesText)])
         guard let tagSet = compiled else { return "generated rules did not compile: \(diagnostics)" }
         // The value table swept whenever it holds a few values: a value freed while a profile holds it
-        // would read back wrong (or not at all).
-        let engine = TagEngine(tagSet: tagSet, calendar: .shanghai, now: start, valuesSweptFrom: 4)
+        // would read back wrong (or not at all). Windows tally their events from three on (and count them
+        // when read below): every way of keeping them, and the moves between, in small runs.
+        let engine = TagEngine(tagSet: tagSet, calendar: .shanghai, now: start, valuesSweptFrom: 4, talliesFrom: 2)
         let reference = ReferenceEvaluator(tagSet: tagSet, calendar: .shanghai)
         var eventsOf: [ProfileID: [RuleEvent]] = [:]
         var now = start

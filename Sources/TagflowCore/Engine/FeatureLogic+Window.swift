@@ -24,7 +24,7 @@ extension FeatureLogic {
 
     /// Nothing inside the window (as of its last move) and, for a range window, nothing still to enter it.
     func isEmpty(_ s: borrowing WindowSummary, events: borrowing ProfileEvents) -> Bool {
-        guard s.count == 0, s.tallyCount == 0 else { return false }
+        guard s.count == 0, !s.keepsTallyStorage || s.tally.isEmpty else { return false }
         guard isRange else { return true }
         let bit = bit!
         return !(Int(s.enter)..<events.count).contains { events.has($0, bit) }
@@ -56,8 +56,13 @@ extension FeatureLogic {
             s.numbers += 1
         }
         switch function {
-        case .distinct, .top: s.countInTally(value, by: 1)
-        case .count where keySlot >= 0: s.countInTally(events.value(position, slot: keySlot), by: 1)
+        case .distinct, .top, .count where keySlot >= 0:
+            if s.keepsTallyStorage {
+                s.tally.add(1, to: events.value(position, slot: tallySlot))
+            } else if s.count > tallyFrom {
+                // The events counted so far, this one included (when appending, those after it are not yet).
+                buildTally(&s, events, end: appending ? position + 1 : end(s, events))
+            }
         case .sum where keySlot >= 0: s.tally.add(table.number(value) ?? 0, to: events.value(position, slot: keySlot))
         case .sessions:
             let previous = previousCounted(before: position, s, events)
@@ -85,8 +90,10 @@ extension FeatureLogic {
             s.numbers -= 1
         }
         switch function {
-        case .distinct, .top: s.countInTally(value, by: -1)
-        case .count where keySlot >= 0: s.countInTally(events.value(position, slot: keySlot), by: -1)
+        case .distinct, .top, .count where keySlot >= 0:
+            guard s.keepsTallyStorage else { break }
+            s.tally.add(-1, to: events.value(position, slot: tallySlot), removingZero: true)
+            if s.count <= tallyFrom / 2, end(s, events) - position <= tallyFrom { s.dropTally() }
         case .sum where keySlot >= 0:
             // A group's sum can reach zero with members left (sums of zero): look for members.
             let key = events.value(position, slot: keySlot)
@@ -189,7 +196,9 @@ extension FeatureLogic {
         let range = Int(s.exit)..<end(s, events)
         switch function {
         case .count:
-            return .number(keySlot >= 0 ? s.tallyLargest ?? 0 : Double(s.count))
+            guard keySlot >= 0 else { return .number(Double(s.count)) }
+            tallyIfLong(&s, events)
+            return .number(largestGroup(s, events))
         case .sum:
             return .number(keySlot >= 0 ? s.tally.largest ?? 0 : s.numbers == 0 ? 0 : s.sum)
         case .avg:
@@ -208,8 +217,11 @@ extension FeatureLogic {
             }
             return .number(s.sum)
         case .distinct, .top:
-            if let key = s.singleKey { return function == .distinct ? .number(1) : table.value(key) }
-            return tallyValue(function, s.tally)
+            tallyIfLong(&s, events)
+            if s.keepsTallyStorage { return tallyValue(function, s.tally) }
+            return withGroups(s, events) { groups in
+                function == .distinct ? .number(Double(groups.count)) : topValue(of: groups)
+            }
         case .first: return table.value(events.value(range.lowerBound, slot: valueSlot))
         case .firstTime: return .time(events.time(range.lowerBound))
         case .last, .lastTime:
@@ -242,8 +254,8 @@ extension FeatureLogic {
     private func wholeFigureMomentBelow(_ atLeast: Double, _ s: borrowing WindowSummary, events: borrowing ProfileEvents, at now: EpochMillis) -> EpochMillis? {
         let figure: Int
         switch function {
-        case .count: figure = keySlot < 0 ? Int(s.count) : Int(s.tallyLargest ?? 0)
-        case .distinct: figure = s.tallyCount
+        case .count: figure = keySlot < 0 ? Int(s.count) : Int(largestGroup(s, events))
+        case .distinct: figure = s.keepsTallyStorage ? s.tally.count : withGroups(s, events) { $0.count }
         default: figure = s.count == 0 ? 0 : Int(s.breaks) + 1
         }
         guard figure >= Int(max(atLeast, 0)), atLeast > 0 else { return .max }
@@ -315,6 +327,70 @@ extension FeatureLogic {
     func countedSeqs(_ s: WindowSummary, events: borrowing ProfileEvents) -> [Int64] {
         let bit = bit!
         return (Int(s.exit)..<end(s, events)).filter { events.has($0, bit) }.map { events.seq($0) }
+    }
+
+    // MARK: - Tallies of events (``tallyFrom``)
+
+    /// The slot of what a tally of events counts: the value (distinct, top) or the group (count per).
+    private var tallySlot: Int { function == .count ? keySlot : valueSlot }
+
+    /// Tallies the counted events before `end` (inside the window).
+    private func buildTally(_ s: inout WindowSummary, _ events: borrowing ProfileEvents, end: Int) {
+        let bit = bit!
+        var tally = Tally()
+        for position in Int(s.exit)..<end where events.has(position, bit) {
+            tally.add(1, to: events.value(position, slot: tallySlot))
+        }
+        s.tally = tally
+    }
+
+    /// Tallies the window's events when it spans too many shared events to count them at every read.
+    private func tallyIfLong(_ s: inout WindowSummary, _ events: borrowing ProfileEvents) {
+        guard !s.keepsTallyStorage, end(s, events) - Int(s.exit) > 2 * tallyFrom else { return }
+        buildTally(&s, events, end: end(s, events))
+    }
+
+    /// Calls `body` with each value or group of the counted events inside the window and how many there
+    /// are, counted from the shared events (the window keeps no tally).
+    private func withGroups<Result>(
+        _ s: borrowing WindowSummary, _ events: borrowing ProfileEvents,
+        _ body: (UnsafeMutableBufferPointer<(key: PackedValue, count: Int)>) -> Result
+    ) -> Result {
+        let bit = bit!
+        let range = Int(s.exit)..<end(s, events)
+        return withUnsafeTemporaryAllocation(of: (key: PackedValue, count: Int).self, capacity: max(1, range.count)) { groups in
+            var found = 0
+            for position in range where events.has(position, bit) {
+                let key = events.value(position, slot: tallySlot)
+                var i = 0
+                while i < found, groups[i].key != key { i += 1 }
+                if i == found {
+                    groups.initializeElement(at: found, to: (key, 1))
+                    found += 1
+                } else {
+                    groups[i].count += 1
+                }
+            }
+            return body(UnsafeMutableBufferPointer(rebasing: groups[0..<found]))  // plain values: nothing to deinitialize
+        }
+    }
+
+    /// The largest group's count (count per): from the tally or the shared events.
+    private func largestGroup(_ s: borrowing WindowSummary, _ events: borrowing ProfileEvents) -> Double {
+        if s.keepsTallyStorage { return s.tally.largest ?? 0 }
+        return withGroups(s, events) { groups in Double(groups.lazy.map(\.count).max() ?? 0) }
+    }
+
+    /// The most frequent value among `groups`; ties go to the first in the values' order.
+    private func topValue(of groups: UnsafeMutableBufferPointer<(key: PackedValue, count: Int)>) -> RuleValue {
+        guard let most = groups.lazy.map(\.count).max() else { return .null }
+        var best: RuleValue?
+        for group in groups where group.count == most {
+            let value = table.value(group.key)
+            if let b = best, !RuleValue.tieBreakPrecedes(value, b) { continue }
+            best = value
+        }
+        return best ?? .null
     }
 
     /// 1 when two consecutive events belong to different sessions (over 30 minutes apart).

@@ -103,9 +103,16 @@ final class FeatureLogic {
     private let stepFilters: ExprCode
     private let stepFilterRoots: [Int32]
 
+    /// distinct / top / count per in a window keep a tally of events only while the window counts more than
+    /// this many events, or spans more than twice as many shared events (a read would go through them
+    /// all); below, a read counts them from the shared events — most windows hold a handful, and an array
+    /// of its own for each was a tenth of a profile's memory. The tally goes once both are back to half.
+    let tallyFrom: Int
+
     init(spec: FeatureSpec, index: Int, layout: WindowLayout, table: ValueTable, calendar: WorkspaceCalendar,
-         patterns: [RulePattern]) {
+         patterns: [RulePattern], tallyFrom: Int = 32) {
         self.spec = spec
+        self.tallyFrom = tallyFrom
         self.index = index
         self.table = table
         self.calendar = calendar

@@ -205,9 +205,11 @@ extension FeatureSpec {
 /// What a windowed feature keeps of a profile: running figures over the events inside its window, and
 /// cursors into the profile's events.
 struct WindowSummary {
-    /// distinct / top / count per / sum per: the figure of each value or group. The others keep two counters
-    /// in its place. (First in the struct: its enum tag byte then fills what would be padding, and the
-    /// summary takes 32 bytes; millions of profiles have a few each.)
+    /// `sum per`: the sum of each group; distinct / top / count per: the events of each value or group, but
+    /// only while the window counts many events (``FeatureLogic/tallyFrom``) — for a few, they
+    /// are counted from the shared events when read. The others keep two counters in its place. (First in
+    /// the struct: its enum tag byte then fills what would be padding, and the summary takes 32 bytes;
+    /// millions of profiles have a few each.)
     private var extra = Extra.counters(numbers: 0, marks: 0)
     private var featureIndex: UInt16
     /// The first event that has not left the window (events before it that the feature did not count may
@@ -223,9 +225,6 @@ struct WindowSummary {
         case tally(Tally)
         /// How many counted events carry a number; sessions' breaks or sums' negative amounts.
         case counters(numbers: Int32, marks: Int32)
-        /// A tally of events (distinct / top / count per) whose counted events all carry one value: that
-        /// value, its figure being `count`. Half of all tallies; kept without an array of their own.
-        case single(PackedValue)
     }
 
     init(feature: Int32 = 0) {
@@ -271,18 +270,11 @@ struct WindowSummary {
         set { if case .counters(let numbers, _) = extra { extra = .counters(numbers: numbers, marks: newValue) } }
     }
 
-    /// distinct / top: occurrences of each value; count per / sum per: the figure of each group.
-    /// (`sum per` changes it in place; tallies of events go through ``countInTally(_:by:)``.)
+    /// The figure of each value or group (empty when it keeps none). Changed in place.
     var tally: Tally {
         get {
-            switch extra {
-            case .tally(let tally): return tally
-            case .single(let key):
-                var tally = Tally()
-                tally.add(Double(count), to: key)
-                return tally
-            case .counters: return Tally()
-            }
+            if case .tally(let tally) = extra { return tally }
+            return Tally()
         }
         _modify {
             var tally = Tally()
@@ -293,30 +285,10 @@ struct WindowSummary {
         }
     }
 
-    /// How many values a tally of events has.
-    var tallyCount: Int {
-        switch extra {
-        case .tally(let tally): tally.count
-        case .single: 1
-        case .counters: 0
-        }
-    }
+    /// Forgets the tally (the window counts few events again: they are counted when read).
+    mutating func dropTally() { extra = .counters(numbers: 0, marks: 0) }
 
-    /// The largest figure of a tally of events; nil when empty.
-    var tallyLargest: Double? {
-        switch extra {
-        case .tally(let tally): tally.largest
-        case .single: Double(count)
-        case .counters: nil
-        }
-    }
-
-    /// The one value of a tally of events that has one.
-    var singleKey: PackedValue? {
-        if case .single(let key) = extra { key } else { nil }
-    }
-
-    /// It keeps a tally in an array or dictionary of its own (told without copying the tally).
+    /// It keeps a tally (told without copying the tally).
     var keepsTallyStorage: Bool {
         if case .tally = extra { true } else { false }
     }
@@ -333,37 +305,7 @@ struct WindowSummary {
     }
 
     func forEachTallyKey(_ body: (PackedValue) -> Void) {
-        switch extra {
-        case .tally(let tally): tally.forEachKey(body)
-        case .single(let key): body(key)
-        case .counters: break
-        }
-    }
-
-    /// Counts one event of value `key` in (`change` 1, once `count` has gone up) or out (-1, once it has
-    /// gone down) of a tally of events.
-    mutating func countInTally(_ key: PackedValue, by change: Int) {
-        switch extra {
-        case .single(let kept):
-            if change > 0, kept != key {
-                var tally = Tally()
-                tally.add(Double(count) - 1, to: kept)
-                tally.add(1, to: key)
-                extra = .tally(tally)
-            } else if count == 0 {
-                extra = .counters(numbers: 0, marks: 0)
-            }
-        case .tally(var tally):
-            extra = .counters(numbers: 0, marks: 0)  // `tally` is the only reference: changed in place
-            tally.add(Double(change), to: key, removingZero: true)
-            if tally.count > 1 {
-                extra = .tally(tally)
-            } else if let last = tally.entries.first {
-                extra = .single(last.key)  // its figure is `count`, as every event is in the tally
-            }
-        case .counters:
-            if change > 0 { extra = .single(key) }
-        }
+        if case .tally(let tally) = extra { tally.forEachKey(body) }
     }
 
     /// min / max (which keep no session gaps): the extreme left the window and must be found again.

@@ -64,8 +64,9 @@ public final class TagEngine {
         self.init(tagSet: tagSet, calendar: calendar, now: now, valuesSweptFrom: 4096)
     }
 
-    /// `valuesSweptFrom`: the number of values the table must hold before it is swept (tests sweep often).
-    init(tagSet: TagSet, calendar: WorkspaceCalendar, now: EpochMillis, valuesSweptFrom: Int) {
+    /// `valuesSweptFrom`: the number of values the table must hold before it is swept; `talliesFrom`: the
+    /// events a window counts before it tallies them (``FeatureLogic/tallyFrom``). Tests set both low.
+    init(tagSet: TagSet, calendar: WorkspaceCalendar, now: EpochMillis, valuesSweptFrom: Int, talliesFrom: Int = 32) {
         self.tagSet = tagSet
         self.calendar = calendar
         self.now = now
@@ -74,7 +75,8 @@ public final class TagEngine {
         let values = ValueTable(smallest: valuesSweptFrom)
         self.values = values
         logic = tagSet.features.enumerated().map {
-            FeatureLogic(spec: $1, index: $0, layout: layout, table: values, calendar: calendar, patterns: tagSet.patterns)
+            FeatureLogic(spec: $1, index: $0, layout: layout, table: values, calendar: calendar, patterns: tagSet.patterns,
+                         tallyFrom: talliesFrom)
         }
         logicRefs = logic.map { Unmanaged.passUnretained($0) }
         tagsByFeature = FlatLists(tagSet.tagsByFeature)
@@ -642,10 +644,10 @@ extension TagEngine {
             out["shared_events", default: 0] += state.pointee.events.count
             out["window_summaries", default: 0] += state.pointee.windows.count
             state.pointee.windows.forEach { window in
-                if window.tallyCount > 0 { out["window_tallies", default: 0] += 1 }
-                out["window_tally_values", default: 0] += window.tallyCount
-                if window.tallyCount > Tally.largeCount { out["window_tallies_hashed", default: 0] += 1 }
-                if window.singleKey != nil { out["window_tallies_of_one_value", default: 0] += 1 }
+                guard window.keepsTallyStorage else { return }
+                out["window_tallies", default: 0] += 1
+                out["window_tally_values", default: 0] += window.tally.count
+                if window.tally.count > Tally.largeCount { out["window_tallies_hashed", default: 0] += 1 }
             }
             // Room the arrays have beyond what they hold (their growth), in elements.
             out["spare_shared_events", default: 0] += state.pointee.events.spareCapacity
