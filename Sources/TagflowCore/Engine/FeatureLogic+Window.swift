@@ -381,16 +381,12 @@ extension FeatureLogic {
         return withGroups(s, events) { groups in Double(groups.lazy.map(\.count).max() ?? 0) }
     }
 
-    /// The most frequent value among `groups`; ties go to the first in the values' order.
+    /// The most frequent value among `groups`.
     private func topValue(of groups: UnsafeMutableBufferPointer<(key: PackedValue, count: Int)>) -> RuleValue {
         guard let most = groups.lazy.map(\.count).max() else { return .null }
-        var best: RuleValue?
-        for group in groups where group.count == most {
-            let value = table.value(group.key)
-            if let b = best, !RuleValue.tieBreakPrecedes(value, b) { continue }
-            best = value
+        return mostFrequent(Double(most)) { body in
+            for group in groups { body(group.key, Double(group.count)) }
         }
-        return best ?? .null
     }
 
     /// 1 when two consecutive events belong to different sessions (over 30 minutes apart).

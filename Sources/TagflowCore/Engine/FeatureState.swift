@@ -378,19 +378,24 @@ final class FeatureLogic {
         switch function {
         case .distinct: return .number(Double(tally.count))
         case .top:
-            // The largest figure first: only the values that have it are unpacked and compared.
             guard let most = tally.largest else { return .null }
-            var best: RuleValue?
-            tally.forEachEntry { packed, figure in
-                guard figure == most else { return }
-                let value = table.value(packed)
-                if let b = best, !RuleValue.tieBreakPrecedes(value, b) { return }
-                best = value
-            }
-            return best ?? .null
+            return mostFrequent(most) { tally.forEachEntry($0) }
         default:
             return .number(tally.largest ?? 0)
         }
+    }
+
+    /// The most frequent value, given the largest figure and each value with its figure: of the values with
+    /// that figure (only those are unpacked and compared), the first in the values' order.
+    func mostFrequent(_ most: Double, _ forEachEntry: ((PackedValue, Double) -> Void) -> Void) -> RuleValue {
+        var best: RuleValue?
+        forEachEntry { packed, figure in
+            guard figure == most else { return }
+            let value = table.value(packed)
+            if let b = best, !RuleValue.tieBreakPrecedes(value, b) { return }
+            best = value
+        }
+        return best ?? .null
     }
 
     /// A session ends after 30 minutes without an event.
