@@ -41,8 +41,8 @@ struct EntryWindow: Sendable {
     var storageAddress: UnsafeRawPointer { unsafeBitCast(rows, to: UnsafeRawPointer.self) }
 
     /// The bits of an entry's second word that hold its step: a sequence has at most 255 steps
-    /// (``maximumSteps``), a log sequence number at most 2^55 (the log would need a billion events a day
-    /// for a hundred million years to reach it).
+    /// (``maximumSteps``), a log sequence number at most 2^55 (a billion events a day would take the log
+    /// a hundred thousand years to reach it).
     static let stepBits = 8
     static let maximumSteps = 1 << stepBits - 1
 
