@@ -91,7 +91,7 @@ struct Segments: AsyncParsableCommand {
             if let equals = name.firstIndex(of: "=") {
                 let value = String(name[name.index(after: equals)...])
                 path = "/api/tags/\(pathComponent(String(name[..<equals])))/export?format=\(format)&value="
-                    + (value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? value)
+                    + pathComponent(value)
             } else {
                 path = "/api/segments/\(pathComponent(name))/export?format=\(format)"
             }
@@ -149,7 +149,8 @@ struct Segments: AsyncParsableCommand {
     }
 }
 
-/// A path component with everything but letters and digits percent-encoded (ids may be Chinese).
+/// A path component or query value with everything but letters and digits percent-encoded (ids may be
+/// Chinese).
 func pathComponent(_ text: String) -> String {
     text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? text
 }

@@ -104,8 +104,7 @@ struct Tags: AsyncParsableCommand {
         func run() async throws {
             let client = try connection.client()
             let profile = try await Self.profileNumber(self.who ?? self.profile ?? "", client: client)
-            let encodedTag = tag.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? tag
-            let answer = try await client.get("/api/profiles/\(profile)/tags/\(encodedTag)/explain")
+            let answer = try await client.get("/api/profiles/\(profile)/tags/\(pathComponent(tag))/explain")
             if json { return say(answer.jsonString) }
             let value = answer["value"].map { $0.isNull ? "does not have it" : "has it: \($0.jsonString)" } ?? ""
             say("profile \(profile), tag \(tag): \(value)" + (answer["matchedCase"]?.stringValue.map { " (\($0))" } ?? ""))
@@ -128,7 +127,7 @@ struct Tags: AsyncParsableCommand {
             guard let colon = given.firstIndex(of: ":"), colon != given.startIndex, given.index(after: colon) != given.endIndex else {
                 throw ProfileNotNamed(description: "`\(given)` is neither a profile's number nor an identifier as type:value (phone:13800138000)")
             }
-            let query = "type=\(Self.encoded(given[..<colon]))&value=\(Self.encoded(given[given.index(after: colon)...]))"
+            let query = "type=\(pathComponent(String(given[..<colon])))&value=\(pathComponent(String(given[given.index(after: colon)...])))"
             guard case .int(let id)? = try await client.get("/api/profiles/lookup?" + query)["id"] else {
                 throw ProfileNotNamed(description: "the server answered no profile number for \(given)")
             }
@@ -138,10 +137,6 @@ struct Tags: AsyncParsableCommand {
         /// Said as it is (a `ValidationError` would print the usage of `tagflow` after it).
         struct ProfileNotNamed: Error, CustomStringConvertible {
             let description: String
-        }
-
-        private static func encoded(_ text: Substring) -> String {
-            text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? String(text)
         }
     }
 

@@ -216,12 +216,13 @@ extension FeatureLogic {
                 s.extremeIsStale = false
             }
             return .number(s.sum)
-        case .distinct, .top:
+        case .distinct:
+            tallyIfLong(&s, events)
+            return .number(Double(distinctCount(s, events)))
+        case .top:
             tallyIfLong(&s, events)
             if s.keepsTallyStorage { return tallyValue(function, s.tally) }
-            return withGroups(s, events) { groups in
-                function == .distinct ? .number(Double(groups.count)) : topValue(of: groups)
-            }
+            return withGroups(s, events) { topValue(of: $0) }
         case .first: return table.value(events.value(range.lowerBound, slot: valueSlot))
         case .firstTime: return .time(events.time(range.lowerBound))
         case .last, .lastTime:
@@ -237,11 +238,16 @@ extension FeatureLogic {
     /// sessions, a sum of amounts none of which is negative, a maximum — in a sliding or calendar window: the
     /// moment `threshold` can first stop holding (`.max` when it does not hold now: it cannot again without
     /// an event), so that a threshold wakes the profile once instead of at every event leaving the window.
-    /// nil when the figure is not of that kind. The summary must have been slid to `now`.
-    func windowMomentBelow(_ threshold: Threshold, _ s: borrowing WindowSummary, events: borrowing ProfileEvents, at now: EpochMillis) -> EpochMillis? {
+    /// nil when the figure is not of that kind. The summary must have been slid to `now`; `figure`: the
+    /// value a read at `now` gave, when there was one.
+    func windowMomentBelow(
+        _ threshold: Threshold, _ s: borrowing WindowSummary, events: borrowing ProfileEvents, at now: EpochMillis,
+        figure: Double?
+    ) -> EpochMillis? {
         if isRange { return nil }  // events enter range windows too
         switch function {
-        case .count, .distinct, .sessions: return wholeFigureMomentBelow(threshold.wholeAtLeast, s, events: events, at: now)
+        case .count, .distinct, .sessions:
+            return wholeFigureMomentBelow(threshold.wholeAtLeast, s, events: events, at: now, figure: figure.map { Int($0) })
         case .sum where keySlot < 0: return sumMomentBelow(threshold, s, events: events)
         case .max: return maximumMomentBelow(threshold, s, events: events)
         default: return nil
@@ -251,12 +257,18 @@ extension FeatureLogic {
     /// Each event leaving lowers a count, distinct count or number of sessions by one at most, so it cannot
     /// fall below `atLeast` before `figure - atLeast + 1` events have left: exact for a plain count, an early
     /// (harmless) wake-up for the others.
-    private func wholeFigureMomentBelow(_ atLeast: Double, _ s: borrowing WindowSummary, events: borrowing ProfileEvents, at now: EpochMillis) -> EpochMillis? {
+    private func wholeFigureMomentBelow(
+        _ atLeast: Double, _ s: borrowing WindowSummary, events: borrowing ProfileEvents, at now: EpochMillis, figure read: Int?
+    ) -> EpochMillis? {
         let figure: Int
-        switch function {
-        case .count: figure = keySlot < 0 ? Int(s.count) : Int(largestGroup(s, events))
-        case .distinct: figure = s.keepsTallyStorage ? s.tally.count : withGroups(s, events) { $0.count }
-        default: figure = s.count == 0 ? 0 : Int(s.breaks) + 1
+        if let read {
+            figure = read
+        } else {
+            switch function {
+            case .count: figure = keySlot < 0 ? Int(s.count) : Int(largestGroup(s, events))
+            case .distinct: figure = distinctCount(s, events)
+            default: figure = s.count == 0 ? 0 : Int(s.breaks) + 1
+            }
         }
         guard figure >= Int(max(atLeast, 0)), atLeast > 0 else { return .max }
         switch spec.window {
@@ -373,6 +385,11 @@ extension FeatureLogic {
             }
             return body(UnsafeMutableBufferPointer(rebasing: groups[0..<found]))  // plain values: nothing to deinitialize
         }
+    }
+
+    /// How many distinct values: from the tally or the shared events.
+    private func distinctCount(_ s: borrowing WindowSummary, _ events: borrowing ProfileEvents) -> Int {
+        s.keepsTallyStorage ? s.tally.count : withGroups(s, events) { $0.count }
     }
 
     /// The largest group's count (count per): from the tally or the shared events.

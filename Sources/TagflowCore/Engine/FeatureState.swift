@@ -110,7 +110,7 @@ final class FeatureLogic {
     let tallyFrom: Int
 
     init(spec: FeatureSpec, index: Int, layout: WindowLayout, table: ValueTable, calendar: WorkspaceCalendar,
-         patterns: [RulePattern], tallyFrom: Int = 32) {
+         patterns: [RulePattern], tallyFrom: Int) {
         self.spec = spec
         self.tallyFrom = tallyFrom
         self.index = index

@@ -568,13 +568,16 @@ public final class TagEngine {
 
     func momentBelow(_ threshold: Threshold, feature index: Int, of state: ProfileRef, at moment: EpochMillis) -> EpochMillis? {
         guard layout.bits[index] != nil else { return nil }  // all-time and one-event features: not thresholds time lowers
-        let window = featureCache[index].pass == cachePass
-            ? Int(featureCache[index].window) : state.pointee.windowIndex(of: Int32(index)) ?? -1
+        let isRead = featureCache[index].pass == cachePass
+        let window = isRead ? Int(featureCache[index].window) : state.pointee.windowIndex(of: Int32(index)) ?? -1
+        // The figure the read just gave (a distinct count or largest group is counted again otherwise).
+        let figure = isRead ? featureCache[index].value.numberValue : nil
         return withLogic(index) { logic in
             guard window >= 0 else {
-                return logic.windowMomentBelow(threshold, WindowSummary(), events: state.pointee.events, at: moment)
+                return logic.windowMomentBelow(threshold, WindowSummary(), events: state.pointee.events, at: moment, figure: figure)
             }
-            return logic.windowMomentBelow(threshold, state.pointee.windows[window], events: state.pointee.events, at: moment)
+            return logic.windowMomentBelow(
+                threshold, state.pointee.windows[window], events: state.pointee.events, at: moment, figure: figure)
         }
     }
 

@@ -90,11 +90,10 @@ public enum BlockPool {
 
     fileprivate static let reserved = Atomic<Int>(0)
 
-    /// What the calling thread's pool holds unused: the bytes of the blocks in its free lists, by block size,
-    /// and the untouched end of its latest region (for benchmarks: it walks every list; the engine
-    /// benchmark sums them up).
-    public static var threadFreeBytes: (lists: [Int: Int], regionEnd: Int) {
-        ThreadPool.current.pointee.freeBytes
+    /// What the calling thread's pool holds unused: the bytes of the blocks in its free lists, and the
+    /// untouched end of its latest region (for benchmarks: it walks every list).
+    public static var threadUnusedBytes: (free: Int, untouched: Int) {
+        ThreadPool.current.pointee.unusedBytes
     }
 }
 
@@ -167,16 +166,16 @@ struct ThreadPool {
         stocked[sizeClass &>> 6] |= 1 &<< UInt64(sizeClass & 63)
     }
 
-    var freeBytes: (lists: [Int: Int], regionEnd: Int) {
-        var lists: [Int: Int] = [:]
+    var unusedBytes: (free: Int, untouched: Int) {
+        var free = 0
         for sizeClass in 0..<Self.classCount {
             var block = heads[sizeClass]
             while let b = block {
-                lists[sizeClass * BlockPool.granule, default: 0] += sizeClass * BlockPool.granule
+                free += sizeClass * BlockPool.granule
                 block = b.load(as: UnsafeMutableRawPointer?.self)
             }
         }
-        return (lists, next.flatMap { n in end.map { $0 - n } } ?? 0)
+        return (free, next.flatMap { n in end.map { $0 - n } } ?? 0)
     }
 
     /// Maps a new region (what is left of the old one, under 4 KB, stays unused).

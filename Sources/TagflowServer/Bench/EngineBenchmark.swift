@@ -56,7 +56,7 @@ public struct EngineBenchmark: Sendable {
         changes = []
         let resident = residentBytesAfterTrim()
         let profileCount = engine.profileCount
-        let unused = BlockPool.threadFreeBytes
+        let unused = BlockPool.threadUnusedBytes
         return [
             "benchmark": "engine",
             "events": .int(Int64(data.count)),
@@ -72,8 +72,8 @@ public struct EngineBenchmark: Sendable {
             "bytes_per_profile": .int(Int64(max(0, resident - baselineResident) / max(1, profileCount))),
             "peak_rss_bytes": .int(Int64(peakResidentBytes())),
             "block_pool_bytes": .int(Int64(BlockPool.reservedBytes)),
-            "block_pool_free_bytes": .int(Int64(unused.lists.values.reduce(0, +))),
-            "block_pool_untouched_bytes": .int(Int64(unused.regionEnd)),
+            "block_pool_free_bytes": .int(Int64(unused.free)),
+            "block_pool_untouched_bytes": .int(Int64(unused.untouched)),
             "heap_allocated_bytes": Allocator.heapAllocatedBytes.map { .int(Int64($0)) } ?? .null,
             "holdings": .object(JSONObject(engine.holdings.sorted { $0.key < $1.key }.map { JSONField($0.key, .int(Int64($0.value))) })),
         ]
