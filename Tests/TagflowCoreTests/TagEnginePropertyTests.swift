@@ -186,9 +186,12 @@ struct RandomScenario {
         let (compiled, diagnostics) = RuleCompiler.compile([RuleSource(text: rulesText)])
         guard let tagSet = compiled else { return "generated rules did not compile: \(diagnostics)" }
         // The value table swept whenever it holds a few values: a value freed while a profile holds it
-        // would read back wrong (or not at all). Windows tally their events from three on (and count them
-        // when read below): every way of keeping them, and the moves between, in small runs.
-        let engine = TagEngine(tagSet: tagSet, calendar: .shanghai, now: start, valuesSweptFrom: 4, talliesFrom: 2)
+        // would read back wrong (or not at all). Windows keep a summary (and tally) from three events on
+        // and count them afresh at each read below — or, in a quarter of the runs, always count them afresh:
+        // every way of keeping them, and the moves between, in small runs.
+        let summariesFrom = chance(25) ? Int(Int32.max) : 2
+        let engine = TagEngine(
+            tagSet: tagSet, calendar: .shanghai, now: start, valuesSweptFrom: 4, summariesFrom: summariesFrom)
         let reference = ReferenceEvaluator(tagSet: tagSet, calendar: .shanghai)
         var eventsOf: [ProfileID: [RuleEvent]] = [:]
         var now = start

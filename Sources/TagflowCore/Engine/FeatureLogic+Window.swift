@@ -22,21 +22,36 @@ extension FeatureLogic {
         add(&s, position, events)
     }
 
-    /// Nothing inside the window (as of its last move) and, for a range window, nothing still to enter it.
-    func isEmpty(_ s: borrowing WindowSummary, events: borrowing ProfileEvents) -> Bool {
-        guard s.count == 0, !s.keepsTallyStorage || s.tally.isEmpty else { return false }
-        guard isRange else { return true }
+    /// The window's summary at `moment`, counted afresh from the shared events (for a window that keeps
+    /// none): the events before the window's start have left it; a range window lets the rest in as it is
+    /// read (``windowValue(_:events:at:until:)``).
+    func summary(at moment: EpochMillis, events: borrowing ProfileEvents) -> WindowSummary {
+        var s = WindowSummary(feature: Int32(index))
+        let start = events.firstPosition(notBefore: horizon(at: moment))
+        s.exit = Int32(start)
+        s.enter = Int32(start)
+        guard !isRange else { return s }
         let bit = bit!
-        return !(Int(s.enter)..<events.count).contains { events.has($0, bit) }
+        for position in start..<events.count where events.has(position, bit) { add(&s, position, events, appending: true) }
+        skipUncounted(&s, events)
+        return s
     }
 
-    /// The figures afresh from the events (after a merge rebuilt them).
-    func recount(_ s: inout WindowSummary, events: borrowing ProfileEvents) {
-        s = WindowSummary(feature: s.feature)
-        guard !isRange else { return }  // a range window lets events in when it is next read
-        let bit = bit!
-        for position in 0..<events.count where events.has(position, bit) { add(&s, position, events, appending: true) }
-        skipUncounted(&s, events)
+    /// Whether a window read through a summary counted afresh keeps it from then on, following its events as
+    /// they come and go: it counts more than ``summaryFrom`` events, or spans more than twice as many shared
+    /// events (every read would pass over them), or holds a tally (`sum per` always does).
+    func keepsSummary(_ s: borrowing WindowSummary, events: borrowing ProfileEvents) -> Bool {
+        s.keepsTallyStorage || Int(s.count) > summaryFrom || events.count - Int(s.exit) > 2 * summaryFrom
+    }
+
+    /// Whether a kept summary can go, its window counted afresh at each read again: it counts nothing, or
+    /// is back to half of ``keepsSummary(_:events:)``'s bounds (`sum per`, whose groups' sums are kept,
+    /// keeps it until it counts nothing). Its figures need not be up to date: reads count from the window's
+    /// start, the events before it have left.
+    func mayDropSummary(_ s: borrowing WindowSummary, events: borrowing ProfileEvents) -> Bool {
+        if s.count == 0 { return true }
+        if function == .sum, keySlot >= 0 { return false }
+        return Int(s.count) <= summaryFrom / 2 && events.count - Int(s.exit) <= summaryFrom
     }
 
     /// `appending`: the events after `position` are not in the figures yet.
@@ -59,7 +74,7 @@ extension FeatureLogic {
         case .distinct, .top, .count where keySlot >= 0:
             if s.keepsTallyStorage {
                 s.tally.add(1, to: events.value(position, slot: tallySlot))
-            } else if s.count > tallyFrom {
+            } else if s.count > summaryFrom {
                 // The events counted so far, this one included (when appending, those after it are not yet).
                 buildTally(&s, events, end: appending ? position + 1 : end(s, events))
             }
@@ -93,7 +108,6 @@ extension FeatureLogic {
         case .distinct, .top, .count where keySlot >= 0:
             guard s.keepsTallyStorage else { break }
             s.tally.add(-1, to: events.value(position, slot: tallySlot), removingZero: true)
-            if s.count <= tallyFrom / 2, end(s, events) - position <= tallyFrom { s.dropTally() }
         case .sum where keySlot >= 0:
             // A group's sum can reach zero with members left (sums of zero): look for members.
             let key = events.value(position, slot: keySlot)
@@ -341,7 +355,7 @@ extension FeatureLogic {
         return (Int(s.exit)..<end(s, events)).filter { events.has($0, bit) }.map { events.seq($0) }
     }
 
-    // MARK: - Tallies of events (``tallyFrom``)
+    // MARK: - Tallies of events (``summaryFrom``)
 
     /// The slot of what a tally of events counts: the value (distinct, top) or the group (count per).
     private var tallySlot: Int { function == .count ? keySlot : valueSlot }
@@ -358,7 +372,7 @@ extension FeatureLogic {
 
     /// Tallies the window's events when it spans too many shared events to count them at every read.
     private func tallyIfLong(_ s: inout WindowSummary, _ events: borrowing ProfileEvents) {
-        guard !s.keepsTallyStorage, end(s, events) - Int(s.exit) > 2 * tallyFrom else { return }
+        guard !s.keepsTallyStorage, end(s, events) - Int(s.exit) > 2 * summaryFrom else { return }
         buildTally(&s, events, end: end(s, events))
     }
 

@@ -103,16 +103,17 @@ final class FeatureLogic {
     private let stepFilters: ExprCode
     private let stepFilterRoots: [Int32]
 
-    /// distinct / top / count per in a window keep a tally of events only while the window counts more than
-    /// this many events, or spans more than twice as many shared events (a read would go through them
-    /// all); below, a read counts them from the shared events — most windows hold a handful, and an array
-    /// of its own for each was a tenth of a profile's memory. The tally goes once both are back to half.
-    let tallyFrom: Int
+    /// A window keeps a summary of its own (``WindowSummary``, and a tally for distinct / top / count per)
+    /// only while it counts more than this many events, or spans more than twice as many shared events (a
+    /// read would go through them all); below, a read counts them from the shared events — most windows
+    /// hold a handful, and a summary for each was a fifth of a profile's memory. The summary goes once both
+    /// are back to half.
+    let summaryFrom: Int
 
     init(spec: FeatureSpec, index: Int, layout: WindowLayout, table: ValueTable, calendar: WorkspaceCalendar,
-         patterns: [RulePattern], tallyFrom: Int) {
+         patterns: [RulePattern], summaryFrom: Int) {
         self.spec = spec
-        self.tallyFrom = tallyFrom
+        self.summaryFrom = summaryFrom
         self.index = index
         self.table = table
         self.calendar = calendar

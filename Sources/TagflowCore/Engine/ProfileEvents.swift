@@ -2,7 +2,9 @@
 /// count it, in time order: a timestamp, a log sequence number, one bit per windowed feature that counted
 /// it, and the few property values those features read.
 ///
-/// A windowed feature keeps only a ``WindowSummary``: running figures and cursors into these events.
+/// A windowed feature reads its figure from these events when asked, from the first inside its window on
+/// (found by time); one that counts many of them keeps a ``WindowSummary`` instead: running figures and
+/// cursors into these events.
 struct ProfileEvents: ~Copyable {
     /// Per event, in one array (a profile's events are read together): its timestamp, its sequence number,
     /// `words` words of bits and `slots` packed values (their text in the engine's ``ValueTable``).
@@ -39,6 +41,31 @@ struct ProfileEvents: ~Copyable {
 
     @inline(__always) func value(_ position: Int, slot: Int) -> PackedValue {
         slot < 0 ? .null : PackedValue(raw: rows[position &* stride &+ 2 &+ Int(words) &+ slot])
+    }
+
+    /// The first event at or after `time` (events are in time order).
+    func firstPosition(notBefore time: EpochMillis) -> Int {
+        var low = 0, high = count
+        while low < high {
+            let middle = (low &+ high) &>> 1
+            if self.time(middle) < time { low = middle &+ 1 } else { high = middle }
+        }
+        return low
+    }
+
+    /// Calls `body` with the bit number (in the layout's order) of each feature that counts the event at
+    /// `position`, until it returns false; whether it never did.
+    @inline(__always)
+    func allCounting(_ position: Int, _ body: (Int) -> Bool) -> Bool {
+        let first = position &* stride &+ 2
+        for w in 0..<Int(words) {
+            var bits = UInt64(bitPattern: rows[first &+ w])
+            while bits != 0 {
+                if !body(w &* 64 &+ bits.trailingZeroBitCount) { return false }
+                bits &= bits &- 1
+            }
+        }
+        return true
     }
 
     /// Every value of every event.
@@ -94,9 +121,11 @@ struct ProfileEvents: ~Copyable {
 
     /// Clears a feature's bit on every event before `position`.
     mutating func clear(_ bit: WindowBit, before position: Int) {
-        for i in 0..<min(position, count) {
-            rows[i * stride + 2 + bit.word] &= Int64(bitPattern: ~bit.mask)
-        }
+        for i in 0..<min(position, count) { clear(bit, at: i) }
+    }
+
+    @inline(__always) mutating func clear(_ bit: WindowBit, at position: Int) {
+        rows[position &* stride &+ 2 &+ bit.word] &= Int64(bitPattern: ~bit.mask)
     }
 
     /// Forgets the events no feature counts (all bits clear); returns where each position went: for every
@@ -163,6 +192,8 @@ struct WindowLayout {
     let slots: Int
     /// Per feature: its bit, or nil when it keeps its own state.
     let bits: [WindowBit?]
+    /// Per bit number (word × 64 + bit): its feature.
+    let featureOfBit: [Int]
     /// Per feature: the slot of the value it reads and of its `per` key (-1: none).
     let valueSlots: [Int]
     let keySlots: [Int]
@@ -173,6 +204,7 @@ struct WindowLayout {
         var valueSlots = [Int](repeating: -1, count: features.count)
         var keySlots = [Int](repeating: -1, count: features.count)
         var bitIndex = [Int?](repeating: nil, count: features.count)
+        var featureOfBit: [Int] = []
         func slot(_ path: [String]) -> Int {
             if let s = paths[path] { return s }
             paths[path] = paths.count
@@ -180,6 +212,7 @@ struct WindowLayout {
         }
         for (index, spec) in features.enumerated() where spec.usesProfileEvents {
             bitIndex[index] = bitCount
+            featureOfBit.append(index)
             bitCount += 1
             if !spec.property.isEmpty { valueSlots[index] = slot(spec.property) }
             if let per = spec.per { keySlots[index] = slot(per) }
@@ -188,6 +221,7 @@ struct WindowLayout {
         self.words = words
         slots = paths.count
         bits = bitIndex.map { $0.map { WindowBit(word: $0 / 64, mask: 1 << UInt64($0 % 64)) } }
+        self.featureOfBit = featureOfBit
         self.valueSlots = valueSlots
         self.keySlots = keySlots
     }
@@ -202,11 +236,13 @@ extension FeatureSpec {
     }
 }
 
-/// What a windowed feature keeps of a profile: running figures over the events inside its window, and
-/// cursors into the profile's events.
+/// What a windowed feature keeps of a profile while its window counts many events
+/// (``FeatureLogic/keepsSummary(_:events:)``): running figures over the events inside its window, and
+/// cursors into the profile's events. A window counting a few keeps none: the same summary is counted
+/// afresh from the shared events at each read (``FeatureLogic/summary(at:events:)``).
 struct WindowSummary {
     /// `sum per`: the sum of each group; distinct / top / count per: the events of each value or group, but
-    /// only while the window counts many events (``FeatureLogic/tallyFrom``) — for a few, they
+    /// only while the window counts many events (``FeatureLogic/summaryFrom``) — for a few, they
     /// are counted from the shared events when read. The others keep two counters in its place. (First in
     /// the struct: its enum tag byte then fills what would be padding, and the summary takes 32 bytes;
     /// millions of profiles have a few each.)
@@ -284,9 +320,6 @@ struct WindowSummary {
             yield &tally
         }
     }
-
-    /// Forgets the tally (the window counts few events again: they are counted when read).
-    mutating func dropTally() { extra = .counters(numbers: 0, marks: 0) }
 
     /// It keeps a tally (told without copying the tally).
     var keepsTallyStorage: Bool {

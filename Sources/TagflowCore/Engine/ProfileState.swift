@@ -31,8 +31,9 @@ struct ProfileState: ~Copyable {
     private(set) var featureSlots = SmallBuffer<FeatureSlot>()
     /// Some feature's state may have gone (its slot is nil): ``dropEmptyFeatures()`` has work to do.
     private var hasEmptyFeatures = false
-    /// A window summary has moved (slid, counted an event) since the last compaction: some may be empty,
-    /// some events may be done with. Otherwise compaction need not read the summaries at all.
+    /// An event came, a window summary moved (slid, counted an event), or a window read found events
+    /// before its start, since the last compaction: some summaries may be short, some events done with.
+    /// Otherwise compaction need not look.
     var windowsMoved = false
     /// The arrays gave back their room for growth and no event came since.
     var isShrunk = false
@@ -42,7 +43,8 @@ struct ProfileState: ~Copyable {
     var eventsKept: Int32 = 0
     /// The tags the profile has or that time can change (one array: a pass reads and writes both).
     private(set) var tagSlots = SmallBuffer<TagSlot>()
-    /// The events the windowed features count, and those features' summaries (each names its feature).
+    /// The events the windowed features count, and the summaries of those whose windows count many (each
+    /// names its feature).
     var events: ProfileEvents
     var windows = SmallBuffer<WindowSummary>()
     /// The earliest moment time alone can change one of its tags (`.max`: none). The timer queue holds it
@@ -104,26 +106,11 @@ struct ProfileState: ~Copyable {
         return out
     }
 
-    /// The slot of a windowed feature's summary, made when missing (its cursors at the first event: none
-    /// before counts for it, and a range window has let none in).
-    mutating func windowSlot(_ index: Int32) -> Int {
-        if let i = windowIndex(of: index) { return i }
+    /// Keeps a windowed feature's summary (its window counts many events); its place among the summaries.
+    mutating func keepWindow(_ summary: consuming WindowSummary) -> Int {
         windows.reserveSlowly()
-        windows.append(WindowSummary(feature: index))
+        windows.append(summary)
         return windows.count - 1
-    }
-
-    /// Makes room at once for the summaries of those of `features` that have none yet (a profile's first
-    /// event makes several: one growth instead of one each).
-    mutating func reserveWindows(for features: [Int]) {
-        var missing = 0
-        for feature in features where windowIndex(of: Int32(feature)) == nil { missing += 1 }
-        windows.reserveSlowly(missing)
-    }
-
-    /// Takes each windowed feature's mark off the events that have left its window (before its `exit`).
-    mutating func clearMarksOfLeftEvents(_ layout: WindowLayout) {
-        for i in windows.indices { events.clear(layout.bits[Int(windows[i].feature)]!, before: Int(windows[i].exit)) }
     }
 
     /// Where a windowed feature's summary is, when the profile has one.

@@ -10,7 +10,7 @@ public final class TagEngine {
     /// The engine's clock: the latest moment it has been told about. It never goes back.
     public private(set) var now: EpochMillis
 
-    private let logic: [FeatureLogic]
+    let logic: [FeatureLogic]
     /// The same, unretained: the hot paths reach a feature's logic through ``withLogic(_:_:)`` with no
     /// reference counting (a strong or even `unowned(unsafe)` local was retained around each call).
     private let logicRefs: [Unmanaged<FeatureLogic>]
@@ -28,7 +28,7 @@ public final class TagEngine {
     private var timers = TimerQueue()
     private var isTimeDependent: [Bool]
     /// Per feature: a `between … ago` window, which events enter as well as leave.
-    private let isRangeWindow: [Bool]
+    let isRangeWindow: [Bool]
     /// The tag set's tags by feature, and the tags referring to each tag.
     private let tagsByFeature: FlatLists
     private let referringTags: FlatLists
@@ -50,13 +50,13 @@ public final class TagEngine {
     /// of an empty profile has no value, as it had before the profile existed.
     private var newProfileTags: [Int] = []
     private var touched: [Int] = []
-    private var counting: [Int] = []
+    var counting: [Int] = []
     /// The slots an ``advance(to:changes:)`` fires, in due order.
     private var dueSlots: [Int32] = []
-    private var eventBits: [UInt64]
+    var eventBits: [UInt64]
     /// Where the arrays of summaries are, a visit ahead, can be read (``InnerArrays``).
     private let readsInnerArrayAddresses = InnerArrays.layoutHolds
-    private var eventValues: [PackedValue]
+    var eventValues: [PackedValue]
     /// The text (and other non-numbers) of the values profiles keep, each once.
     let values: ValueTable
 
@@ -64,9 +64,9 @@ public final class TagEngine {
         self.init(tagSet: tagSet, calendar: calendar, now: now, valuesSweptFrom: 4096)
     }
 
-    /// `valuesSweptFrom`: the number of values the table must hold before it is swept; `talliesFrom`: the
-    /// events a window counts before it tallies them (``FeatureLogic/tallyFrom``). Tests set both low.
-    init(tagSet: TagSet, calendar: WorkspaceCalendar, now: EpochMillis, valuesSweptFrom: Int, talliesFrom: Int = 32) {
+    /// `valuesSweptFrom`: the number of values the table must hold before it is swept; `summariesFrom`: the
+    /// events a window counts before it keeps a summary (``FeatureLogic/summaryFrom``). Tests set both low.
+    init(tagSet: TagSet, calendar: WorkspaceCalendar, now: EpochMillis, valuesSweptFrom: Int, summariesFrom: Int = 32) {
         self.tagSet = tagSet
         self.calendar = calendar
         self.now = now
@@ -76,7 +76,7 @@ public final class TagEngine {
         self.values = values
         logic = tagSet.features.enumerated().map {
             FeatureLogic(spec: $1, index: $0, layout: layout, table: values, calendar: calendar, patterns: tagSet.patterns,
-                         tallyFrom: talliesFrom)
+                         summaryFrom: summariesFrom)
         }
         logicRefs = logic.map { Unmanaged.passUnretained($0) }
         tagsByFeature = FlatLists(tagSet.tagsByFeature)
@@ -249,19 +249,6 @@ public final class TagEngine {
         sweepValuesIfDue()
     }
 
-    /// Combines the shared events of two profiles and counts them afresh for the windowed features.
-    private func mergeEvents(of source: ProfileRef, into target: ProfileRef) {
-        guard !source.pointee.windows.isEmpty else { return }
-        source.pointee.clearMarksOfLeftEvents(layout)
-        target.pointee.clearMarksOfLeftEvents(layout)
-        target.pointee.events = ProfileEvents.merged(target.pointee.events, source.pointee.events)
-        target.pointee.windowsMoved = true
-        for i in source.pointee.windows.indices { _ = target.pointee.windowSlot(source.pointee.windows[i].feature) }
-        for i in target.pointee.windows.indices {
-            logic[Int(target.pointee.windows[i].feature)].recount(&target.pointee.windows[i], events: target.pointee.events)
-        }
-    }
-
     /// Moves the clock to `moment`, firing every profile whose tags time changes on the way, each at the
     /// exact moment it was due.
     public func advance(to moment: EpochMillis, changes: inout TagChanges) {
@@ -328,10 +315,12 @@ public final class TagEngine {
     func eventsBehind(feature index: Int, of state: ProfileRef, at moment: EpochMillis) -> [Int64] {
         var until = EpochMillis.max
         if logic[index].bit != nil {
-            guard let i = state.pointee.windowIndex(of: Int32(index)) else { return [] }
-            state.pointee.windowsMoved = true
-            _ = logic[index].windowValue(&state.pointee.windows[i], events: state.pointee.events, at: moment, until: &until)
-            return Array(logic[index].countedSeqs(state.pointee.windows[i], events: state.pointee.events).prefix(50))
+            _ = featureValue(index, of: state, at: moment, until: &until)
+            let window = Int(featureCache[index].window)
+            let seqs = window >= 0
+                ? logic[index].countedSeqs(state.pointee.windows[window], events: state.pointee.events)
+                : logic[index].countedSeqs(featureCache[index].counted, events: state.pointee.events)
+            return Array(seqs.prefix(50))
         }
         var scratch = state.pointee.feature(Int32(index))
         _ = logic[index].value(&scratch, at: moment, until: &until)
@@ -356,86 +345,6 @@ public final class TagEngine {
         let slot = profiles.append(ProfileState(profile, layout: layout))
         slots[profile] = slot
         return (slot, true)
-    }
-
-    /// Keeps the event in the profile's shared events for the windowed features that count it (`counting`,
-    /// with `eventBits` and `eventValues` filled in), and counts it.
-    private func record(_ event: RuleEvent, in state: ProfileRef) {
-        state.pointee.windowsMoved = true
-        let position = state.pointee.events.insert(time: event.timestamp, seq: event.seq, bits: eventBits, values: eventValues)
-        for i in eventBits.indices { eventBits[i] = 0 }
-        for i in eventValues.indices { eventValues[i] = .null }
-        let bits = layout.bits
-        // An event later than all the others (the usual case) moves no cursor: they are all at or before it.
-        if position < state.pointee.events.count - 1 {
-            for i in state.pointee.windows.indices {
-                let feature = Int(state.pointee.windows[i].feature)
-                let counted = state.pointee.events.has(position, bits[feature]!)
-                state.pointee.windows[i].shift(insertedAt: position, counted: counted, isRange: isRangeWindow[feature])
-            }
-        }
-        state.pointee.reserveWindows(for: counting)
-        for index in counting {
-            let i = state.pointee.windowSlot(Int32(index))
-            withLogic(index) { $0.added(&state.pointee.windows[i], at: position, events: state.pointee.events) }
-        }
-    }
-
-    /// Forgets the shared events every windowed feature of the profile is done with.
-    private func compact(_ state: ProfileRef) {
-        state.pointee.dropEmptyFeatures()
-        guard state.pointee.windowsMoved else { return }
-        state.pointee.windowsMoved = false
-        dropEmptyWindows(state)
-        guard state.pointee.events.count > 0 else { return }
-        guard !state.pointee.windows.isEmpty else {
-            state.pointee.events.dropFirst(state.pointee.events.count)  // no feature counts any of them any more
-            return
-        }
-        var done = Int32.max
-        for i in state.pointee.windows.indices { done = min(done, state.pointee.windows[i].exit) }
-        let n = Int(done)
-        if n > 0 {
-            state.pointee.events.dropFirst(n)
-            for i in state.pointee.windows.indices {
-                state.pointee.windows[i].exit -= done
-                state.pointee.windows[i].enter = max(0, state.pointee.windows[i].enter - done)  // only range windows move it
-            }
-        }
-        // A long window (60 days of purchases) holds the front back: when a quarter more events (four at
-        // least) are kept than after the last such pass, forget every event that no feature counts any more,
-        // wherever it is. (Waiting for twice as many kept a third more events than the features count, at
-        // 20 events a profile; the pass costs no measurable speed.)
-        let kept = Int(state.pointee.eventsKept)
-        guard state.pointee.events.count >= kept + max(4, kept / 4) else { return }
-        state.pointee.clearMarksOfLeftEvents(layout)
-        let moved = state.pointee.events.removeUncounted()
-        for i in state.pointee.windows.indices {
-            state.pointee.windows[i].exit = moved[Int(state.pointee.windows[i].exit)]
-            state.pointee.windows[i].enter = moved[Int(state.pointee.windows[i].enter)]
-        }
-        state.pointee.eventsKept = Int32(state.pointee.events.count)
-    }
-
-    /// Forgets the summaries of windows that hold no event and have none to let in: a summary made afresh
-    /// at the feature's next event is the same, once the feature's marks on the events that left are gone.
-    /// (Most profiles are idle: their windows empty one after the other as time passes.)
-    private func dropEmptyWindows(_ state: ProfileRef) {
-        var i = 0
-        var dropped = false
-        while i < state.pointee.windows.count {
-            let feature = Int(state.pointee.windows[i].feature)
-            guard state.pointee.windows[i].count == 0,
-                  withLogic(feature, { $0.isEmpty(state.pointee.windows[i], events: state.pointee.events) }) else {
-                i += 1
-                continue
-            }
-            state.pointee.events.clear(layout.bits[feature]!, before: state.pointee.events.count)
-            state.pointee.windows.swapAt(i, state.pointee.windows.count - 1)
-            state.pointee.windows.removeLast()
-            dropped = true
-        }
-        if dropped { state.pointee.windows.shrinkToFit() }  // the profile is likely idle from now on
     }
 
     private func update(_ state: ProfileRef, feature logic: FeatureLogic, with event: RuleEvent) -> Bool {
@@ -523,7 +432,8 @@ public final class TagEngine {
             var until = EpochMillis.max
             let value = featureValue(index, of: state, at: moment, until: &until)
             let window = Int(featureCache[index].window)
-            if window >= 0, !logic.timeOnlyLowers(state.pointee.windows[window]) { return nil }
+            let lowers = window >= 0 ? logic.timeOnlyLowers(state.pointee.windows[window]) : logic.timeOnlyLowers(featureCache[index].counted)
+            if !lowers { return nil }
             return value.numberValue ?? -.infinity
         }
     }
@@ -545,36 +455,51 @@ public final class TagEngine {
         }
         var featureDue = EpochMillis.max
         var window: Int32 = -1
+        var counted = WindowSummary()
         let value = withLogic(index) { logic in
             guard logic.bit != nil else {
                 return state.pointee.withFeature(Int32(index), creating: false) {
                     logic.value(&$0, at: moment, until: &featureDue)
                 }
             }
-            guard let i = state.pointee.windowIndex(of: Int32(index)) else { return logic.function.map(logic.emptyValue) ?? .null }
-            window = Int32(i)
-            let (exit, enter) = (state.pointee.windows[i].exit, state.pointee.windows[i].enter)
-            let value = logic.windowValue(&state.pointee.windows[i], events: state.pointee.events, at: moment, until: &featureDue)
-            // Compaction has work only once a window has let events go (or in).
-            if state.pointee.windows[i].exit != exit || state.pointee.windows[i].enter != enter {
-                state.pointee.windowsMoved = true
+            if let i = state.pointee.windowIndex(of: Int32(index)) {
+                window = Int32(i)
+                let (exit, enter) = (state.pointee.windows[i].exit, state.pointee.windows[i].enter)
+                let value = logic.windowValue(&state.pointee.windows[i], events: state.pointee.events, at: moment, until: &featureDue)
+                // Compaction has work only once a window has let events go (or in).
+                if state.pointee.windows[i].exit != exit || state.pointee.windows[i].enter != enter {
+                    state.pointee.windowsMoved = true
+                }
+                return value
+            }
+            guard state.pointee.events.count > 0 else { return logic.function.map(logic.emptyValue) ?? .null }
+            var s = logic.summary(at: moment, events: state.pointee.events)
+            let value = logic.windowValue(&s, events: state.pointee.events, at: moment, until: &featureDue)
+            if s.exit > 0 { state.pointee.windowsMoved = true }  // events before the window: compaction looks
+            if logic.keepsSummary(s, events: state.pointee.events) {
+                window = Int32(state.pointee.keepWindow(s))
+            } else {
+                counted = s
             }
             return value
         }
-        featureCache[index] = CachedFeature(value: value, until: featureDue, pass: cachePass, window: window)
+        featureCache[index] = CachedFeature(value: value, until: featureDue, pass: cachePass, window: window, counted: counted)
         until = min(until, featureDue)
         return value
     }
 
     func momentBelow(_ threshold: Threshold, feature index: Int, of state: ProfileRef, at moment: EpochMillis) -> EpochMillis? {
         guard layout.bits[index] != nil else { return nil }  // all-time and one-event features: not thresholds time lowers
-        let isRead = featureCache[index].pass == cachePass
-        let window = isRead ? Int(featureCache[index].window) : state.pointee.windowIndex(of: Int32(index)) ?? -1
-        // The figure the read just gave (a distinct count or largest group is counted again otherwise).
-        let figure = isRead ? featureCache[index].value.numberValue : nil
+        if featureCache[index].pass != cachePass {
+            var until = EpochMillis.max
+            _ = featureValue(index, of: state, at: moment, until: &until)
+        }
+        // The figure the read gave (a distinct count or largest group would be counted again otherwise).
+        let figure = featureCache[index].value.numberValue
+        let window = Int(featureCache[index].window)
         return withLogic(index) { logic in
             guard window >= 0 else {
-                return logic.windowMomentBelow(threshold, WindowSummary(), events: state.pointee.events, at: moment, figure: figure)
+                return logic.windowMomentBelow(threshold, featureCache[index].counted, events: state.pointee.events, at: moment, figure: figure)
             }
             return logic.windowMomentBelow(
                 threshold, state.pointee.windows[window], events: state.pointee.events, at: moment, figure: figure)
@@ -583,7 +508,7 @@ public final class TagEngine {
 
     /// Runs `body` with feature `index`'s logic, which the engine holds: no reference counting.
     @inline(__always)
-    private func withLogic<Result>(_ index: Int, _ body: (FeatureLogic) -> Result) -> Result {
+    func withLogic<Result>(_ index: Int, _ body: (FeatureLogic) -> Result) -> Result {
         logicRefs[index]._withUnsafeGuaranteedRef(body)
     }
 
@@ -604,6 +529,8 @@ struct CachedFeature {
     /// Where the feature's window summary is among the profile's (-1: none), for
     /// ``TagEngine/momentBelow(_:feature:of:at:)``, which follows the read (no search again).
     var window: Int32 = -1
+    /// A window that keeps no summary: the one the read counted afresh (it holds no tally).
+    var counted = WindowSummary()
 }
 
 /// A profile's features and tags at one moment, as a tag's rule reads them.
