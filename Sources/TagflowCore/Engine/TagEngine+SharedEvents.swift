@@ -33,12 +33,12 @@ extension TagEngine {
         state.pointee.windowsMoved = false
         dropShortWindows(state)
         guard state.pointee.events.count > 0 else { return }
-        // The events at the front every feature counting them is done with: a kept summary has moved past
-        // them, other windows start after them.
+        // The events at the front every window counting them starts after (and kept summaries have moved
+        // past: their cursors stay valid).
         var done = 0
         var limit = state.pointee.events.count
         for i in state.pointee.windows.indices { limit = min(limit, Int(state.pointee.windows[i].exit)) }
-        while done < limit, hasLeftWindowsWithoutSummary(done, state) { done += 1 }
+        while done < limit, hasLeftEveryWindow(done, state) { done += 1 }
         if done > 0 {
             state.pointee.events.dropFirst(done)
             for i in state.pointee.windows.indices {
@@ -61,13 +61,12 @@ extension TagEngine {
         state.pointee.eventsKept = Int32(state.pointee.events.count)
     }
 
-    /// Whether the event at `position` is before the start, now, of every window that counts it and keeps
-    /// no summary.
-    private func hasLeftWindowsWithoutSummary(_ position: Int, _ state: ProfileRef) -> Bool {
+    /// Whether the event at `position` is before the start, now, of every window that counts it. (A kept
+    /// summary's `exit` is never past an event its window has not let go.)
+    private func hasLeftEveryWindow(_ position: Int, _ state: ProfileRef) -> Bool {
         let time = state.pointee.events.time(position)
         return state.pointee.events.allCounting(position) { bit in
-            let feature = layout.featureOfBit[bit]
-            return withLogic(feature) { time < $0.horizon(at: now) } || state.pointee.windowIndex(of: Int32(feature)) != nil
+            withLogic(layout.featureOfBit[bit]) { time < $0.horizon(at: now) }
         }
     }
 
