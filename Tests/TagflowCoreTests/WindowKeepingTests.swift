@@ -41,21 +41,21 @@ import Testing
             clinic.event("view_item")
         }
 
-        // Then the window keeps a summary of its own (over 32 events).
+        // Then the window keeps a summary of its own (over 16 events).
         #expect(clinic.tag("views_today") == .number(40))
         #expect(clinic.engine.holdings["window_summaries"] == 1)
 
-        // When a day has passed since the 25th: 15 are left, and the window counts them when read again.
-        clinic.wait(until: first + S.day + 24 * S.minute + 30_000)
-        #expect(clinic.tag("views_today") == .number(15))
+        // When a day has passed since the 33rd: 7 are left, and the window counts them when read again.
+        clinic.wait(until: first + S.day + 32 * S.minute + 30_000)
+        #expect(clinic.tag("views_today") == .number(7))
         #expect(clinic.engine.holdings["window_summaries"] == 0)
-        #expect(clinic.engine.holdings["shared_events"] == 15)
+        #expect(clinic.engine.holdings["shared_events"] == 7)
 
         // When all have left, nothing is kept, and the count went down one by one, each at its moment.
         clinic.wait(S.day)
         #expect(clinic.tag("views_today") == .number(0))
         #expect(clinic.engine.holdings["shared_events"] == 0)
-        let last = clinic.changes.filter { $0.tag == "views_today" }.suffix(15)
-        #expect(last.map(\.at) == (25..<40).map { first + S.day + Int64($0) * S.minute })
+        let last = clinic.changes.filter { $0.tag == "views_today" }.suffix(7)
+        #expect(last.map(\.at) == (33..<40).map { first + S.day + Int64($0) * S.minute })
     }
 }

@@ -66,7 +66,7 @@ public final class TagEngine {
 
     /// `valuesSweptFrom`: the number of values the table must hold before it is swept; `summariesFrom`: the
     /// events a window counts before it keeps a summary (``FeatureLogic/summaryFrom``). Tests set both low.
-    init(tagSet: TagSet, calendar: WorkspaceCalendar, now: EpochMillis, valuesSweptFrom: Int, summariesFrom: Int = 32) {
+    init(tagSet: TagSet, calendar: WorkspaceCalendar, now: EpochMillis, valuesSweptFrom: Int, summariesFrom: Int = 16) {
         self.tagSet = tagSet
         self.calendar = calendar
         self.now = now
