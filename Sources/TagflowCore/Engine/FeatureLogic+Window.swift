@@ -71,7 +71,8 @@ extension FeatureLogic {
             s.numbers += 1
         }
         switch function {
-        case .distinct, .top, .count where keySlot >= 0:
+        case .distinct, .top, .count:
+            guard function != .count || keySlot >= 0 else { break }  // a plain count tallies nothing
             if s.keepsTallyStorage {
                 s.tally.add(1, to: events.value(position, slot: tallySlot))
             } else if s.count > summaryFrom {
@@ -105,8 +106,8 @@ extension FeatureLogic {
             s.numbers -= 1
         }
         switch function {
-        case .distinct, .top, .count where keySlot >= 0:
-            guard s.keepsTallyStorage else { break }
+        case .distinct, .top, .count:
+            guard s.keepsTallyStorage else { break }  // (a plain count never has one)
             s.tally.add(-1, to: events.value(position, slot: tallySlot), removingZero: true)
         case .sum where keySlot >= 0:
             // A group's sum can reach zero with members left (sums of zero): look for members.

@@ -31,8 +31,8 @@ struct ProfileState: ~Copyable {
     private(set) var featureSlots = SmallBuffer<FeatureSlot>()
     /// Some feature's state may have gone (its slot is nil): ``dropEmptyFeatures()`` has work to do.
     private var hasEmptyFeatures = false
-    /// An event came, a window summary moved (slid, counted an event), or a window read found events
-    /// before its start, since the last compaction: some summaries may be short, some events done with.
+    /// An event came, a window summary moved (slid, counted an event), or a window counted afresh found
+    /// events before the first it counts, since the last compaction: some summaries may be short, some events done with.
     /// Otherwise compaction need not look.
     var windowsMoved = false
     /// The arrays gave back their room for growth and no event came since.
