@@ -254,15 +254,15 @@ extension FeatureLogic {
     /// moment `threshold` can first stop holding (`.max` when it does not hold now: it cannot again without
     /// an event), so that a threshold wakes the profile once instead of at every event leaving the window.
     /// nil when the figure is not of that kind. The summary must have been slid to `now`; `figure`: the
-    /// value a read at `now` gave, when there was one.
+    /// value the read at `now` gave.
     func windowMomentBelow(
         _ threshold: Threshold, _ s: borrowing WindowSummary, events: borrowing ProfileEvents, at now: EpochMillis,
-        figure: Double?
+        figure: Double
     ) -> EpochMillis? {
         if isRange { return nil }  // events enter range windows too
         switch function {
         case .count, .distinct, .sessions:
-            return wholeFigureMomentBelow(threshold.wholeAtLeast, s, events: events, at: now, figure: figure.map { Int($0) })
+            return wholeFigureMomentBelow(threshold.wholeAtLeast, s, events: events, at: now, figure: Int(figure))
         case .sum where keySlot < 0: return sumMomentBelow(threshold, s, events: events)
         case .max: return maximumMomentBelow(threshold, s, events: events)
         default: return nil
@@ -273,18 +273,8 @@ extension FeatureLogic {
     /// fall below `atLeast` before `figure - atLeast + 1` events have left: exact for a plain count, an early
     /// (harmless) wake-up for the others.
     private func wholeFigureMomentBelow(
-        _ atLeast: Double, _ s: borrowing WindowSummary, events: borrowing ProfileEvents, at now: EpochMillis, figure read: Int?
+        _ atLeast: Double, _ s: borrowing WindowSummary, events: borrowing ProfileEvents, at now: EpochMillis, figure: Int
     ) -> EpochMillis? {
-        let figure: Int
-        if let read {
-            figure = read
-        } else {
-            switch function {
-            case .count: figure = keySlot < 0 ? Int(s.count) : Int(largestGroup(s, events))
-            case .distinct: figure = distinctCount(s, events)
-            default: figure = s.count == 0 ? 0 : Int(s.breaks) + 1
-            }
-        }
         guard figure >= Int(max(atLeast, 0)), atLeast > 0 else { return .max }
         switch spec.window {
         case .sliding(let length):

@@ -316,11 +316,7 @@ public final class TagEngine {
         var until = EpochMillis.max
         if logic[index].bit != nil {
             _ = featureValue(index, of: state, at: moment, until: &until)
-            let window = Int(featureCache[index].window)
-            let seqs = window >= 0
-                ? logic[index].countedSeqs(state.pointee.windows[window], events: state.pointee.events)
-                : logic[index].countedSeqs(featureCache[index].counted, events: state.pointee.events)
-            return Array(seqs.prefix(50))
+            return Array(withWindowRead(index, of: state) { logic[index].countedSeqs($0, events: state.pointee.events) }.prefix(50))
         }
         var scratch = state.pointee.feature(Int32(index))
         _ = logic[index].value(&scratch, at: moment, until: &until)
@@ -431,9 +427,7 @@ public final class TagEngine {
             }
             var until = EpochMillis.max
             let value = featureValue(index, of: state, at: moment, until: &until)
-            let window = Int(featureCache[index].window)
-            let lowers = window >= 0 ? logic.timeOnlyLowers(state.pointee.windows[window]) : logic.timeOnlyLowers(featureCache[index].counted)
-            if !lowers { return nil }
+            guard withWindowRead(index, of: state, { logic.timeOnlyLowers($0) }) else { return nil }
             return value.numberValue ?? -.infinity
         }
     }
@@ -495,15 +489,19 @@ public final class TagEngine {
             _ = featureValue(index, of: state, at: moment, until: &until)
         }
         // The figure the read gave (a distinct count or largest group would be counted again otherwise).
-        let figure = featureCache[index].value.numberValue
-        let window = Int(featureCache[index].window)
+        let figure = featureCache[index].value.numberValue ?? 0
         return withLogic(index) { logic in
-            guard window >= 0 else {
-                return logic.windowMomentBelow(threshold, featureCache[index].counted, events: state.pointee.events, at: moment, figure: figure)
+            withWindowRead(index, of: state) {
+                logic.windowMomentBelow(threshold, $0, events: state.pointee.events, at: moment, figure: figure)
             }
-            return logic.windowMomentBelow(
-                threshold, state.pointee.windows[window], events: state.pointee.events, at: moment, figure: figure)
         }
+    }
+
+    /// Runs `body` with the window of feature `index` as the current pass read it: the profile's kept
+    /// summary, or the one the read counted afresh.
+    private func withWindowRead<Result>(_ index: Int, of state: ProfileRef, _ body: (borrowing WindowSummary) -> Result) -> Result {
+        let window = Int(featureCache[index].window)
+        return window >= 0 ? body(state.pointee.windows[window]) : body(featureCache[index].counted)
     }
 
     /// Runs `body` with feature `index`'s logic, which the engine holds: no reference counting.
