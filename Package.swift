@@ -30,9 +30,10 @@ let package = Package(
     ],
     targets: [
         .target(name: "CPrefetch"),
+        .target(name: "CThreadLocal"),
         .target(
             name: "TagflowCore",
-            dependencies: ["CPrefetch"],
+            dependencies: ["CPrefetch", "CThreadLocal"],
             // The tag engine's state lives in final classes touched only by its one owner: dynamic
             // exclusivity checks cost it ~15 % in release builds and catch nothing the debug build does not.
             swiftSettings: settings + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]

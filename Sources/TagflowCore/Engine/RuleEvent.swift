@@ -117,5 +117,12 @@ public struct EngineInput: Sendable {
         tagflow_prefetch(UnsafeRawPointer(bitPattern: storage &+ 64))
     }
 
+    /// Runs `body` with the event an input holds, read in place: no reference counted for it and back (the
+    /// buffer holds the event for the whole call).
+    @inline(__always)
+    static func withEvent<Result>(of input: UnsafePointer<EngineInput>, _ body: (RuleEvent) -> Result) -> Result {
+        UnsafeRawPointer(input).load(fromByteOffset: eventOffset, as: Unmanaged<RuleEvent>.self)._withUnsafeGuaranteedRef(body)
+    }
+
     private static var eventOffset: Int { MemoryLayout<EngineInput>.offset(of: \EngineInput.event)! }
 }

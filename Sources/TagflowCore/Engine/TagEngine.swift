@@ -203,7 +203,8 @@ public final class TagEngine {
                     EngineInput.prefetch(first + i + 2, properties: true)
                 }
                 if i + 1 < inputs.count, let slot = slots[inputs[i + 1].profile] { prefetchInnerArrays(of: slot) }
-                apply(inputs[i].event, to: inputs[i].profile, now: inputs[i].now, changes: &changes)
+                let (profile, now) = (inputs[i].profile, inputs[i].now)
+                EngineInput.withEvent(of: first + i) { apply($0, to: profile, now: now, changes: &changes) }
             }
         }
     }
@@ -412,8 +413,11 @@ public final class TagEngine {
     /// at `moment`: it stays absent with nothing to schedule, and its rule need not be read.
     private func isHeldBack(_ index: Int, _ state: ProfileRef, at moment: EpochMillis) -> Bool {
         guard !state.pointee.hasTagSlot(Int32(index)) else { return false }
+        // A kept summary is moved by reads: one left unread would hold on to its events.
+        let events = state.pointee.windows.isEmpty ? state.pointee.events.count : Int.max
         return gates.isShut(
-            index, figure: { figureTimeOnlyLowers(of: $0, in: state, at: moment) }, has: { state.pointee.hasTag(Int32($0)) })
+            index, events: events, figure: { figureTimeOnlyLowers(of: $0, in: state, at: moment) },
+            has: { state.pointee.hasTag(Int32($0)) })
     }
 
     /// Feature `index`'s figure at `moment` (-∞: null) when time alone can only lower it from then on; nil

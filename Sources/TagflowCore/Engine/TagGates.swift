@@ -9,8 +9,10 @@
 /// the rule only to find the tag still absent.
 struct TagGates {
     enum Gate {
-        /// The feature's figure must hold the threshold.
-        case figure(feature: Int, Threshold)
+        /// The feature's figure must hold the threshold. `countsEvents`: the figure is never above the
+        /// number of events its window counts (a count, plain or per group, a distinct count, sessions,
+        /// whether any event matched).
+        case figure(feature: Int, Threshold, countsEvents: Bool)
         /// The profile must have the tag.
         case tag(Int)
     }
@@ -32,9 +34,10 @@ struct TagGates {
         switch conjunct {
         case .compare(let op, .feature(let feature), .literal(.number(let bound)))
         where (op == .greaterOrEqual || op == .greater) && logic[feature].figureHasGates:
-            return .figure(feature: feature, Threshold(op, bound))
+            return .figure(feature: feature, Threshold(op, bound), countsEvents: logic[feature].figureCountsEvents)
         case .feature(let feature) where logic[feature].function == .exists && logic[feature].figureHasGates:
-            return .figure(feature: feature, Threshold(.greaterOrEqual, 1))  // its figure: how many events
+            // Its figure: how many events.
+            return .figure(feature: feature, Threshold(.greaterOrEqual, 1), countsEvents: logic[feature].figureCountsEvents)
         case .tag(let tag):
             return .tag(tag)  // an absent tag reads as null, or false for a boolean tag: neither holds
         case .compare(.equal, .tag(let tag), .literal(let value))
@@ -48,11 +51,13 @@ struct TagGates {
     @inline(__always) func hasGates(_ tag: Int) -> Bool { starts[tag] != starts[tag &+ 1] }
 
     /// Whether some gate of `tag` is shut: a feature's `figure` (nil when unknown) below its threshold, or a
-    /// tag the profile does not have.
-    @inline(__always) func isShut(_ tag: Int, figure: (Int) -> Double?, has: (Int) -> Bool) -> Bool {
+    /// tag the profile does not have. `events`: at least as many as any window of the profile counts (its
+    /// shared events): a figure that counts events cannot reach a threshold above it, and is not read.
+    @inline(__always) func isShut(_ tag: Int, events: Int, figure: (Int) -> Double?, has: (Int) -> Bool) -> Bool {
         for i in Int(starts[tag])..<Int(starts[tag &+ 1]) {
             switch gates[i] {
-            case .figure(let feature, let threshold):
+            case .figure(let feature, let threshold, let countsEvents):
+                if countsEvents, !threshold.holds(Double(events)) { return true }
                 if let figure = figure(feature), !threshold.holds(figure) { return true }
             case .tag(let other):
                 if !has(other) { return true }
@@ -80,6 +85,15 @@ extension FeatureLogic {
         switch function {
         case .count, .distinct, .sessions, .exists, .max: return true
         case .sum: return spec.per == nil
+        default: return false
+        }
+    }
+
+    /// A windowed figure never above the number of events its window counts (the profile's shared events).
+    var figureCountsEvents: Bool {
+        guard figureHasGates, bit != nil else { return false }
+        switch function {
+        case .count, .distinct, .sessions, .exists: return true
         default: return false
         }
     }

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import CPrefetch
+import CThreadLocal
 import Synchronization
 
 /// Memory for the engine's small buffers (``SmallBuffer``): a million profiles keep four or five each, and
@@ -97,8 +98,9 @@ public enum BlockPool {
     }
 }
 
-/// One thread's blocks. Reached through a thread-specific key; when its thread ends it waits, whole, for a
-/// new thread to adopt it (nothing is lost to threads that come and go).
+/// One thread's blocks. Reached through a C thread-local variable (``tagflow_thread_pool()``); a
+/// thread-specific key as well, whose destructor makes it wait, whole, for a new thread to adopt it when its
+/// thread ends (nothing is lost to threads that come and go).
 struct ThreadPool {
     /// The first free block of each size class (each free block holds the address of the next).
     private let heads: UnsafeMutablePointer<UnsafeMutableRawPointer?>
@@ -192,7 +194,7 @@ struct ThreadPool {
 
     static var current: UnsafeMutablePointer<ThreadPool> {
         @inline(__always) get {
-            if let raw = pthread_getspecific(key.value) { return raw.assumingMemoryBound(to: ThreadPool.self) }
+            if let raw = tagflow_thread_pool() { return raw.assumingMemoryBound(to: ThreadPool.self) }
             return adoptOrMake()
         }
     }
@@ -203,7 +205,8 @@ struct ThreadPool {
             pool.initialize(to: ThreadPool())
             return pool
         }()
-        pthread_setspecific(key.value, pool)
+        pthread_setspecific(key.value, pool)  // for its destructor: the pool waits for a new thread
+        tagflow_set_thread_pool(pool)
         return pool
     }
 
@@ -218,6 +221,7 @@ struct ThreadPool {
                 #if canImport(Glibc)
                 guard let raw else { return }
                 #endif
+                tagflow_set_thread_pool(nil)  // runs on the ending thread: it no longer owns the pool
                 ThreadPool.orphans.withLock { $0.append(Orphan(pool: raw.assumingMemoryBound(to: ThreadPool.self))) }
             }
             precondition(status == 0, "BlockPool: no thread-specific key (\(status))")

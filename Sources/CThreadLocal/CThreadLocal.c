@@ -1,0 +1,3 @@
+#include "CThreadLocal.h"
+
+__thread void *tagflow_thread_pool_slot = 0;
