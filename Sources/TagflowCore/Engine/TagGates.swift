@@ -79,9 +79,11 @@ extension FeatureLogic {
     /// Time alone can only lower the feature's figure: a count (plain or per group), a distinct count, a
     /// number of sessions (a late event may join two: lower, never higher), whether any event matched, a
     /// maximum, a sum of amounts none of which is negative — outside `between … ago` windows, which events
-    /// enter. (Whether a sum's amounts are is the profile's: ``timeOnlyLowers(_:)``.)
+    /// enter. (Whether a sum's amounts are is the profile's: ``timeOnlyLowers(_:)``.) Not `exists` in a
+    /// sliding or calendar window, which keeps the latest event only: whether it is still inside is what
+    /// reading the feature tells, a gate would read it twice.
     var figureHasGates: Bool {
-        guard !isRange else { return false }
+        guard !isRange, !spec.keepsLatestOnly else { return false }
         switch function {
         case .count, .distinct, .sessions, .exists, .max: return true
         case .sum: return spec.per == nil
@@ -120,7 +122,7 @@ extension FeatureLogic {
             default: return nil
             }
         case .tally(let tally): return function == .distinct ? Double(tally.count) : function == .count ? tally.largest ?? 0 : nil
-        case .extreme, .entries: return nil  // the latest event may have left its window, unread
+        case .extreme, .entries: return nil  // not known without reading the feature (all-time sessions)
         }
     }
 }
