@@ -73,6 +73,11 @@ public struct TagSet: Sendable {
 
     public func index(of id: String) -> Int? { indexByID[id] }
 
+    /// The tags tag `index` refers to, directly or through others, in dependency order.
+    public func tagsReferred(by index: Int) -> [Int] {
+        tags.indices.filter { dependentTags[$0].contains(index) }
+    }
+
     public subscript(id: String) -> TagDefinition? { indexByID[id].map { tags[$0] } }
 }
 

@@ -15,46 +15,9 @@ public struct EngineBenchmark: Sendable {
     public func run() throws -> JSONValue {
         let tagSet = try RuleCompiler.compileOrThrow(sources)
         let baselineResident = residentBytesAfterTrim()
-        let engine = TagEngine(tagSet: tagSet, calendar: .shanghai, now: data.startMillis)
-        var changes = TagChanges()
-        changes.reserveCapacity(1 << 16)
-        var changeCount = 0
-        var timeChanges = 0
-        let chunk = 100_000
-        var elapsed: Duration = .zero
-        var generated = 0
-        let clock = ContinuousClock()
-        // Generation is not timed: rows are made a chunk at a time, then fed to the engine in batches of 1,024
-        // events, the clock moved on (firing what time changed) after each.
-        var inputs: [EngineInput] = []
-        inputs.reserveCapacity(chunk)
-        while generated < data.count {
-            inputs.removeAll(keepingCapacity: true)
-            for i in generated..<min(data.count, generated + chunk) {
-                let (event, profile) = data.ruleEvent(i)
-                inputs.append(EngineInput(event, to: profile, now: event.timestamp))
-            }
-            generated += inputs.count
-            // The changes are counted between batches, outside the timed part: the benchmark's own bookkeeping.
-            for start in stride(from: 0, to: inputs.count, by: 1024) {
-                let batch = inputs[start..<min(start + 1024, inputs.count)]
-                elapsed += clock.measure {
-                    engine.apply(batch, changes: &changes)
-                    engine.advance(to: batch.last!.now, changes: &changes)
-                }
-                if changes.count > 60_000 {
-                    changeCount += changes.count
-                    timeChanges += changes.indices.lazy.filter { changes.cause(at: $0) == .time }.count
-                    changes.removeAll(keepingCapacity: true)
-                }
-            }
-        }
-        changeCount += changes.count
-        timeChanges += changes.indices.lazy.filter { changes.cause(at: $0) == .time }.count
-        let seconds = elapsed.seconds
-        // What the engine holds, not the benchmark's own buffers: those go back to the system first.
-        inputs = []
-        changes = []
+        // What the engine holds, not the benchmark's own buffers: those are gone once `feed` returns.
+        let pass = feed(tagSet)
+        let (engine, seconds, changeCount, timeChanges) = (pass.engine, pass.seconds, pass.changes, pass.timeChanges)
         let resident = residentBytesAfterTrim()
         let profileCount = engine.profileCount
         let unused = BlockPool.threadUnusedBytes
@@ -77,6 +40,90 @@ public struct EngineBenchmark: Sendable {
             "block_pool_untouched_bytes": .int(Int64(unused.untouched)),
             "heap_allocated_bytes": Allocator.heapAllocatedBytes.map { .int(Int64($0)) } ?? .null,
             "holdings": .object(JSONObject(engine.holdings.sorted { $0.key < $1.key }.map { JSONField($0.key, .int(Int64($0.value))) })),
+        ]
+    }
+
+    /// One pass of the data set through an engine with `tagSet`: the engine, the seconds the engine worked
+    /// (generating the rows and counting the changes are not timed), and how many tags changed, by time
+    /// among them.
+    struct Pass {
+        var engine: TagEngine
+        var seconds: Double
+        var changes: Int
+        var timeChanges: Int
+    }
+
+    func feed(_ tagSet: TagSet) -> Pass {
+        let engine = TagEngine(tagSet: tagSet, calendar: .shanghai, now: data.startMillis)
+        var changes = TagChanges()
+        changes.reserveCapacity(1 << 16)
+        var pass = Pass(engine: engine, seconds: 0, changes: 0, timeChanges: 0)
+        func count() {
+            pass.changes += changes.count
+            pass.timeChanges += changes.indices.lazy.filter { changes.cause(at: $0) == .time }.count
+            changes.removeAll(keepingCapacity: true)
+        }
+        let chunk = 100_000
+        var elapsed: Duration = .zero
+        var generated = 0
+        let clock = ContinuousClock()
+        // Rows are made a chunk at a time, then fed to the engine in batches of 1,024 events, the clock moved
+        // on (firing what time changed) after each.
+        var inputs: [EngineInput] = []
+        inputs.reserveCapacity(chunk)
+        while generated < data.count {
+            inputs.removeAll(keepingCapacity: true)
+            for i in generated..<min(data.count, generated + chunk) {
+                let (event, profile) = data.ruleEvent(i)
+                inputs.append(EngineInput(event, to: profile, now: event.timestamp))
+            }
+            generated += inputs.count
+            for start in stride(from: 0, to: inputs.count, by: 1024) {
+                let batch = inputs[start..<min(start + 1024, inputs.count)]
+                elapsed += clock.measure {
+                    engine.apply(batch, changes: &changes)
+                    engine.advance(to: batch.last!.now, changes: &changes)
+                }
+                if changes.count > 60_000 { count() }
+            }
+        }
+        count()
+        pass.seconds = elapsed.seconds
+        return pass
+    }
+
+    /// Each tag of the set alone (with the tags it refers to), through the same data: what it costs above an
+    /// engine with no tags at all (finding the profile, reading the event), and how often it was evaluated,
+    /// fired and changed — the dearest first. One pass each: figures move by ±15 % on a shared machine.
+    public func runPerTag() throws -> JSONValue {
+        let tagSet = try RuleCompiler.compileOrThrow(sources)
+        let events = Double(data.count)
+        let floor = feed(.empty)
+        let all = feed(tagSet)
+        var rows: [(micros: Double, row: JSONValue)] = []
+        for index in tagSet.tags.indices {
+            let included = tagSet.tagsReferred(by: index)
+            let text = (included + [index]).map { tagSet.tags[$0].source }.joined(separator: "\n")
+            let alone = try RuleCompiler.compileOrThrow([RuleSource(name: "\(tagSet.tags[index].id).tags", text: text)])
+            let pass = feed(alone)
+            let micros = (pass.seconds - floor.seconds) / events * 1_000_000
+            let perEvent = { (n: Int) in JSONValue.double((Double(n) / events * 1000).rounded() / 1000) }
+            rows.append((micros, [
+                "tag": .string(tagSet.tags[index].id),
+                "with": .array(included.map { .string(tagSet.tags[$0].id) }),
+                "microseconds_per_event": .double((micros * 1000).rounded() / 1000),
+                "evaluations_per_event": perEvent(pass.engine.tagEvaluations),
+                "firings_per_event": perEvent(pass.engine.timerFirings),
+                "changes_per_event": perEvent(pass.changes),
+            ]))
+        }
+        return [
+            "benchmark": "engine_per_tag",
+            "events": .int(Int64(data.count)),
+            "profiles": .int(Int64(floor.engine.profileCount)),
+            "floor_microseconds_per_event": .double((floor.seconds / events * 1_000_000 * 1000).rounded() / 1000),
+            "all_microseconds_per_event": .double((all.seconds / events * 1_000_000 * 1000).rounded() / 1000),
+            "tags": .array(rows.sorted { $0.micros > $1.micros }.map(\.row)),
         ]
     }
 }
