@@ -13,6 +13,26 @@ import Testing
         deinit { Self.living -= 1 }
     }
 
+    @Test func runsOfCopiesComeAndGoAsInAnArray() async {
+        await propertyCheck(count: 200, input: Gen.uint64()) { seed in
+            var random = SplitMix64(seed: seed)
+            var buffer = SmallBuffer<Int64>()
+            var expected: [Int64] = []
+            for step in 0..<random.int(200) {
+                if random.int(2) == 0 {
+                    let i = random.int(expected.count + 1), n = random.int(5)
+                    buffer.insert(repeating: Int64(step), count: n, at: i)
+                    expected.insert(contentsOf: repeatElement(Int64(step), count: n), at: i)
+                } else {
+                    let i = random.int(expected.count + 1), n = random.int(min(4, expected.count - i) + 1)
+                    buffer.removeSubrange(i..<(i + n))
+                    expected.removeSubrange(i..<(i + n))
+                }
+                #expect(buffer.array == expected, "seed \(seed)")
+            }
+        }
+    }
+
     @Test func behavesAsAnArray() async {
         await propertyCheck(count: 300, input: Gen.uint64()) { seed in
             var random = SplitMix64(seed: seed)
@@ -21,7 +41,7 @@ import Testing
                 var buffer = SmallBuffer<Tracked>()
                 var expected: [Int] = []
                 for step in 0..<random.int(400) {
-                    switch random.int(10) {
+                    switch random.int(12) {
                     case 0, 1, 2:
                         buffer.append(Tracked(step))
                         expected.append(step)
@@ -51,6 +71,15 @@ import Testing
                         expected.swapAt(i, j)
                     case 9:
                         if random.int(4) == 0 { buffer.removeAll(); expected.removeAll() } else { buffer.shrinkToFit() }
+                    case 10:
+                        // One instance at most (the count of living ones is the count of elements).
+                        let i = random.int(expected.count + 1), n = random.int(2)
+                        buffer.insert(repeating: Tracked(step), count: n, at: i)
+                        expected.insert(contentsOf: repeatElement(step, count: n), at: i)
+                    case 11:
+                        let i = random.int(expected.count + 1), n = random.int(expected.count - i + 1)
+                        buffer.removeSubrange(i..<(i + n))
+                        expected.removeSubrange(i..<(i + n))
                     default:
                         buffer.shrinkIfSparse()
                     }

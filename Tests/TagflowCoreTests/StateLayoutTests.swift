@@ -6,7 +6,8 @@ import Testing
 @Suite struct StateLayoutTests {
     @Test func perProfileRecordsKeepTheirSizes() {
         #expect(MemoryLayout<WindowSummary>.stride == 32)
-        #expect(MemoryLayout<ProfileState.TagSlot>.stride == 32)
+        #expect(MemoryLayout<TagSlots.Slot>.stride == 24)
+        #expect(MemoryLayout<TagSlots>.size == 16)
         #expect(MemoryLayout<ProfileState.FeatureSlot>.stride == 32)
         #expect(MemoryLayout<PackedValue>.stride == 8)
         #expect(MemoryLayout<SmallBuffer<Int64>>.size == 16)

@@ -5,18 +5,6 @@ import CPrefetch
 /// (no object of its own: 96 bytes, and one memory load less each time a profile is visited) and is
 /// reached through a ``ProfileRef``.
 struct ProfileState: ~Copyable {
-    /// What the profile keeps of one tag: its value, and when time alone can next change it. A tag the
-    /// profile does not have keeps a slot only while time can give it the tag (a range window).
-    struct TagSlot {
-        /// Packed (text in the engine's ``ValueTable``); null: the profile does not have the tag (a tag's
-        /// value is never null). 32 bytes a slot.
-        var value: PackedValue
-        var since: EpochMillis
-        /// `.max`: time alone cannot change it.
-        var due: EpochMillis
-        var tag: Int32
-    }
-
     /// A feature this profile has state for, and that state (the index fills the state's padding: 32 bytes).
     struct FeatureSlot {
         var state: FeatureState?
@@ -41,8 +29,9 @@ struct ProfileState: ~Copyable {
     var isLive = true
     /// How many shared events were left after the last thorough compaction.
     var eventsKept: Int32 = 0
-    /// The tags the profile has or that time can change (one array: a pass reads and writes both).
-    private(set) var tagSlots = SmallBuffer<TagSlot>()
+    /// The tags the profile has or that time can change (one run of words: a pass reads and writes both). A
+    /// tag the profile does not have keeps a slot only while time can give it the tag (a range window).
+    private(set) var tagSlots = TagSlots()
     /// The events the windowed features count, and the summaries of those whose windows count many (each
     /// names its feature).
     var events: ProfileEvents
@@ -88,20 +77,23 @@ struct ProfileState: ~Copyable {
 
     var earliestDue: EpochMillis {
         var earliest = EpochMillis.max
-        for i in tagSlots.indices { earliest = min(earliest, tagSlots[i].due) }
+        for i in 0..<tagSlots.count { earliest = min(earliest, tagSlots.due(at: i)) }
         return earliest
     }
 
     /// Marks the tags due at `moment`.
     func markDue(at moment: EpochMillis, in pending: inout PendingTags) {
-        for i in tagSlots.indices where tagSlots[i].due <= moment { pending.mark(Int(tagSlots[i].tag)) }
+        tagSlots.forEachTag { tag, i in
+            if tagSlots.due(at: i) <= moment { pending.mark(tag) }
+        }
     }
 
     /// The tags the profile has, with the moment each value began.
     func tags(in table: ValueTable) -> [(tag: Int32, value: RuleValue, since: EpochMillis)] {
         var out: [(tag: Int32, value: RuleValue, since: EpochMillis)] = []
-        tagSlots.forEach { slot in
-            if slot.value != .null { out.append((slot.tag, table.value(slot.value), slot.since)) }
+        tagSlots.forEachTag { tag, i in
+            let slot = tagSlots[i]
+            if slot.value != .null { out.append((Int32(tag), table.value(slot.value), slot.since)) }
         }
         return out
     }
@@ -173,13 +165,10 @@ struct ProfileState: ~Copyable {
     }
 
     /// Where the profile keeps the tag, when it keeps a slot for it (has it, or time can change it).
-    private func tagSlot(of index: Int32) -> Int? {
-        for i in tagSlots.indices where tagSlots[i].tag == index { return i }
-        return nil
-    }
+    private func tagSlot(of index: Int32) -> Int? { tagSlots.index(of: Int(index)) }
 
     /// Whether the profile keeps a slot for the tag.
-    func hasTagSlot(_ index: Int32) -> Bool { tagSlot(of: index) != nil }
+    func hasTagSlot(_ index: Int32) -> Bool { tagSlots.contains(Int(index)) }
 
     /// Whether the profile has the tag (some value).
     func hasTag(_ index: Int32) -> Bool { tagSlot(of: index).map { tagSlots[$0].value != .null } ?? false }
@@ -202,29 +191,31 @@ struct ProfileState: ~Copyable {
         guard let i = tagSlot(of: index) else {
             let due = due ?? .max
             if packed != .null || due != .max {
-                tagSlots.reserveSlowly()
-                tagSlots.append(TagSlot(value: packed, since: moment, due: due, tag: index))
+                tagSlots.insert(Int(index), TagSlots.Slot(value: packed, since: moment, due: due))
             }
             return (packed != .null, .null)
         }
-        let old = tagSlots[i].value
+        var slot = tagSlots[i]
+        let old = slot.value
         let changed = old != packed
         if changed {
-            tagSlots[i].value = packed
-            tagSlots[i].since = moment
+            slot.value = packed
+            slot.since = moment
         }
-        if let due { tagSlots[i].due = due }
-        if tagSlots[i].value == .null, tagSlots[i].due == .max {
-            tagSlots.remove(at: i)
+        if let due { slot.due = due }
+        if slot.value == .null, slot.due == .max {
+            tagSlots.remove(Int(index), at: i)
             // An idle profile keeps no room: time takes its tags away one by one, and no event comes.
             if isShrunk { tagSlots.shrinkToFit() } else { tagSlots.shrinkIfSparse() }
+        } else {
+            tagSlots[i] = slot
         }
         return (changed, old)
     }
 
     /// Every packed value the profile holds: its tags', its events' and its tallies'.
     func forEachPackedValue(_ body: (PackedValue) -> Void) {
-        tagSlots.forEach { body($0.value) }
+        for i in 0..<tagSlots.count { body(tagSlots[i].value) }
         events.forEachValue(body)
         windows.forEach { $0.forEachTallyKey(body) }
         featureSlots.forEach { slot in

@@ -584,7 +584,7 @@ extension TagEngine {
             // Room the arrays have beyond what they hold (their growth), in elements.
             out["spare_shared_events", default: 0] += state.pointee.events.spareCapacity
             out["spare_window_summaries", default: 0] += state.pointee.windows.capacity - state.pointee.windows.count
-            out["spare_tag_slots", default: 0] += state.pointee.tagSlots.capacity - state.pointee.tagSlots.count
+            out["spare_tag_slots", default: 0] += state.pointee.tagSlots.spareSlots
             out["spare_feature_slots", default: 0] += state.pointee.featureSpare
             for (_, feature) in state.pointee.features {
                 switch feature {

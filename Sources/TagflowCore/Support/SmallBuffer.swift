@@ -113,7 +113,28 @@ struct SmallBuffer<Element>: ~Copyable {
         storedCount += Int32(elements.count)
     }
 
+    /// Puts `count` copies of `value` at `index`, moving the elements from there on up.
+    mutating func insert(repeating value: Element, count n: Int, at index: Int) {
+        precondition(index >= 0 && index <= count && n >= 0, "SmallBuffer index out of range")
+        guard n > 0 else { return }
+        reserveSlowly(n)
+        let gap = base! + index
+        (gap + n).moveInitialize(from: gap, count: count - index)
+        gap.initialize(repeating: value, count: n)
+        storedCount += Int32(n)
+    }
+
     // MARK: - Removing
+
+    /// Removes the elements in `range`, moving those after it down.
+    mutating func removeSubrange(_ range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "SmallBuffer range out of range")
+        guard !range.isEmpty else { return }
+        let start = base! + range.lowerBound
+        start.deinitialize(count: range.count)
+        start.moveInitialize(from: base! + range.upperBound, count: count - range.upperBound)
+        storedCount -= Int32(range.count)
+    }
 
     /// Removes the element at `index`, moving those after it down.
     @discardableResult
