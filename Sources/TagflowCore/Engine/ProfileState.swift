@@ -1,7 +1,8 @@
 import CPrefetch
 
-/// A profile's features and tags as the engine keeps them: small arrays searched in order, since a profile
-/// touches few of the features and has few of the tags. It lives inline in the engine's ``ProfileTable``
+/// A profile's features and tags as the engine keeps them: its features in a small array searched in order
+/// (a profile touches few of them), its tags ranked by a bitmask (``TagSlots``). It lives inline in the
+/// engine's ``ProfileTable``
 /// (no object of its own: 96 bytes, and one memory load less each time a profile is visited) and is
 /// reached through a ``ProfileRef``.
 struct ProfileState: ~Copyable {
