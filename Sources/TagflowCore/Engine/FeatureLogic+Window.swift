@@ -196,7 +196,7 @@ extension FeatureLogic {
         if case .sliding(let length) = spec.window {
             until = min(until, events.time(Int(s.exit)) + length)
         } else {
-            until = min(until, calendar.nextBoundary(of: spec.window, after: now))
+            until = min(until, period(at: now).until)
         }
     }
 
@@ -292,7 +292,7 @@ extension FeatureLogic {
             }
             return events.time(position) + length
         case .calendarDays, .thisWeek, .thisMonth:
-            return calendar.nextBoundary(of: spec.window, after: now)
+            return period(at: now).until
         default:
             return nil
         }

@@ -109,6 +109,8 @@ final class FeatureLogic {
     /// hold a handful, and a summary for each was a fifth of a profile's memory. The summary goes once both
     /// are back to half.
     let summaryFrom: Int
+    /// The period ``period(at:)`` computed last (none at first).
+    private var lastPeriod = CalendarPeriod(from: .max, until: .min, start: 0)
 
     init(spec: FeatureSpec, index: Int, layout: WindowLayout, table: ValueTable, calendar: WorkspaceCalendar,
          patterns: [RulePattern], summaryFrom: Int) {
@@ -137,8 +139,27 @@ final class FeatureLogic {
         case .allTime: .min
         case .sliding(let length): now - length + 1
         case .range(let older, _): now - older + 1
-        case .calendarDays, .thisWeek, .thisMonth: calendar.start(of: spec.window, at: now)
+        case .calendarDays, .thisWeek, .thisMonth: period(at: now).start
         }
+    }
+
+    /// A calendar window's period at some moment: where the window starts and when it next moves, the same
+    /// for every moment from `from` to `until` (exclusive) — one day (`today`, `in last 7 calendar days`),
+    /// the week or the month.
+    struct CalendarPeriod {
+        var from: EpochMillis
+        var until: EpochMillis
+        var start: EpochMillis
+    }
+
+    /// The calendar window's period at `moment` (see ``CalendarPeriod``): most moments a pass asks about fall
+    /// in the period it asked about last, which is kept.
+    func period(at moment: EpochMillis) -> CalendarPeriod {
+        if moment >= lastPeriod.from, moment < lastPeriod.until { return lastPeriod }
+        let start = calendar.start(of: spec.window, at: moment)
+        let from = if case .calendarDays = spec.window { calendar.startOfDay(moment) } else { start }
+        lastPeriod = CalendarPeriod(from: from, until: calendar.nextBoundary(of: spec.window, after: moment), start: start)
+        return lastPeriod
     }
 
     /// What an event whose name and filter the feature selects adds to it (not for sequences): nil when the
@@ -309,7 +330,7 @@ final class FeatureLogic {
                 if case .sliding(let length) = spec.window {
                     until = min(until, entry.timestamp + length)
                 } else {
-                    until = min(until, calendar.nextBoundary(of: spec.window, after: now))
+                    until = min(until, period(at: now).until)
                 }
             }
             switch function {
@@ -358,7 +379,7 @@ final class FeatureLogic {
             if !window.isEmpty { until = min(until, window.time(window.head) + length) }
         case .calendarDays, .thisWeek, .thisMonth:
             window.enterAll()
-            if !window.isEmpty { until = min(until, calendar.nextBoundary(of: spec.window, after: now)) }
+            if !window.isEmpty { until = min(until, period(at: now).until) }
         case .allTime:
             window.enterAll()
         }
