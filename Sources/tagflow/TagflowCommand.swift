@@ -160,29 +160,6 @@ struct Bench: AsyncParsableCommand {
         }
     }
 
-    /// `bench engine --per-tag` as a table: the cost above the floor, then how often the tag did each thing.
-    static func sayPerTag(_ result: JSONValue) {
-        func number(_ value: JSONValue?) -> Double {
-            switch value {
-            case .int(let n)?: Double(n)
-            case .double(let d)?: d
-            default: 0
-            }
-        }
-        guard case .object(let object) = result, case .array(let rows)? = object["tags"] else { return }
-        say("\(Int(number(object["events"]))) events; no tags: \(number(object["floor_microseconds_per_event"])) µs an event; "
-            + "all \(rows.count) tags: \(number(object["all_microseconds_per_event"])) µs an event")
-        say(["µs/event", "evals", "firings", "changes"].map { String(repeating: " ", count: 8 - $0.count) + $0 }.joined(separator: "  ")
-            + "  tag (a figure each event, above an engine with no tags)")
-        for case .object(let row) in rows {
-            let with: [String] = if case .array(let items)? = row["with"] { items.compactMap(\.stringValue) } else { [] }
-            let columns = [row["microseconds_per_event"], row["evaluations_per_event"], row["firings_per_event"], row["changes_per_event"]]
-                .map { String(format: "%8.3f", number($0)) }
-            say(columns.joined(separator: "  ") + "  " + (row["tag"]?.stringValue ?? "")
-                + (with.isEmpty ? "" : " (with \(with.joined(separator: ", ")))"))
-        }
-    }
-
     struct Engine: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "The shared data set (shared/bench/gen_events.py, regenerated) through the tag engine with 50 tags, one core.")
@@ -201,9 +178,9 @@ struct Bench: AsyncParsableCommand {
             let sources = try tags.map(TagFiles.read) ?? [RuleSource(name: "bench.tags", text: BenchData.rules())]
             let benchmark = EngineBenchmark(data: data, sources: sources)
             guard perTag else { return Bench.report(try benchmark.run(), json: json) }
-            let result = try benchmark.runPerTag()
-            if json { return Bench.report(result, json: true) }
-            Bench.sayPerTag(result)
+            let costs = try benchmark.runPerTag()
+            if json { return Bench.report(costs.json, json: true) }
+            costs.lines.forEach(say)
         }
     }
 

@@ -20,7 +20,7 @@ import TagflowCore
         let benchmark = EngineBenchmark(data: BenchData(users: 500, events: 5_000), sources: [RuleSource(name: "t.tags", text: rules)])
 
         // When each runs alone.
-        let result = try benchmark.runPerTag()
+        let result = try benchmark.runPerTag().json
 
         // Then each is listed once, with what it refers to, the dearest first; a tag no event touches is
         // never evaluated.

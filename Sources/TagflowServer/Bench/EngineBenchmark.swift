@@ -95,37 +95,86 @@ public struct EngineBenchmark: Sendable {
     /// Each tag of the set alone (with the tags it refers to), through the same data: what it costs above an
     /// engine with no tags at all (finding the profile, reading the event), and how often it was evaluated,
     /// fired and changed — the dearest first. One pass each: figures move by ±15 % on a shared machine.
-    public func runPerTag() throws -> JSONValue {
+    public func runPerTag() throws -> TagCosts {
         let tagSet = try RuleCompiler.compileOrThrow(sources)
         let events = Double(data.count)
         let floor = feed(.empty)
-        let all = feed(tagSet)
-        var rows: [(micros: Double, row: JSONValue)] = []
+        var costs = TagCosts(
+            events: data.count, profiles: floor.engine.profileCount, floorMicros: floor.seconds / events * 1_000_000,
+            allMicros: feed(tagSet).seconds / events * 1_000_000, tags: [])
         for index in tagSet.tags.indices {
             let included = tagSet.tagsReferred(by: index)
             let text = (included + [index]).map { tagSet.tags[$0].source }.joined(separator: "\n")
-            let alone = try RuleCompiler.compileOrThrow([RuleSource(name: "\(tagSet.tags[index].id).tags", text: text)])
-            let pass = feed(alone)
-            let micros = (pass.seconds - floor.seconds) / events * 1_000_000
-            let perEvent = { (n: Int) in JSONValue.double((Double(n) / events * 1000).rounded() / 1000) }
-            rows.append((micros, [
-                "tag": .string(tagSet.tags[index].id),
-                "with": .array(included.map { .string(tagSet.tags[$0].id) }),
-                "microseconds_per_event": .double((micros * 1000).rounded() / 1000),
-                "evaluations_per_event": perEvent(pass.engine.tagEvaluations),
-                "firings_per_event": perEvent(pass.engine.timerFirings),
-                "changes_per_event": perEvent(pass.changes),
-            ]))
+            let pass = feed(try RuleCompiler.compileOrThrow([RuleSource(name: "\(tagSet.tags[index].id).tags", text: text)]))
+            costs.tags.append(TagCosts.Tag(
+                id: tagSet.tags[index].id, with: included.map { tagSet.tags[$0].id },
+                micros: (pass.seconds - floor.seconds) / events * 1_000_000,
+                evaluations: Double(pass.engine.tagEvaluations) / events, firings: Double(pass.engine.timerFirings) / events,
+                changes: Double(pass.changes) / events))
         }
+        costs.tags.sort { $0.micros > $1.micros }
+        return costs
+    }
+}
+
+/// What `bench engine --per-tag` found (``EngineBenchmark/runPerTag()``): figures an event, µs of engine time
+/// and counts.
+public struct TagCosts: Sendable {
+    public struct Tag: Sendable {
+        public var id: String
+        /// The tags it refers to, run with it.
+        public var with: [String]
+        /// Above the floor.
+        public var micros: Double
+        public var evaluations: Double
+        public var firings: Double
+        public var changes: Double
+    }
+
+    public var events: Int
+    public var profiles: Int
+    /// An engine with no tags.
+    public var floorMicros: Double
+    /// Every tag of the set at once.
+    public var allMicros: Double
+    /// The dearest first.
+    public var tags: [Tag]
+
+    public var json: JSONValue {
+        func thousandths(_ x: Double) -> JSONValue { .double((x * 1000).rounded() / 1000) }
         return [
             "benchmark": "engine_per_tag",
-            "events": .int(Int64(data.count)),
-            "profiles": .int(Int64(floor.engine.profileCount)),
-            "floor_microseconds_per_event": .double((floor.seconds / events * 1_000_000 * 1000).rounded() / 1000),
-            "all_microseconds_per_event": .double((all.seconds / events * 1_000_000 * 1000).rounded() / 1000),
-            "tags": .array(rows.sorted { $0.micros > $1.micros }.map(\.row)),
+            "events": .int(Int64(events)),
+            "profiles": .int(Int64(profiles)),
+            "floor_microseconds_per_event": thousandths(floorMicros),
+            "all_microseconds_per_event": thousandths(allMicros),
+            "tags": .array(tags.map { tag in [
+                "tag": .string(tag.id),
+                "with": .array(tag.with.map { .string($0) }),
+                "microseconds_per_event": thousandths(tag.micros),
+                "evaluations_per_event": thousandths(tag.evaluations),
+                "firings_per_event": thousandths(tag.firings),
+                "changes_per_event": thousandths(tag.changes),
+            ] }),
         ]
     }
+
+    /// A table: the cost above the floor, then how often the tag did each thing, a line a tag.
+    public var lines: [String] {
+        func fixed(_ x: Double) -> String { String(format: "%8.3f", x) }
+        var lines = [
+            "\(events) events; no tags: \(String(format: "%.3f", floorMicros)) µs an event; "
+                + "all \(tags.count) tags: \(String(format: "%.3f", allMicros)) µs an event",
+            ["µs/event", "evals", "firings", "changes"].map { String(repeating: " ", count: 8 - $0.count) + $0 }.joined(separator: "  ")
+                + "  tag (a figure each event, above an engine with no tags)",
+        ]
+        for tag in tags {
+            lines.append([tag.micros, tag.evaluations, tag.firings, tag.changes].map(fixed).joined(separator: "  ") + "  " + tag.id
+                + (tag.with.isEmpty ? "" : " (with \(tag.with.joined(separator: ", ")))"))
+        }
+        return lines
+    }
+
 }
 
 /// The resident set once freed heap memory has been handed back to the system.
